@@ -1,0 +1,46 @@
+"""The ``pcosync`` command. Commands parse, call the application layer, and print."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from pcosync.cli.emulate import emulate_app
+
+app = typer.Typer(
+    name="pcosync",
+    help="Keep Rock RMS and Planning Center in sync, both ways.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(emulate_app, name="emulate")
+
+
+@app.callback()
+def _root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."),
+) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@app.command()
+def demo(
+    people: int = typer.Option(120, help="Size of the seeded demo church."),
+    seed: int = typer.Option(7, help="Seed of the demo church."),
+) -> None:
+    """Start both emulators with a seeded church and show what pcosync sees."""
+    from pcosync.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(people=people, seed=seed))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

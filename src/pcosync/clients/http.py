@@ -1,0 +1,396 @@
+"""Shared HTTP layer for both API clients: transport, retries, rate limiting, logging.
+
+Both clients send every request through :class:`ApiHttpClient.request`. What differs per API
+lives in a small ``classify(response)`` function that maps a response to ``None`` (success)
+or an error of the tree in :mod:`pcosync.errors`; retry decisions are type tests on that tree.
+
+Writes are where retries get dangerous. A POST whose answer is lost (timeout, dropped
+connection, a 5xx other than 503) may have happened, so it raises
+:class:`~pcosync.errors.AmbiguousWriteError` at once instead of being resent; the caller
+re-reads and reconciles. 429 and 503 mean "not processed" and are retried for any method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from pcosync.errors import (
+    AmbiguousWriteError,
+    ApiError,
+    ConnectError,
+    RateLimitedError,
+    RetriesExhausted,
+    RetryableError,
+    ServerError,
+    TransportError,
+)
+
+log = logging.getLogger("pcosync.http")
+
+Classifier = Callable[[httpx.Response], ApiError | None]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+
+class Clock(Protocol):
+    """Time source and sleeper, injected so tests and simulations can run on a fake clock."""
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: exponential backoff with full jitter, capped by attempts *and* time.
+
+    ``max_attempts`` counts every try, the first included. A ``Retry-After`` from the server
+    replaces the computed wait (plus a little jitter so parallel callers do not stampede).
+    """
+
+    max_attempts: int = 6
+    max_total_seconds: float = 180.0
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+    retry_after_jitter: float = 0.25
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Wait before try number ``attempt + 1`` (``attempt`` starts at 1)."""
+        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** (attempt - 1)))
+        return rng.uniform(ceiling / 2, ceiling)
+
+    def wait_for(self, error: ApiError, attempt: int, rng: random.Random) -> float:
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after + rng.uniform(0, self.retry_after_jitter)
+        return self.backoff(attempt, rng)
+
+
+NO_RETRIES = RetryPolicy(max_attempts=1)
+
+
+class Slot:
+    """One request's place in a rate-limit window."""
+
+    __slots__ = ("expires",)
+
+    def __init__(self) -> None:
+        self.expires = float("inf")  # in flight: counts until its answer arrives
+
+
+class RateLimiter(Protocol):
+    async def acquire(self) -> Slot: ...
+
+    def release(self, slot: Slot, response: httpx.Response | None) -> None: ...
+
+    def headroom(self) -> str: ...
+
+
+class NoRateLimit:
+    """Rock publishes no rate limit; concurrency is bounded by the client instead."""
+
+    async def acquire(self) -> Slot:
+        return Slot()
+
+    def release(self, slot: Slot, response: httpx.Response | None) -> None:
+        return None
+
+    def headroom(self) -> str:
+        return "-"
+
+
+def parse_period(value: str | None) -> float | None:
+    """PCO sends the rate period as ``20`` or ``20 seconds``; accept both."""
+    if not value:
+        return None
+    head = value.strip().split()[0]
+    try:
+        return float(head)
+    except ValueError:
+        return None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        return None
+
+
+class HeaderPacedRateLimiter:
+    """Never plans to exceed the server's limit; learns the limit from response headers.
+
+    It keeps a sliding log of our own requests. A request holds its slot while in flight and
+    for one full period after its answer arrived, which is conservative whatever window the
+    server uses. When the server reports a higher count than ours (another program using the
+    same login), the difference is booked as phantom slots. A 429's ``Retry-After`` pauses every
+    caller sharing this limiter. Limits lowered by the server (75 past offset 30,000, or any
+    change without notice) take effect at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = 100,
+        period: float = 20.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.limit = limit
+        self.period = period
+        self.clock = clock or SystemClock()
+        self._slots: list[Slot] = []
+        self._paused_until = 0.0
+        self.waited_seconds = 0.0
+
+    def _in_window(self, now: float) -> int:
+        self._slots = [s for s in self._slots if s.expires > now]
+        return len(self._slots)
+
+    async def acquire(self) -> Slot:
+        while True:
+            now = self.clock.monotonic()
+            if now < self._paused_until:
+                wait = self._paused_until - now
+            else:
+                used = self._in_window(now)
+                if used < self.limit:
+                    slot = Slot()
+                    self._slots.append(slot)
+                    return slot
+                finite = [s.expires for s in self._slots if s.expires != float("inf")]
+                # every slot in flight: wait a little for answers to arrive
+                wait = (min(finite) - now) if finite else 0.05
+            wait = max(wait, 0.001)
+            self.waited_seconds += wait
+            await self.clock.sleep(wait)
+
+    def release(self, slot: Slot, response: httpx.Response | None) -> None:
+        now = self.clock.monotonic()
+        slot.expires = now + self.period
+        if response is None:
+            return
+        headers = response.headers
+        limit = headers.get("X-PCO-API-Request-Rate-Limit")
+        period = parse_period(headers.get("X-PCO-API-Request-Rate-Period"))
+        count = headers.get("X-PCO-API-Request-Rate-Count")
+        if limit and limit.isdigit() and int(limit) > 0:
+            self.limit = int(limit)
+        if period:
+            self.period = period
+        if count and count.isdigit():
+            mine = self._in_window(now)
+            extra = int(count) - mine
+            for _ in range(max(0, extra)):
+                phantom = Slot()
+                phantom.expires = now + self.period
+                self._slots.append(phantom)
+        if response.status_code == 429:
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            pause = retry_after if retry_after is not None else self.period
+            self._paused_until = max(self._paused_until, now + pause)
+
+    def headroom(self) -> str:
+        used = self._in_window(self.clock.monotonic())
+        return f"{max(0, self.limit - used)}/{self.limit}"
+
+
+def redact_target(url: httpx.URL | str) -> str:
+    """Path plus the *names* of query parameters: values may carry emails or names."""
+    parts = urlsplit(str(url))
+    if not parts.query:
+        return parts.path
+    names = []
+    for pair in parts.query.split("&"):
+        name = pair.split("=", 1)[0]
+        if name and name not in names:
+            names.append(name)
+    return f"{parts.path}?{'&'.join(names)}"
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+
+
+class ApiHttpClient:
+    """One API's HTTP client: auth, base URL, limiter, retry policy and classifier."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        base_url: str,
+        classify: Classifier,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        timeout: float = 30.0,
+        max_in_flight: int = 8,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.service = service
+        self.classify = classify
+        self.limiter: RateLimiter = limiter or NoRateLimit()
+        self.retry = retry or RetryPolicy()
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self.stats = RequestStats()
+        self._sem = asyncio.Semaphore(max_in_flight)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            auth=auth,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ApiHttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _error(self, cls: type[ApiError], message: str, method: str, path: str) -> ApiError:
+        return cls(message, service=self.service, method=method, path=path)
+
+    async def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any,
+        json: Any,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool,
+    ) -> httpx.Response:
+        """One try. Raises a TransportError subclass when no usable answer came back."""
+        slot = await self.limiter.acquire()
+        response: httpx.Response | None = None
+        started = self.clock.monotonic()
+        target = url
+        try:
+            async with self._sem:
+                request = self._client.build_request(
+                    method, url, params=params, json=json, content=content, headers=headers
+                )
+                target = redact_target(request.url)
+                self.stats.requests += 1
+                try:
+                    response = await self._client.send(request)
+                except httpx.ConnectError as exc:
+                    raise self._error(
+                        ConnectError, f"{self.service}: cannot connect ({type(exc).__name__})",
+                        method, target,
+                    ) from None
+                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection lost"
+                    cls: type[ApiError] = TransportError if idempotent else AmbiguousWriteError
+                    raise self._error(
+                        cls, f"{self.service} {method} {target}: {kind} before an answer arrived",
+                        method, target,
+                    ) from None
+        finally:
+            self.limiter.release(slot, response)
+            elapsed_ms = (self.clock.monotonic() - started) * 1000
+            log.info(
+                "http.request %s %s %s %s %.0fms headroom=%s",
+                self.service,
+                method,
+                target,
+                response.status_code if response is not None else "-",
+                elapsed_ms,
+                self.limiter.headroom(),
+            )
+        return response
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send with retries; return a successful response or raise a typed ApiError."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        started = self.clock.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            error: ApiError
+            try:
+                response = await self._send_once(
+                    method, url, params=params, json=json, content=content,
+                    headers=headers, idempotent=idempotent,
+                )
+            except (ConnectError, TransportError) as exc:
+                if isinstance(exc, AmbiguousWriteError):
+                    raise
+                error = exc
+            else:
+                found = self.classify(response)
+                if found is None:
+                    return response
+                error = found
+                if isinstance(error, RateLimitedError):
+                    self.stats.rate_limited += 1
+                elif isinstance(error, ServerError):
+                    self.stats.server_errors += 1
+                    if not idempotent and response.status_code != 503:
+                        raise AmbiguousWriteError(
+                            f"{self.service} {method} {error.path}: server error "
+                            f"{response.status_code} on a write; its outcome is unknown",
+                            service=self.service, method=method, path=error.path,
+                            status=response.status_code,
+                        )
+                if not isinstance(error, RetryableError):
+                    raise error
+            wait = self.retry.wait_for(error, attempt, self.rng)
+            spent = self.clock.monotonic() - started
+            if attempt >= self.retry.max_attempts or spent + wait > self.retry.max_total_seconds:
+                raise RetriesExhausted(
+                    f"{self.service} {method} {error.path or url}: gave up after {attempt} "
+                    f"tries in {spent:.0f}s ({error})",
+                    last=error, attempts=attempt, service=self.service, method=method,
+                    path=error.path, status=error.status,
+                )
+            self.stats.retries += 1
+            log.info(
+                "http.retry_scheduled %s %s %s attempt=%d wait=%.2fs reason=%s",
+                self.service, method, error.path, attempt, wait, type(error).__name__,
+            )
+            await self.clock.sleep(wait)

@@ -1,0 +1,179 @@
+"""The one exception tree of pcosync.
+
+Retry decisions are type tests on this tree, never string matching::
+
+    PcoSyncError
+    ├── ConfigError                  a bad config value: names the key and the file (exit 2)
+    ├── SyncDataError                a record we cannot write as it is (parked, never dropped)
+    │   └── InvalidFieldValue        e.g. a malformed email or an unparseable phone number
+    └── ApiError                     anything that went wrong talking to Rock or Planning Center
+        ├── TransportError           the request may not have reached the server
+        │   ├── ConnectError         it certainly did not (refused, DNS): safe to retry anything
+        │   └── AmbiguousWriteError  a write was sent and the outcome is unknown
+        │                            (timeout, dropped connection): re-read, never resend blindly
+        ├── RetryableError           the server said "later": 408, 409*, 429, 5xx; retried with backoff
+        │   ├── RateLimitedError     429; carries Retry-After
+        │   └── ServerError          5xx (and Rock's HTML error page served with 200)
+        ├── RetriesExhausted         retryable failures went on past the attempt or time budget
+        └── ClientError              a 4xx that will not change by retrying
+            ├── AuthenticationError  401: bad credentials (Rock also uses 401 for "no rights")
+            ├── PermissionDenied     403
+            ├── NotFoundError        404
+            ├── MethodNotAllowed     405
+            ├── ConflictError        409 (PCO: parallel creates of one resource)
+            ├── ValidationError      400/422 with the server's reasons
+            └── UnsupportedQueryError  we asked for a where/include/filter the endpoint does not
+                                     offer (PCO would silently ignore it and return everything)
+
+Messages never contain credentials or personal data: they name the method, the path with
+ids (not query values), the status and the server's error title.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class PcoSyncError(Exception):
+    """Base of every error pcosync raises on purpose."""
+
+
+class ConfigError(PcoSyncError):
+    """A configuration value is missing or invalid; the message names the key and the file."""
+
+    def __init__(self, message: str, *, key: str | None = None, file: str | None = None) -> None:
+        self.key = key
+        self.file = file
+        where = ""
+        if key and file:
+            where = f" ({key} in {file})"
+        elif key:
+            where = f" ({key})"
+        elif file:
+            where = f" ({file})"
+        super().__init__(f"{message}{where}")
+
+
+class SyncDataError(PcoSyncError):
+    """A record cannot be written as it is; it is parked with this message."""
+
+
+class InvalidFieldValue(SyncDataError):
+    """A field value that does not parse (email, phone, date)."""
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        self.field_name = field_name
+        self.reason = reason
+        super().__init__(f"{field_name}: {reason}")
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One entry of a server's error document, reduced to what is safe to show."""
+
+    title: str = ""
+    detail: str = ""
+    code: str = ""
+    parameter: str = ""
+
+
+class ApiError(PcoSyncError):
+    """Something went wrong talking to a remote API."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str = "",
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        details: list[ErrorDetail] | None = None,
+    ) -> None:
+        self.service = service
+        self.method = method
+        self.path = path
+        self.status = status
+        self.details = details or []
+        super().__init__(message)
+
+    @property
+    def reasons(self) -> str:
+        """The server's reasons joined for a person to read."""
+        parts = []
+        for d in self.details:
+            text = " ".join(p for p in (d.parameter, d.detail or d.title) if p)
+            if text:
+                parts.append(text)
+        return "; ".join(parts)
+
+
+class TransportError(ApiError):
+    """The request may not have reached the server, or its answer was lost."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be made at all; nothing was sent."""
+
+
+class AmbiguousWriteError(TransportError):
+    """A write was sent and no answer came back: it may or may not have happened.
+
+    The caller must re-read the remote state and reconcile; resending blindly can duplicate.
+    """
+
+
+class RetryableError(ApiError):
+    """The server asked us to come back later."""
+
+
+class RateLimitedError(RetryableError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(RetryableError):
+    pass
+
+
+class RetriesExhausted(ApiError):
+    """Retryable failures went on past the policy's attempt or time budget."""
+
+    def __init__(self, message: str, *, last: ApiError, attempts: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.last = last
+        self.attempts = attempts
+
+
+class ClientError(ApiError):
+    """A 4xx that retrying will not fix."""
+
+
+class AuthenticationError(ClientError):
+    pass
+
+
+class PermissionDenied(ClientError):
+    pass
+
+
+class NotFoundError(ClientError):
+    pass
+
+
+class MethodNotAllowed(ClientError):
+    pass
+
+
+class ConflictError(ClientError):
+    pass
+
+
+class ValidationError(ClientError):
+    pass
+
+
+class UnsupportedQueryError(ClientError):
+    """A query parameter the endpoint does not support (it would be silently ignored)."""
