@@ -1,0 +1,72 @@
+"""Shared fixtures: real emulators on loopback ports, real databases when reachable."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pcosync.emulators.server import BackgroundServer
+
+# Tests use the seed printed in a failure; override with PCOSYNC_TEST_SEED to reproduce.
+TEST_SEED = int(os.environ.get("PCOSYNC_TEST_SEED", "1"))
+
+
+@dataclass
+class RunningEmulator:
+    url: str
+    app: Any  # the Starlette app; app.state.emulator is the in-process handle
+    credentials: dict[str, str]
+
+
+def _start(app: Any, credentials: dict[str, str]) -> Iterator[RunningEmulator]:
+    server = BackgroundServer(app)
+    url = server.start()
+    try:
+        yield RunningEmulator(url=url, app=app, credentials=credentials)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pco_emulator() -> Iterator[RunningEmulator]:
+    """A fresh Planning Center emulator (seed TEST_SEED, 200 people) per test."""
+    from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET, create_app
+
+    app = create_app(seed=TEST_SEED, people=200)
+    yield from _start(app, {"app_id": DEFAULT_APP_ID, "secret": DEFAULT_SECRET})
+
+
+@pytest.fixture
+def rock_emulator() -> Iterator[RunningEmulator]:
+    """A fresh Rock emulator (seed TEST_SEED, 200 people) per test."""
+    from pcosync.emulators.rock.app import DEFAULT_API_KEY, create_app
+
+    app = create_app(seed=TEST_SEED, people=200)
+    yield from _start(app, {"api_key": DEFAULT_API_KEY})
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of the local PostgreSQL test database; skips with the reason when absent."""
+    url = os.environ.get("PCOSYNC_TEST_POSTGRES_URL",
+                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    if not _reachable("127.0.0.1", 5432):
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (set PCOSYNC_TEST_POSTGRES_URL)")
+    return url
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"pcosync test seed: {TEST_SEED} (reproduce with PCOSYNC_TEST_SEED={TEST_SEED})"
