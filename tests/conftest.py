@@ -61,8 +61,9 @@ def _reachable(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """URL of the local PostgreSQL test database; skips with the reason when absent."""
-    url = os.environ.get("PCOSYNC_TEST_POSTGRES_URL",
-                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    url = os.environ.get(
+        "PCOSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     if not _reachable("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (set PCOSYNC_TEST_POSTGRES_URL)")
     return url

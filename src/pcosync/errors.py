@@ -11,10 +11,11 @@ Retry decisions are type tests on this tree, never string matching::
         │   ├── ConnectError         it certainly did not (refused, DNS): safe to retry anything
         │   └── AmbiguousWriteError  a write was sent and the outcome is unknown
         │                            (timeout, dropped connection): re-read, never resend blindly
-        ├── RetryableError           the server said "later": 408, 409*, 429, 5xx; retried with backoff
+        ├── RetryableError           "later": 408, 429, 5xx; retried with backoff
         │   ├── RateLimitedError     429; carries Retry-After
         │   └── ServerError          5xx (and Rock's HTML error page served with 200)
         ├── RetriesExhausted         retryable failures went on past the attempt or time budget
+        ├── PaginationError          the server's paging did not advance (loop guard)
         └── ClientError              a 4xx that will not change by retrying
             ├── AuthenticationError  401: bad credentials (Rock also uses 401 for "no rights")
             ├── PermissionDenied     403
@@ -145,6 +146,10 @@ class RetriesExhausted(ApiError):
         super().__init__(message, **kw)
         self.last = last
         self.attempts = attempts
+
+
+class PaginationError(ApiError):
+    """Paging did not advance (a repeated ``next`` link or offset); stopped, not looped."""
 
 
 class ClientError(ApiError):

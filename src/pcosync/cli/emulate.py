@@ -7,8 +7,9 @@ from rich.console import Console
 
 from pcosync.emulators.server import serve_forever
 
-emulate_app = typer.Typer(help="Run a local emulator of Planning Center or Rock RMS.",
-                          no_args_is_help=True)
+emulate_app = typer.Typer(
+    help="Run a local emulator of Planning Center or Rock RMS.", no_args_is_help=True
+)
 console = Console(stderr=True)
 
 
@@ -18,9 +19,13 @@ def emulate_pco(
     port: int = typer.Option(8110, help="Port to listen on."),
     seed: int = typer.Option(1, help="Seed of the generated church."),
     people: int = typer.Option(200, help="Size of the generated church."),
-    app_id: str | None = typer.Option(None, "--app-id", help="Application id accepted for Basic auth."),
+    app_id: str | None = typer.Option(
+        None, "--app-id", help="Application id accepted for Basic auth."
+    ),
     secret: str | None = typer.Option(None, help="Secret accepted for Basic auth."),
-    data: str | None = typer.Option(None, help="SQLite file to keep the data in (default: memory)."),
+    data: str | None = typer.Option(
+        None, help="SQLite file to keep the data in (default: memory)."
+    ),
     rate_limit: int = typer.Option(100, help="Requests allowed per period and user."),
     rate_period: float = typer.Option(20.0, help="Rate-limit period in seconds."),
 ) -> None:
@@ -29,8 +34,15 @@ def emulate_pco(
 
     app_id = app_id or DEFAULT_APP_ID
     secret = secret or DEFAULT_SECRET
-    asgi = create_app(seed=seed, people=people, app_id=app_id, secret=secret, data=data,
-                      rate_limit=rate_limit, rate_period=rate_period)
+    asgi = create_app(
+        seed=seed,
+        people=people,
+        app_id=app_id,
+        secret=secret,
+        data=data,
+        rate_limit=rate_limit,
+        rate_period=rate_period,
+    )
     console.print(f"Planning Center emulator on http://{host}:{port}")
     console.print(f"  application id: {app_id}")
     console.print(f"  secret:         {secret}")
@@ -44,9 +56,13 @@ def emulate_rock(
     port: int = typer.Option(8120, help="Port to listen on."),
     seed: int = typer.Option(1, help="Seed of the generated church."),
     people: int = typer.Option(200, help="Size of the generated church."),
-    api_key: str | None = typer.Option(None, "--api-key", help="REST key accepted in Authorization-Token."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="REST key accepted in Authorization-Token."
+    ),
     time_zone: str = typer.Option("America/Chicago", help="The Rock organisation's time zone."),
-    data: str | None = typer.Option(None, help="SQLite file to keep the data in (default: memory)."),
+    data: str | None = typer.Option(
+        None, help="SQLite file to keep the data in (default: memory)."
+    ),
 ) -> None:
     """Serve the Rock RMS REST v1 API with a seeded church."""
     from pcosync.emulators.rock.app import DEFAULT_API_KEY, create_app

@@ -266,7 +266,9 @@ class ApiHttpClient:
             headers=dict(headers or {}),
             timeout=timeout,
             transport=transport,
-            limits=httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight),
+            limits=httpx.Limits(
+                max_connections=max_in_flight, max_keepalive_connections=max_in_flight
+            ),
         )
 
     async def aclose(self) -> None:
@@ -308,15 +310,27 @@ class ApiHttpClient:
                     response = await self._client.send(request)
                 except httpx.ConnectError as exc:
                     raise self._error(
-                        ConnectError, f"{self.service}: cannot connect ({type(exc).__name__})",
-                        method, target,
+                        ConnectError,
+                        f"{self.service}: cannot connect ({type(exc).__name__})",
+                        method,
+                        target,
                     ) from None
-                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection lost"
+                except (
+                    httpx.TimeoutException,
+                    httpx.NetworkError,
+                    httpx.RemoteProtocolError,
+                ) as exc:
+                    kind = (
+                        "timed out"
+                        if isinstance(exc, httpx.TimeoutException)
+                        else "connection lost"
+                    )
                     cls: type[ApiError] = TransportError if idempotent else AmbiguousWriteError
                     raise self._error(
-                        cls, f"{self.service} {method} {target}: {kind} before an answer arrived",
-                        method, target,
+                        cls,
+                        f"{self.service} {method} {target}: {kind} before an answer arrived",
+                        method,
+                        target,
                     ) from None
         finally:
             self.limiter.release(slot, response)
@@ -354,8 +368,13 @@ class ApiHttpClient:
             error: ApiError
             try:
                 response = await self._send_once(
-                    method, url, params=params, json=json, content=content,
-                    headers=headers, idempotent=idempotent,
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    content=content,
+                    headers=headers,
+                    idempotent=idempotent,
                 )
             except (ConnectError, TransportError) as exc:
                 if isinstance(exc, AmbiguousWriteError):
@@ -374,7 +393,9 @@ class ApiHttpClient:
                         raise AmbiguousWriteError(
                             f"{self.service} {method} {error.path}: server error "
                             f"{response.status_code} on a write; its outcome is unknown",
-                            service=self.service, method=method, path=error.path,
+                            service=self.service,
+                            method=method,
+                            path=error.path,
                             status=response.status_code,
                         )
                 if not isinstance(error, RetryableError):
@@ -385,12 +406,21 @@ class ApiHttpClient:
                 raise RetriesExhausted(
                     f"{self.service} {method} {error.path or url}: gave up after {attempt} "
                     f"tries in {spent:.0f}s ({error})",
-                    last=error, attempts=attempt, service=self.service, method=method,
-                    path=error.path, status=error.status,
+                    last=error,
+                    attempts=attempt,
+                    service=self.service,
+                    method=method,
+                    path=error.path,
+                    status=error.status,
                 )
             self.stats.retries += 1
             log.info(
                 "http.retry_scheduled %s %s %s attempt=%d wait=%.2fs reason=%s",
-                self.service, method, error.path, attempt, wait, type(error).__name__,
+                self.service,
+                method,
+                error.path,
+                attempt,
+                wait,
+                type(error).__name__,
             )
             await self.clock.sleep(wait)

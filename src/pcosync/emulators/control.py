@@ -104,8 +104,16 @@ class FaultRule:
         if kind not in cls.KINDS:
             raise ValueError(f"fault kind must be one of {sorted(cls.KINDS)}, got {kind!r}")
         allowed = {
-            "kind", "rate", "count", "method", "path", "ms", "status", "seconds",
-            "retry_after", "after_apply",
+            "kind",
+            "rate",
+            "count",
+            "method",
+            "path",
+            "ms",
+            "status",
+            "seconds",
+            "retry_after",
+            "after_apply",
         }
         unknown = set(raw) - allowed
         if unknown:
@@ -197,8 +205,13 @@ class _Dropped(Exception):
 class EmulatorMiddleware:
     """Counts, logs and faults API requests; passes control requests straight through."""
 
-    def __init__(self, app: ASGIApp, control: Control, error_body: ErrorBody | None = None,
-                 rate_limit_body: ErrorBody | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        control: Control,
+        error_body: ErrorBody | None = None,
+        rate_limit_body: ErrorBody | None = None,
+    ) -> None:
         self.app = app
         self.control = control
         self.error_body = error_body or _default_error_body
@@ -229,8 +242,13 @@ class EmulatorMiddleware:
         try:
             if (rule := c.pick("rate_limit", method, path)) is not None:
                 body, ctype = self.rate_limit_body(429)
-                await self._respond(counting_send, 429, body, ctype,
-                                    [(b"retry-after", str(rule.retry_after).encode())])
+                await self._respond(
+                    counting_send,
+                    429,
+                    body,
+                    ctype,
+                    [(b"retry-after", str(rule.retry_after).encode())],
+                )
             elif (rule := c.pick("error", method, path)) is not None:
                 body, ctype = self.error_body(rule.status)
                 await self._respond(counting_send, rule.status, body, ctype)
@@ -243,8 +261,13 @@ class EmulatorMiddleware:
                 if rule.after_apply:
                     await self.app(scope, receive, self._swallow)
                 # start an answer and abandon it: the client sees the connection close early
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-length", b"100")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-length", b"100")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": b"{", "more_body": True})
                 raise _Dropped
             else:
@@ -255,22 +278,29 @@ class EmulatorMiddleware:
                 c.stats.by_status[status] += 1
                 if status == 429:
                     c.stats.throttled += 1
-            c.log.append({
-                "method": method,
-                "path": path,
-                "query": scope.get("query_string", b"").decode("latin-1"),
-                "status": status or None,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-                "at": c.clock.now().isoformat(),
-            })
+            c.log.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "query": scope.get("query_string", b"").decode("latin-1"),
+                    "status": status or None,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "at": c.clock.now().isoformat(),
+                }
+            )
 
     @staticmethod
     async def _swallow(message: Message) -> None:
         return None
 
     @staticmethod
-    async def _respond(send: Send, status: int, body: bytes, ctype: str,
-                       extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def _respond(
+        send: Send,
+        status: int,
+        body: bytes,
+        ctype: str,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         headers = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode())]
         headers += extra or []
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -317,8 +347,9 @@ def control_routes(control: Control) -> list[Route]:
             try:
                 payload = json.loads(await request.body() or b"{}")
                 if "now" in payload:
-                    control.clock.set(_parse_when(payload["now"]),
-                                      frozen=bool(payload.get("frozen", False)))
+                    control.clock.set(
+                        _parse_when(payload["now"]), frozen=bool(payload.get("frozen", False))
+                    )
                 if "advance_seconds" in payload:
                     control.clock.advance(float(payload["advance_seconds"]))
                 if payload.get("reset"):

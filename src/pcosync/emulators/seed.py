@@ -48,8 +48,14 @@ TEAM_POSITIONS: dict[str, list[str]] = {
     "Media": ["Photographer", "Social Media"],
 }
 
-SCHEDULE_PREFERENCES = ["Every week", "Every other week", "Once a month", "Twice a month",
-                        "Every 3rd week", "Choose Weeks"]
+SCHEDULE_PREFERENCES = [
+    "Every week",
+    "Every other week",
+    "Once a month",
+    "Twice a month",
+    "Every 3rd week",
+    "Choose Weeks",
+]
 
 TAG_GROUPS: dict[str, list[str]] = {
     "Skills": ["Guitar", "Keys", "Drums", "Vocals", "Audio", "Video", "Teaching"],
@@ -203,8 +209,12 @@ def _pools(seed: int) -> _Pools:
     last = tuple(sorted({fake.last_name() for _ in range(1500)}))
     streets = tuple(sorted({fake.street_address() for _ in range(3000)}))
     cities = tuple(
-        sorted({(fake.city(), fake.state_abbr(include_territories=False), fake.postcode())
-                for _ in range(200)})
+        sorted(
+            {
+                (fake.city(), fake.state_abbr(include_territories=False), fake.postcode())
+                for _ in range(200)
+            }
+        )
     )
     domains = ("example.com", "example.org", "example.net", "mail.example.com")
     return _Pools(first_male, first_female, last, streets, cities, domains)
@@ -254,14 +264,20 @@ def generate_church(
         last = rng.choice(pools.last)
         street = rng.choice(pools.streets)
         city, state, zip_code = rng.choice(pools.cities)
-        addr = SeedAddress(street, "" if rng.random() > 0.1 else f"Apt {rng.randint(1, 40)}",
-                           city, state, zip_code)
+        addr = SeedAddress(
+            street, "" if rng.random() > 0.1 else f"Apt {rng.randint(1, 40)}", city, state, zip_code
+        )
         has_addr = rng.random() < 0.85
         campus = rng.choice(CAMPUSES) if rng.random() < 0.9 else None
         home = _phone(rng) if rng.random() < 0.3 else None
         roll = rng.random()
-        presence = (True, True) if roll < both else (True, False) if roll < both + pco_only \
+        presence = (
+            (True, True)
+            if roll < both
+            else (True, False)
+            if roll < both + pco_only
             else (False, True)
+        )
         wedding = today - timedelta(days=rng.randint(365, 40 * 365)) if size >= 2 else None
         for member in range(size):
             child = member >= 2
@@ -271,13 +287,17 @@ def generate_church(
             facts = SeedFacts(
                 first_name=first,
                 nickname=(first[:3] if rng.random() < 0.12 and len(first) > 4 else None),
-                middle_name=(rng.choice(pools.first_male if male else pools.first_female)
-                             if rng.random() < 0.25 else None),
+                middle_name=(
+                    rng.choice(pools.first_male if male else pools.first_female)
+                    if rng.random() < 0.25
+                    else None
+                ),
                 last_name=last,
                 gender=("M" if male else "F") if rng.random() < 0.97 else None,
                 birthdate=today - timedelta(days=age_days) if rng.random() < 0.8 else None,
                 anniversary=wedding if member < 2 and wedding and rng.random() < 0.7 else None,
-                email=None if (child or rng.random() < 0.08)
+                email=None
+                if (child or rng.random() < 0.08)
                 else _email(first, last, key, rng, pools),
                 mobile=None if child and rng.random() < 0.8 else _phone(rng),
                 home_phone=home,
@@ -301,8 +321,16 @@ def generate_church(
                     rock_facts = replace(facts, mobile=_phone(rng))
                 elif r < 0.17:  # nickname known on one side only
                     pco_facts = replace(facts, nickname=first[:3] if len(first) > 3 else None)
-            folks.append(SeedPerson(key=key, household=household, in_pco=presence[0],
-                                    in_rock=presence[1], pco=pco_facts, rock=rock_facts))
+            folks.append(
+                SeedPerson(
+                    key=key,
+                    household=household,
+                    in_pco=presence[0],
+                    in_rock=presence[1],
+                    pco=pco_facts,
+                    rock=rock_facts,
+                )
+            )
             key += 1
 
     # duplicates: a second record of an existing person on one side
@@ -312,9 +340,17 @@ def generate_church(
         on_pco = i % 2 == 0
         facts = original.pco if on_pco else original.rock
         dup_facts = replace(facts, mobile=None, home_phone=None, work_phone=None)
-        folks.append(SeedPerson(key=len(folks), household=original.household,
-                                in_pco=on_pco, in_rock=not on_pco,
-                                pco=dup_facts, rock=dup_facts, duplicate_of=original.key))
+        folks.append(
+            SeedPerson(
+                key=len(folks),
+                household=original.household,
+                in_pco=on_pco,
+                in_rock=not on_pco,
+                pco=dup_facts,
+                rock=dup_facts,
+                duplicate_of=original.key,
+            )
+        )
 
     # Services structure
     folders = [
@@ -355,10 +391,15 @@ def generate_church(
         if rng.random() >= serving or not p.pco.active:
             continue
         p.serving = True
-        for pos in rng.sample(seed_positions, min(len(seed_positions), rng.choice([1, 1, 1, 2, 3]))):
+        for pos in rng.sample(
+            seed_positions, min(len(seed_positions), rng.choice([1, 1, 1, 2, 3]))
+        ):
             pref = rng.choice(SCHEDULE_PREFERENCES)
-            weeks = tuple(sorted(rng.sample(["1", "2", "3", "4", "5"], 2))) \
-                if pref == "Choose Weeks" else ()
+            weeks = (
+                tuple(sorted(rng.sample(["1", "2", "3", "4", "5"], 2)))
+                if pref == "Choose Weeks"
+                else ()
+            )
             assignments.append(SeedAssignment(p.key, pos.key, pref, weeks))
         for group, tags in TAG_GROUPS.items():
             if rng.random() < 0.3:
@@ -366,11 +407,13 @@ def generate_church(
 
     rock_members = [p.key for p in folks if p.in_rock]
     rock_groups = [SeedRockGroup(1, "Serving Teams", "serving_parent")]
-    for g, name in enumerate(["Tuesday Men's Group", "Young Adults", "Moms Together",
-                              "Financial Peace"], start=2):
+    for g, name in enumerate(
+        ["Tuesday Men's Group", "Young Adults", "Moms Together", "Financial Peace"], start=2
+    ):
         k = min(len(rock_members), rng.randint(4, 12))
-        rock_groups.append(SeedRockGroup(g, name, "small_group",
-                                         tuple(sorted(rng.sample(rock_members, k)))))
+        rock_groups.append(
+            SeedRockGroup(g, name, "small_group", tuple(sorted(rng.sample(rock_members, k))))
+        )
 
     return SeedChurch(
         seed=seed,

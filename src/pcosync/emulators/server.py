@@ -45,8 +45,13 @@ class _QuietServer(uvicorn.Server):
 class BackgroundServer:
     """``with BackgroundServer(app) as url: ...`` serves ``app`` on a free loopback port."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None,
-                 log_level: str = "critical") -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        log_level: str = "critical",
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port or free_port(host)
@@ -61,7 +66,8 @@ class BackgroundServer:
         # the fault injector abandons connections on purpose; keep uvicorn from logging each one
         logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve()), name=f"emulator:{self.port}",
+            target=lambda: asyncio.run(self._server.serve()),
+            name=f"emulator:{self.port}",
             daemon=True,
         )
         self._thread.start()
@@ -80,8 +86,12 @@ class BackgroundServer:
     def __enter__(self) -> str:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 

@@ -1,0 +1,223 @@
+"""JSON:API documents as Planning Center serves them: resources, pages, included lookup,
+and the query builder that refuses parameters an endpoint does not offer.
+
+PCO silently ignores an unsupported ``where``/``include``/``filter``/``order`` and returns the
+unfiltered collection (spec §2.3). :meth:`Query.check` compares the request with the
+endpoint's ``meta.can_*`` lists and raises :class:`UnsupportedQueryError` before any record
+of such a response is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pcosync.errors import UnsupportedQueryError
+
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    type: str
+    id: str
+    attributes: Mapping[str, Any]
+    relationships: Mapping[str, Any]
+    links: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Resource:
+        return cls(
+            type=str(raw.get("type", "")),
+            id=str(raw.get("id", "")),
+            attributes=raw.get("attributes") or {},
+            relationships=raw.get("relationships") or {},
+            links=raw.get("links") or {},
+        )
+
+    def rel_data(self, name: str) -> list[tuple[str, str]]:
+        """(type, id) pairs a relationship points to; empty when unset or not sent."""
+        rel = self.relationships.get(name)
+        if not isinstance(rel, Mapping):
+            return []
+        data = rel.get("data")
+        if data is None:
+            return []
+        items = data if isinstance(data, list) else [data]
+        return [(str(d.get("type", "")), str(d.get("id", ""))) for d in items if d]
+
+    def rel_id(self, name: str) -> str | None:
+        found = self.rel_data(name)
+        return found[0][1] if found else None
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.attributes.get(name, default)
+
+
+@dataclass
+class Document:
+    """One response body: primary data plus an index of ``included`` resources."""
+
+    data: list[Resource]
+    included: dict[tuple[str, str], Resource]
+    meta: Mapping[str, Any]
+    links: Mapping[str, Any]
+    single: bool = False
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any]) -> Document:
+        raw = body.get("data")
+        single = isinstance(raw, Mapping)
+        items = [raw] if single else (raw or [])
+        included = {}
+        for inc in body.get("included") or []:
+            res = Resource.parse(inc)
+            included[(res.type, res.id)] = res
+        return cls(
+            data=[Resource.parse(r) for r in items if isinstance(r, Mapping)],
+            included=included,
+            meta=body.get("meta") or {},
+            links=body.get("links") or {},
+            single=single,
+        )
+
+    def related(self, res: Resource, name: str) -> list[Resource]:
+        """The included resources ``res.relationships[name]`` points to, in order."""
+        out = []
+        for key in res.rel_data(name):
+            found = self.included.get(key)
+            if found is not None:
+                out.append(found)
+        return out
+
+    @property
+    def next_url(self) -> str | None:
+        nxt = self.links.get("next")
+        return str(nxt) if nxt else None
+
+    @property
+    def total_count(self) -> int | None:
+        total = self.meta.get("total_count")
+        return int(total) if isinstance(total, int) else None
+
+
+def format_time(when: datetime) -> str:
+    """Full UTC timestamp, the only safe form for PCO date filters (spec §2.3)."""
+    if when.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC datetime")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    return date.fromisoformat(value[:10])
+
+
+@dataclass
+class Query:
+    """Parameters for one collection request, checked against the endpoint's ``meta.can_*``."""
+
+    where: list[tuple[str, str | None, str]] = field(default_factory=list)
+    order: str | None = None
+    include: list[str] = field(default_factory=list)
+    filter: list[str] = field(default_factory=list)
+    per_page: int = MAX_PER_PAGE
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def where_eq(self, attr: str, value: str | int) -> Query:
+        self.where.append((attr, None, str(value)))
+        return self
+
+    def where_op(self, attr: str, op: str, value: str | datetime) -> Query:
+        if op not in {"gt", "gte", "lt", "lte"}:
+            raise ValueError(f"unknown where operator {op!r}")
+        text = format_time(value) if isinstance(value, datetime) else value
+        self.where.append((attr, op, text))
+        return self
+
+    def with_include(self, *names: str) -> Query:
+        self.include.extend(n for n in names if n not in self.include)
+        return self
+
+    def with_filter(self, *names: str) -> Query:
+        self.filter.extend(n for n in names if n not in self.filter)
+        return self
+
+    def ordered(self, order: str) -> Query:
+        self.order = order
+        return self
+
+    def params(self, offset: int | None = None) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for attr, op, value in self.where:
+            key = f"where[{attr}]" + (f"[{op}]" if op else "")
+            out.append((key, value))
+        if self.order:
+            out.append(("order", self.order))
+        if self.include:
+            out.append(("include", ",".join(self.include)))
+        if self.filter:
+            out.append(("filter", ",".join(self.filter)))
+        out.append(("per_page", str(min(MAX_PER_PAGE, max(1, self.per_page)))))
+        if offset:
+            out.append(("offset", str(offset)))
+        out.extend(self.extra.items())
+        return out
+
+    def check(self, meta: Mapping[str, Any], path: str) -> None:
+        """Raise when the endpoint would silently ignore part of this query."""
+        problems: list[str] = []
+
+        def names(key: str) -> set[str] | None:
+            raw = meta.get(key)
+            if raw is None:
+                return None
+            return {str(x) for x in _flatten(raw)}
+
+        can_query = names("can_query_by")
+        if self.where:
+            wanted = {attr for attr, _, _ in self.where}
+            missing = wanted - (can_query or set())
+            if missing:
+                problems.append(f"where[{', '.join(sorted(missing))}]")
+        if self.include:
+            can_include = names("can_include") or set()
+            missing = set(self.include) - can_include
+            if missing:
+                problems.append(f"include={','.join(sorted(missing))}")
+        if self.order:
+            can_order = names("can_order_by") or set()
+            if self.order.lstrip("-") not in can_order:
+                problems.append(f"order={self.order}")
+        if self.filter:
+            can_filter = names("can_filter") or set()
+            missing = set(self.filter) - can_filter
+            if missing:
+                problems.append(f"filter={','.join(sorted(missing))}")
+        if problems:
+            raise UnsupportedQueryError(
+                f"Planning Center {path} does not support {'; '.join(problems)}; it would "
+                "silently return unfiltered results, so the request was not used",
+                service="pco",
+                method="GET",
+                path=path,
+            )
+
+
+def _flatten(raw: Any) -> Iterable[Any]:
+    if isinstance(raw, list | tuple):
+        for item in raw:
+            yield from _flatten(item)
+    elif isinstance(raw, Mapping):
+        yield from raw.keys()
+    else:
+        yield raw
