@@ -1,0 +1,242 @@
+"""The shared HTTP layer on a fake clock: pacing, retries, ambiguity, redaction.
+
+The transport here is httpx's in-memory MockTransport (the seam STYLE.md names for test
+doubles); everything that talks to an API is tested against the emulators elsewhere.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from pcosync.clients.http import (
+    ApiHttpClient,
+    HeaderPacedRateLimiter,
+    RetryPolicy,
+    parse_period,
+    parse_retry_after,
+    redact_target,
+)
+from pcosync.clients.pco.errors import classify_pco
+from pcosync.errors import (
+    AmbiguousWriteError,
+    NotFoundError,
+    RetriesExhausted,
+    TransportError,
+    ValidationError,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def make_client(
+    handler: Callable[[httpx.Request], httpx.Response],
+    clock: FakeClock,
+    limiter: HeaderPacedRateLimiter | None = None,
+    retry: RetryPolicy | None = None,
+) -> ApiHttpClient:
+    return ApiHttpClient(
+        service="pco",
+        base_url="http://pco.test",
+        classify=classify_pco,
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+        limiter=limiter,
+        retry=retry or RetryPolicy(max_attempts=4, max_total_seconds=100),
+        rng=random.Random(5),
+    )
+
+
+def test_period_and_retry_after_parse_both_forms() -> None:
+    assert parse_period("20") == 20.0
+    assert parse_period("20 seconds") == 20.0
+    assert parse_period("bogus") is None
+    assert parse_retry_after("19") == 19.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+
+
+def test_redaction_keeps_path_and_param_names_only() -> None:
+    url = "http://x/people/v2/people?where[search_name_or_email]=jane@example.org&per_page=100"
+    assert redact_target(url) == "/people/v2/people?where[search_name_or_email]&per_page"
+    assert "jane" not in redact_target(url)
+
+
+def test_backoff_is_bounded_and_grows() -> None:
+    policy = RetryPolicy(base_seconds=1, cap_seconds=8)
+    rng = random.Random(1)
+    waits = [policy.backoff(n, rng) for n in range(1, 8)]
+    assert all(0.5 <= w <= 8 for w in waits)
+    assert max(waits[4:]) > max(waits[:1])
+
+
+async def test_limiter_never_plans_past_the_limit() -> None:
+    clock = FakeClock()
+    limiter = HeaderPacedRateLimiter(limit=5, period=20, clock=clock)
+    sent_at: list[float] = []
+    for _ in range(12):
+        slot = await limiter.acquire()
+        sent_at.append(clock.now)
+        limiter.release(slot, None)
+    # any 20-second window holds at most 5 sends
+    for t in sent_at:
+        assert sum(1 for s in sent_at if t <= s < t + 20) <= 5
+    assert clock.now - sent_at[0] >= 40  # 12 sends at 5 per 20 s need two full waits
+
+
+async def test_limiter_adopts_server_count_and_lower_limit() -> None:
+    clock = FakeClock()
+    limiter = HeaderPacedRateLimiter(limit=100, period=20, clock=clock)
+    slot = await limiter.acquire()
+    resp = httpx.Response(
+        200,
+        headers={
+            "X-PCO-API-Request-Rate-Limit": "75",
+            "X-PCO-API-Request-Rate-Count": "75",
+            "X-PCO-API-Request-Rate-Period": "20 seconds",
+        },
+    )
+    limiter.release(slot, resp)
+    assert limiter.limit == 75
+    before = clock.now
+    await limiter.acquire()
+    assert clock.now - before >= 19.9  # the window is full: wait for it to roll
+
+
+async def test_429_retry_after_is_obeyed_then_succeeds() -> None:
+    clock = FakeClock()
+    calls: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(clock.now)
+        if len(calls) == 1:
+            return httpx.Response(
+                429,
+                headers={"Retry-After": "7"},
+                json={"errors": [{"code": "429", "detail": "Rate limit exceeded"}]},
+            )
+        return httpx.Response(200, json={"data": []})
+
+    limiter = HeaderPacedRateLimiter(clock=clock)
+    async with make_client(handler, clock, limiter=limiter) as client:
+        resp = await client.request("GET", "/people/v2/people")
+    assert resp.status_code == 200
+    assert calls[1] - calls[0] >= 7
+    assert client.stats.rate_limited == 1
+
+
+async def test_4xx_is_not_retried_and_names_the_reason() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(
+            422,
+            json={
+                "errors": [
+                    {
+                        "status": "422",
+                        "title": "Validation Error",
+                        "detail": "must exist",
+                        "source": {"parameter": "person"},
+                    }
+                ]
+            },
+        )
+
+    async with make_client(handler, clock) as client:
+        with pytest.raises(ValidationError) as info:
+            await client.request("POST", "/services/v2/x")
+    assert calls == 1
+    assert "person must exist" in str(info.value)
+
+
+async def test_5xx_on_get_retries_until_exhausted() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(500, json={"errors": [{"status": "500", "title": "Oops"}]})
+
+    async with make_client(handler, clock) as client:
+        with pytest.raises(RetriesExhausted) as info:
+            await client.request("GET", "/people/v2/people")
+    assert calls == 4
+    assert info.value.attempts == 4
+
+
+async def test_timed_out_post_is_ambiguous_and_not_resent() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ReadTimeout("slow", request=request)
+
+    async with make_client(handler, clock) as client:
+        with pytest.raises(AmbiguousWriteError):
+            await client.request("POST", "/people/v2/people", json={"data": {}})
+    assert calls == 1
+
+
+async def test_500_on_post_is_ambiguous_but_503_is_retried() -> None:
+    clock = FakeClock()
+    statuses = [503, 500]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(statuses.pop(0), json={"errors": []})
+
+    async with make_client(handler, clock) as client:
+        with pytest.raises(AmbiguousWriteError):
+            await client.request("POST", "/people/v2/people", json={})
+    assert statuses == []  # the 503 was retried, the 500 was not
+
+
+async def test_timed_out_get_is_retried() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(404, json={"errors": [{"status": "404", "title": "Not Found"}]})
+
+    async with make_client(handler, clock) as client:
+        with pytest.raises(NotFoundError):
+            await client.request("GET", "/people/v2/people/1")
+    assert calls == 3
+
+
+async def test_total_time_budget_stops_retries() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    policy = RetryPolicy(max_attempts=100, max_total_seconds=3, base_seconds=1, cap_seconds=1)
+    async with make_client(handler, clock, retry=policy) as client:
+        with pytest.raises(RetriesExhausted) as info:
+            await client.request("GET", "/x")
+    assert isinstance(info.value.last, TransportError)
+    assert sum(clock.slept) <= 3
