@@ -1,0 +1,87 @@
+"""Rock responses → the pcosync error tree (the one Rock-specific decision)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from pcosync.clients.http import redact_target
+from pcosync.errors import (
+    ApiError,
+    AuthenticationError,
+    ClientError,
+    ConflictError,
+    ErrorDetail,
+    MethodNotAllowed,
+    NotFoundError,
+    PermissionDenied,
+    RateLimitedError,
+    RetryableError,
+    ServerError,
+    ValidationError,
+)
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFoundError,
+    405: MethodNotAllowed,
+    408: RetryableError,
+    409: ConflictError,
+}
+
+
+def _is_html(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "")
+    if "html" in ctype:
+        return True
+    head = response.content[:200].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
+def rock_message(response: httpx.Response) -> str:
+    """Rock's ``{"Message": …}`` (plus ``ExceptionMessage`` when present); empty otherwise."""
+    if _is_html(response) or not response.content:
+        return ""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[k]) for k in ("Message", "ExceptionMessage") if body.get(k)]
+    return " ".join(parts)
+
+
+def classify_rock(response: httpx.Response) -> ApiError | None:
+    status = response.status_code
+    method = response.request.method
+    path = redact_target(response.request.url)
+    kw: dict[str, Any] = {"service": "rock", "method": method, "path": path, "status": status}
+    if status < 400:
+        # Rock's HTML "Rock - Error" page can come with a 200 (spec §2.7; the Ruby client
+        # treats it as a server error too)
+        if status == 200 and _is_html(response):
+            return ServerError(
+                f"Rock {method} {path} answered with its HTML error page instead of JSON",
+                **kw,
+            )
+        return None
+    text = rock_message(response)
+    details = [ErrorDetail(detail=text)] if text else []
+    if status == 401:
+        return AuthenticationError(
+            f"Rock {method} {path} → 401: the REST key was refused, or its REST user lacks "
+            "rights to this endpoint (Rock answers 401 for both). Check the key in "
+            "Admin Tools › Security › REST Keys and the user's security roles.",
+            details=details,
+            **kw,
+        )
+    message = f"Rock {method} {path} → {status}" + (f": {text}" if text else "")
+    if status == 429:
+        return RateLimitedError(message, retry_after=None, details=details, **kw)
+    if status >= 500 or _is_html(response):
+        return ServerError(message, details=details, **kw)
+    return _BY_STATUS.get(status, ClientError)(message, details=details, **kw)
