@@ -1,0 +1,227 @@
+"""``pcosync.toml``: the one configuration file, with environment overrides for secrets.
+
+Found via ``--config FILE``, then ``PCOSYNC_CONFIG``, then ``./pcosync.toml``. Secrets may
+live in the file, in the environment (``PCOSYNC_ROCK_API_KEY``, ``PCOSYNC_PCO_APP_ID``,
+``PCOSYNC_PCO_SECRET``) or in a file readable only by its owner (``api_key_file``,
+``secret_file``). A bad value raises :class:`ConfigError` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from pcosync.errors import ConfigError
+
+Direction = Literal["both", "rock_to_pco", "pco_to_rock", "off"]
+
+PERSON_FIELDS = (
+    "first_name",
+    "nickname",
+    "middle_name",
+    "last_name",
+    "gender",
+    "birthdate",
+    "anniversary",
+    "email",
+    "mobile_phone",
+    "home_phone",
+    "work_phone",
+    "home_address",
+    "campus",
+)
+
+ENV_SECRETS = {
+    ("rock", "api_key"): "PCOSYNC_ROCK_API_KEY",
+    ("pco", "app_id"): "PCOSYNC_PCO_APP_ID",
+    ("pco", "secret"): "PCOSYNC_PCO_SECRET",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RockSettings(_Section):
+    url: str
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    time_zone: str = "America/Chicago"
+    max_in_flight: int = Field(8, ge=1, le=64)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (use a name like America/Chicago)"
+            ) from exc
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class PcoSettings(_Section):
+    url: str = "https://api.planningcenteronline.com"
+    app_id: SecretStr | None = None
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class StateSettings(_Section):
+    url: str = "sqlite:///pcosync.db"
+
+
+class SyncSettings(_Section):
+    lookback_minutes: int = Field(10, ge=0, le=24 * 60)
+    default_region: str = "US"
+    mobile_location: str = "Mobile"
+    home_location: str = "Home"
+    work_location: str = "Work"
+
+
+class CampusMapEntry(_Section):
+    name: str
+    rock_id: int | None = None
+    pco_id: str | None = None
+
+
+class Settings(_Section):
+    rock: RockSettings
+    pco: PcoSettings = PcoSettings()
+    state: StateSettings = StateSettings()
+    sync: SyncSettings = SyncSettings()
+    fields: dict[str, Direction] = Field(default_factory=dict)
+    campus_map: list[CampusMapEntry] = Field(default_factory=list)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, Direction]) -> dict[str, Direction]:
+        unknown = set(value) - set(PERSON_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown field(s) {sorted(unknown)}; known: {list(PERSON_FIELDS)}")
+        return value
+
+    # resolved at load time; never serialised
+    source: Path | None = Field(default=None, exclude=True)
+
+    def direction(self, field: str) -> Direction:
+        return self.fields.get(field, "both")
+
+    def rock_api_key(self) -> str:
+        return _secret(self.rock.api_key, self.rock.api_key_file, "rock.api_key", self.source)
+
+    def pco_app_id(self) -> str:
+        if self.pco.app_id is None:
+            raise ConfigError(
+                "the Planning Center application id is missing (or set PCOSYNC_PCO_APP_ID)",
+                key="pco.app_id",
+                file=_name(self.source),
+            )
+        return self.pco.app_id.get_secret_value()
+
+    def pco_secret(self) -> str:
+        return _secret(self.pco.secret, self.pco.secret_file, "pco.secret", self.source)
+
+    def state_url(self) -> str:
+        """SQLite paths are relative to the config file, so the database sits next to it."""
+        url = self.state.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and self.source:
+            path = (self.source.parent / url[len(prefix) :]).resolve()
+            return f"{prefix}{path}"
+        return url
+
+
+def _name(path: Path | None) -> str | None:
+    return str(path) if path else None
+
+
+def _secret(value: SecretStr | None, file: Path | None, key: str, source: Path | None) -> str:
+    if value is not None and value.get_secret_value():
+        return value.get_secret_value()
+    if file is not None:
+        path = file if file.is_absolute() or source is None else source.parent / file
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read the secret file {path}", key=f"{key}_file", file=_name(source)
+            ) from exc
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"the secret file {path} must be readable by its owner only (chmod 600 {path})",
+                key=f"{key}_file",
+                file=_name(source),
+            )
+        return path.read_text().strip()
+    section, name = key.split(".")
+    env_name = ENV_SECRETS[(section, name)]
+    raise ConfigError(
+        f"{key} is missing: put it in the file, in {env_name}, or in a secret file",
+        key=key,
+        file=_name(source),
+    )
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("PCOSYNC_CONFIG")
+    if env:
+        return Path(env)
+    return Path.cwd() / "pcosync.toml"
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    file = find_config(path)
+    try:
+        raw: dict[str, Any] = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            "no configuration file found; run `pcosync init` to create one", file=str(file)
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the file is not valid TOML: {exc}", file=str(file)) from None
+    for (section, key), env_name in ENV_SECRETS.items():
+        if os.environ.get(env_name):
+            raw.setdefault(section, {})[key] = os.environ[env_name]
+    try:
+        settings = Settings.model_validate(raw)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(first["msg"], key=key, file=str(file)) from None
+    settings.source = file.resolve()
+    return settings
+
+
+def write_settings(path: Path, data: dict[str, Any]) -> None:
+    """Write a config file readable only by its owner (it may hold secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump(data, fh)
+    os.chmod(path, 0o600)
