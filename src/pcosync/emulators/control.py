@@ -13,10 +13,13 @@ Faults are rules, applied in order, first match wins per kind::
     {"kind": "timeout", "method": "POST", "path": "/people/v2/people",
      "seconds": 30, "after_apply": true, "count": 1}              # applied, answer never comes
     {"kind": "drop", "rate": 0.1, "after_apply": false}           # connection closed, no answer
+    {"kind": "error", "status": 200, "body": "html"}              # a named alternative body
 
 ``path`` is a prefix of the request path; ``method`` an HTTP method; ``rate`` a probability
 (default 1); ``count`` the most times the rule fires (default unlimited). ``after_apply``
-lets the request change state before the answer is lost: the ambiguous write.
+lets the request change state before the answer is lost: the ambiguous write. ``body`` names
+one of the alternative error bodies the emulator registered (``error_bodies``), such as Rock's
+HTML error page.
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class FaultRule:
     seconds: float = 30.0
     retry_after: int = 2
     after_apply: bool = False
+    body: str | None = None
     fired: int = 0
 
     KINDS = frozenset({"latency", "error", "rate_limit", "timeout", "drop"})
@@ -114,6 +118,7 @@ class FaultRule:
             "seconds",
             "retry_after",
             "after_apply",
+            "body",
         }
         unknown = set(raw) - allowed
         if unknown:
@@ -176,9 +181,16 @@ class Control:
         self.stats = Stats()
         self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
         self.rng = random.Random(seed)
+        self.body_variants: set[str] = set()
 
     def set_faults(self, raw: list[dict[str, Any]], seed: int | None = None) -> None:
-        self.rules = [FaultRule.parse(r) for r in raw]
+        rules = [FaultRule.parse(r) for r in raw]
+        for rule in rules:
+            if rule.body is not None and rule.body not in self.body_variants:
+                raise ValueError(
+                    f"fault body must be one of {sorted(self.body_variants)}, got {rule.body!r}"
+                )
+        self.rules = rules
         if seed is not None:
             self.rng = random.Random(seed)
 
@@ -211,11 +223,14 @@ class EmulatorMiddleware:
         control: Control,
         error_body: ErrorBody | None = None,
         rate_limit_body: ErrorBody | None = None,
+        error_bodies: dict[str, ErrorBody] | None = None,
     ) -> None:
         self.app = app
         self.control = control
         self.error_body = error_body or _default_error_body
         self.rate_limit_body = rate_limit_body or error_body or _default_error_body
+        self.error_bodies = dict(error_bodies or {})
+        control.body_variants.update(self.error_bodies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
@@ -250,7 +265,8 @@ class EmulatorMiddleware:
                     [(b"retry-after", str(rule.retry_after).encode())],
                 )
             elif (rule := c.pick("error", method, path)) is not None:
-                body, ctype = self.error_body(rule.status)
+                make_body = self.error_bodies.get(rule.body or "", self.error_body)
+                body, ctype = make_body(rule.status)
                 await self._respond(counting_send, rule.status, body, ctype)
             elif (rule := c.pick("timeout", method, path)) is not None:
                 if rule.after_apply:
