@@ -1,0 +1,8 @@
+"""Adapters: each side's API mapped to canonical people, implementing the engine's ports."""
+
+from __future__ import annotations
+
+from pcosync.adapters.common import CampusEntry, CampusMap, RejectedRecord
+from pcosync.adapters.pco import PcoPeople
+
+__all__ = ["CampusEntry", "CampusMap", "PcoPeople", "RejectedRecord"]
