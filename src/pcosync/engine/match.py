@@ -1,0 +1,376 @@
+"""Matching unlinked people across the two sides (DESIGN §3), never guessing.
+
+Evidence, strongest first: same email + same last name; same mobile number + same last name;
+same first + last name + birthdate. Names compare case- and accent-insensitively, emails
+case-insensitively, phones in E.164. For each unlinked record the strongest tier that finds
+anyone decides its candidates.
+
+Links are made only when the evidence is unique both ways: two unlinked records, each the
+other's only candidate, and nobody else claiming either of them. Everything else touching
+those records becomes one :class:`MatchIssue` for the admin (kind ``ambiguous``,
+``already_linked`` or ``contested``), and nothing in it is linked or created.
+
+Two safety decisions beyond DESIGN §3, because a wrong link merges two people's data:
+
+- **Contradiction veto.** A candidate is ignored when both records have birthdates and they
+  differ, or when both have first names/nicknames and the two name sets do not intersect.
+  Families share one email and last name all the time; without this, a spouse or child
+  would link to whoever holds the family email on the other side. The cost: the same person
+  spelled "Jon" on one side and "John" on the other, without a nickname bridging them, is
+  created as a new person instead of linked (the admin can merge and link by hand).
+- **Nickname does not stand in for the first name in the name + birthdate tier.** That tier
+  has no contact evidence, twins share last name and birthdate, and nicknames collide
+  across different names ("Chris" for Christopher and Christina). Nicknames only help the
+  veto above recognise "Bob" and "Robert" as compatible.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Hashable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pcosync.domain.identity import PcoPersonId, RockPersonId, Side
+from pcosync.domain.normalize import fold_name
+from pcosync.domain.person import Person
+
+RecordId = RockPersonId | PcoPersonId
+NodeKey = tuple[Side, RecordId]
+
+
+class Evidence(StrEnum):
+    EMAIL_LAST_NAME = "email_last_name"
+    MOBILE_LAST_NAME = "mobile_last_name"
+    NAME_BIRTHDATE = "name_birthdate"
+
+    @property
+    def label(self) -> str:
+        return _EVIDENCE_LABELS[self]
+
+
+_EVIDENCE_LABELS = {
+    Evidence.EMAIL_LAST_NAME: "email and last name",
+    Evidence.MOBILE_LAST_NAME: "mobile number and last name",
+    Evidence.NAME_BIRTHDATE: "first name, last name and birthdate",
+}
+TIERS: tuple[Evidence, ...] = tuple(Evidence)
+
+
+class IssueKind(StrEnum):
+    AMBIGUOUS = "ambiguous"  # one record matches several on the other side
+    ALREADY_LINKED = "already_linked"  # the only match is already synced with someone else
+    CONTESTED = "contested"  # several records on one side match the same record
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """A person offered to the matcher. Linked records are offered too, so a match that
+    lands on them is reported instead of silently creating a duplicate."""
+
+    side: Side
+    id: RecordId
+    person: Person
+    linked_to: RecordId | None = None  # the counterpart's id when already linked
+
+    @property
+    def node(self) -> NodeKey:
+        return (self.side, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedPair:
+    rock_id: RockPersonId
+    pco_id: PcoPersonId
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class RecordIdentity:
+    side: Side
+    id: RecordId
+    display_name: str
+    linked_to: RecordId | None = None
+    linked_to_name: str | None = None
+
+    def describe(self) -> str:
+        return _describe(self.side, self.id, self.display_name)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceEdge:
+    rock_id: RockPersonId
+    pco_id: PcoPersonId
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class MatchIssue:
+    kind: IssueKind
+    records: tuple[RecordIdentity, ...]
+    evidence: tuple[EvidenceEdge, ...]
+    message: str
+
+    @property
+    def rock_ids(self) -> tuple[RockPersonId, ...]:
+        return tuple(sorted(r.id for r in self.records if isinstance(r.id, int)))
+
+    @property
+    def pco_ids(self) -> tuple[PcoPersonId, ...]:
+        return tuple(sorted(r.id for r in self.records if isinstance(r.id, str)))
+
+    @property
+    def key(self) -> str:
+        """Stable across runs while the same records are involved (the store upserts on it)."""
+        rock = ",".join(str(i) for i in self.rock_ids)
+        pco = ",".join(self.pco_ids)
+        return f"{self.kind.value}:rock={rock}:pco={pco}"
+
+
+@dataclass
+class MatchResult:
+    links: list[MatchedPair] = field(default_factory=list)
+    issues: list[MatchIssue] = field(default_factory=list)
+    unmatched: list[MatchRecord] = field(default_factory=list)  # no candidate: create across
+
+
+def _describe(side: Side, rid: RecordId, name: str) -> str:
+    if side is Side.ROCK:
+        return f"Rock person {name} (Id {rid})"
+    return f"Planning Center person {name} (id {rid})"
+
+
+def _keys(person: Person) -> tuple[Hashable | None, Hashable | None, Hashable | None]:
+    last = fold_name(person.last_name)
+    if last is None:
+        return (None, None, None)
+    email = person.email.casefold() if person.email else None
+    first = fold_name(person.first_name)
+    return (
+        (email, last) if email else None,
+        (person.mobile_phone, last) if person.mobile_phone else None,
+        (first, last, person.birthdate) if first and person.birthdate else None,
+    )
+
+
+def _given_names(person: Person) -> set[str]:
+    names = {fold_name(person.first_name), fold_name(person.nickname)}
+    return {n for n in names if n}
+
+
+def contradicts(a: Person, b: Person) -> bool:
+    """Evidence that two records are different people, whatever else they share."""
+    if a.birthdate is not None and b.birthdate is not None and a.birthdate != b.birthdate:
+        return True
+    names_a = _given_names(a)
+    names_b = _given_names(b)
+    return bool(names_a and names_b and not names_a & names_b)
+
+
+def evidence_between(a: Person, b: Person) -> Evidence | None:
+    """The strongest tier on which two records agree (ignoring the veto)."""
+    for tier, ka, kb in zip(TIERS, _keys(a), _keys(b), strict=True):
+        if ka is not None and ka == kb:
+            return tier
+    return None
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[NodeKey, NodeKey] = {}
+
+    def find(self, x: NodeKey) -> NodeKey:
+        parent = self.parent.setdefault(x, x)
+        if parent != x:
+            parent = self.find(parent)
+            self.parent[x] = parent
+        return parent
+
+    def union(self, a: NodeKey, b: NodeKey) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+def match_people(
+    rock: Iterable[MatchRecord],
+    pco: Iterable[MatchRecord],
+    *,
+    never_link: Collection[tuple[RockPersonId, PcoPersonId]] = (),
+) -> MatchResult:
+    """Link what the evidence makes certain; report the rest; list who has no match at all.
+
+    ``never_link`` holds pairs an admin unlinked on purpose: they are not evidence.
+    """
+    records: dict[NodeKey, MatchRecord] = {}
+    index: dict[Side, list[dict[Hashable, list[MatchRecord]]]] = {
+        Side.ROCK: [defaultdict(list) for _ in TIERS],
+        Side.PCO: [defaultdict(list) for _ in TIERS],
+    }
+    for rec in (*rock, *pco):
+        if rec.node in records:
+            raise ValueError(f"{rec.side.label} id {rec.id} offered twice to the matcher")
+        records[rec.node] = rec
+        for t, key in enumerate(_keys(rec.person)):
+            if key is not None:
+                index[rec.side][t][key].append(rec)
+    excluded = set(never_link)
+
+    def excluded_pair(a: MatchRecord, b: MatchRecord) -> bool:
+        pair = (a.id, b.id) if a.side is Side.ROCK else (b.id, a.id)
+        return pair in excluded
+
+    # Each unlinked record's candidates at its strongest productive tier.
+    best: dict[NodeKey, tuple[Evidence, list[MatchRecord]]] = {}
+    result = MatchResult()
+    for node, rec in records.items():
+        if rec.linked_to is not None:
+            continue
+        other = index[rec.side.other]
+        found: tuple[Evidence, list[MatchRecord]] | None = None
+        for t, key in enumerate(_keys(rec.person)):
+            if key is None:
+                continue
+            cands = [
+                c
+                for c in other[t].get(key, ())
+                if not contradicts(rec.person, c.person) and not excluded_pair(rec, c)
+            ]
+            if cands:
+                found = (TIERS[t], cands)
+                break
+        if found is None:
+            result.unmatched.append(rec)
+        else:
+            best[node] = found
+
+    uf = _UnionFind()
+    for node, (_tier, cands) in best.items():
+        uf.find(node)
+        for c in cands:
+            uf.union(node, c.node)
+    components: dict[NodeKey, list[NodeKey]] = defaultdict(list)
+    for node in list(uf.parent):
+        components[uf.find(node)].append(node)
+
+    for members in components.values():
+        members.sort(key=lambda n: (n[0].value, str(n[1])))
+        if len(members) == 2:
+            a, b = (records[n] for n in members)
+            if a.side is not b.side and a.linked_to is None and b.linked_to is None:
+                rock_rec, pco_rec = (a, b) if a.side is Side.ROCK else (b, a)
+                tier = best[rock_rec.node][0]
+                assert isinstance(rock_rec.id, int) and isinstance(pco_rec.id, str)
+                result.links.append(MatchedPair(rock_rec.id, pco_rec.id, tier))
+                continue
+        result.issues.append(_issue(members, records, best))
+    result.links.sort(key=lambda p: (p.rock_id, p.pco_id))
+    return result
+
+
+def _issue(
+    members: list[NodeKey],
+    records: dict[NodeKey, MatchRecord],
+    best: dict[NodeKey, tuple[Evidence, list[MatchRecord]]],
+) -> MatchIssue:
+    edges: list[EvidenceEdge] = []
+    claims: dict[NodeKey, list[NodeKey]] = defaultdict(list)  # candidate → single-claimants
+    several: list[NodeKey] = []
+    taken: list[NodeKey] = []  # claimants whose only candidate is linked elsewhere
+    for node in members:
+        if node not in best:
+            continue
+        tier, cands = best[node]
+        rec = records[node]
+        for c in cands:
+            rock_id, pco_id = (rec.id, c.id) if rec.side is Side.ROCK else (c.id, rec.id)
+            assert isinstance(rock_id, int) and isinstance(pco_id, str)
+            edges.append(EvidenceEdge(rock_id, pco_id, tier))
+        if len(cands) > 1:
+            several.append(node)
+        else:
+            claims[cands[0].node].append(node)
+            if cands[0].linked_to is not None:
+                taken.append(node)
+    contested = {c: cl for c, cl in claims.items() if len(cl) > 1}
+    if taken:
+        kind = IssueKind.ALREADY_LINKED
+    elif contested:
+        kind = IssueKind.CONTESTED
+    else:
+        kind = IssueKind.AMBIGUOUS
+
+    def ident(node: NodeKey) -> RecordIdentity:
+        rec = records[node]
+        partner_name = None
+        if rec.linked_to is not None:
+            partner = records.get((rec.side.other, rec.linked_to))
+            partner_name = partner.person.display_name if partner is not None else None
+        return RecordIdentity(
+            rec.side, rec.id, rec.person.display_name, rec.linked_to, partner_name
+        )
+
+    def say(node: NodeKey) -> str:
+        return ident(node).describe()
+
+    link_hint = "link the right pair with `pcosync people link ROCK_ID PCO_ID`"
+    sentences: list[str] = []
+    if kind is IssueKind.ALREADY_LINKED:
+        for node in taken:
+            tier, cands = best[node]
+            target = records[cands[0].node]
+            sentences.append(
+                f"{say(node)} matches {say(target.node)} by {tier.label}, but "
+                f"{target.side.label} person {target.id} is already being synced with "
+                f"{_partner_phrase(target, ident(target.node).linked_to_name)}."
+            )
+        dup_side = records[taken[0]].side
+        sentences.append(
+            f"If they are the same person, merge the duplicates in {dup_side.label}; "
+            f"otherwise {link_hint}, or unlink the existing pair with `pcosync people unlink`."
+        )
+    elif kind is IssueKind.CONTESTED:
+        for claimed, claimants in contested.items():
+            tier = best[claimants[0]][0]
+            who = _join([say(n) for n in claimants])
+            sentences.append(
+                f"{who} all match {say(claimed)} (by {tier.label}), so pcosync linked none of them."
+                if len(claimants) > 2
+                else f"{who} both match {say(claimed)} (by {tier.label}), "
+                f"so pcosync linked neither."
+            )
+        dup_side = records[next(iter(contested.values()))[0]].side
+        sentences.append(
+            f"If they are the same person, merge the duplicates in {dup_side.label}; "
+            f"otherwise {link_hint}."
+        )
+    else:
+        for node in several:
+            tier, cands = best[node]
+            other = records[node].side.other
+            listed = _join([ident(c.node).describe() for c in cands])
+            sentences.append(
+                f"{say(node)} matches {len(cands)} {other.label} people by {tier.label}: "
+                f"{listed}. pcosync will not guess which one."
+            )
+        dup_side = records[several[0]].side.other if several else Side.ROCK
+        sentences.append(f"Merge the duplicates in {dup_side.label}, or {link_hint}.")
+    records_out = tuple(ident(n) for n in members)
+    return MatchIssue(kind, records_out, tuple(edges), " ".join(sentences))
+
+
+def _partner_phrase(cand: MatchRecord, partner_name: str | None) -> str:
+    assert cand.linked_to is not None
+    side = cand.side.other
+    label = "Rock person" if side is Side.ROCK else "Planning Center person"
+    if partner_name:
+        return f"{label} {cand.linked_to} ({partner_name})"
+    return f"{label} {cand.linked_to}"
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    if len(items) == 2:
+        return f"{items[0]} and {items[1]}"
+    return ", ".join(items[:-1]) + f" and {items[-1]}"

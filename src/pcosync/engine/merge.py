@@ -1,0 +1,202 @@
+"""The three-way merge of one value against its base: the heart of the sync.
+
+The **base** is the value both sides agreed on after the last sync. Comparing each side with
+the base tells a human edit from our own write (our writes come back equal to the base), so:
+
+- only one side changed → copy it across;
+- both changed to the same value → nothing to write, it becomes the new base;
+- both changed differently → a conflict: the later-modified record wins, and the losing
+  value is recorded, never dropped silently.
+
+Without a base (a new link, or a field just switched on) an empty side is filled from the
+other and differing values are a conflict decided by time.
+
+One-way fields: the source side always wins, with one guard: an empty source never erases
+the destination unless the source itself was cleared since the last sync (base non-empty).
+Otherwise switching a field to one-way, or creating a person on the source side, would wipe
+data the source never had. A destination value that gets overwritten after a human changed it
+is recorded as a conflict (rule ``one_way``), so even policy-driven losses are visible.
+``off`` fields are never written and keep their old base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from pcosync.domain.fields import FIELDS, FieldName, person_from_json, person_to_json
+from pcosync.domain.identity import Side
+from pcosync.domain.person import Person
+from pcosync.domain.policy import Direction
+
+
+class ConflictRule(StrEnum):
+    LATER_EDIT = "later_edit"  # both sides changed differently: the later record won
+    ONE_WAY = "one_way"  # a one-way field overwrote a value someone had set on the destination
+
+
+class Reason(StrEnum):
+    """Why an operation (or one field of it) is in the plan."""
+
+    EDIT = "edit"  # one side changed since the base: copied across
+    CONFLICT_WINNER = "conflict_winner"  # both changed: this value won (see the Conflict)
+    NEW_LINK = "new_link"  # no base yet (new link, or field just switched on): filled in
+    NEW_MEMBER = "new_member"  # membership added on one side
+    CREATED = "created"  # the person exists on one side only
+    REVERT = "revert"  # undoing an earlier run
+
+
+@dataclass(frozen=True, slots=True)
+class Base:
+    """What both sides agreed on after the last sync, per field.
+
+    ``unknown`` lists the fields without a base (never synced: ``off``, or a one-way field
+    not written at create time); their slot in ``person`` is a placeholder None.
+    """
+
+    person: Person
+    unknown: frozenset[FieldName] = frozenset()
+
+    def knows(self, name: FieldName) -> bool:
+        return name not in self.unknown
+
+    def to_json(self) -> dict[str, Any]:
+        """Only the known fields are stored; a missing key reads back as unknown."""
+        known = frozenset(FIELDS) - self.unknown
+        return person_to_json(self.person, known)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Base:
+        person, present = person_from_json(raw)
+        return cls(person, frozenset(FIELDS) - present)
+
+
+_ROCK, _PCO = Side.ROCK, Side.PCO
+_BOTH, _OFF, _ROCK_TO_PCO = Direction.BOTH, Direction.OFF, Direction.ROCK_TO_PCO
+_EDIT, _NEW_LINK, _CONFLICT_WINNER = Reason.EDIT, Reason.NEW_LINK, Reason.CONFLICT_WINNER
+_LATER_EDIT, _ONE_WAY = ConflictRule.LATER_EDIT, ConflictRule.ONE_WAY
+
+
+def conflict_winner(
+    rock_time: datetime | None, pco_time: datetime | None, tie_winner: Side
+) -> Side:
+    """The side whose record was modified later; an unknown time loses; a tie goes to
+    ``tie_winner``. Times must be aware (the Rock client converts from org-local time)."""
+    if rock_time is not None and rock_time.tzinfo is None:
+        raise ValueError("rock modified time is naive; convert it to aware UTC at the client")
+    if pco_time is not None and pco_time.tzinfo is None:
+        raise ValueError("pco modified time is naive; convert it to aware UTC at the client")
+    if rock_time is None and pco_time is None:
+        return tie_winner
+    if pco_time is None:
+        return Side.ROCK
+    if rock_time is None:
+        return Side.PCO
+    if rock_time > pco_time:
+        return Side.ROCK
+    if pco_time > rock_time:
+        return Side.PCO
+    return tie_winner
+
+
+class Outcome(NamedTuple):
+    """What to do with one value. At most one side is written per value.
+
+    A NamedTuple rather than a dataclass: the planner makes one per differing field.
+    """
+
+    write_to: Side | None  # the side that receives ``value``
+    value: Any  # the new base (and the value written, if any)
+    known: bool  # whether the new base is known (False only for ``off`` without a base)
+    rule: ConflictRule | None  # set when a value was overruled: record a Conflict
+    reason: Reason | None  # why the write happens
+
+
+def merge_value(
+    same: Callable[[Any, Any], bool],
+    base: Any,
+    base_known: bool,
+    rock: Any,
+    pco: Any,
+    direction: Direction,
+    winner: Side,
+    empty: Any = None,
+) -> Outcome:
+    """Merge one value. ``winner`` is the side a conflict would go to (see conflict_winner).
+
+    ``empty`` is the "no value" of the domain: None for person fields, False for membership.
+    """
+    if direction is _OFF:
+        return Outcome(None, base, base_known, None, None)
+    if direction is _BOTH:
+        if base_known:
+            rock_changed = not same(rock, base)
+            pco_changed = not same(pco, base)
+            if not rock_changed and not pco_changed:
+                return Outcome(None, base, True, None, None)
+            if not pco_changed:
+                return Outcome(_PCO, rock, True, None, _EDIT)
+            if not rock_changed:
+                return Outcome(_ROCK, pco, True, None, _EDIT)
+            if same(rock, pco):
+                return Outcome(None, rock, True, None, None)
+            won = winner
+            value = rock if won is _ROCK else pco
+            return Outcome(won.other, value, True, _LATER_EDIT, _CONFLICT_WINNER)
+        if same(rock, pco):
+            return Outcome(None, rock, True, None, None)
+        if same(rock, empty):
+            return Outcome(_ROCK, pco, True, None, _NEW_LINK)
+        if same(pco, empty):
+            return Outcome(_PCO, rock, True, None, _NEW_LINK)
+        won = winner
+        value = rock if won is _ROCK else pco
+        return Outcome(won.other, value, True, _LATER_EDIT, _CONFLICT_WINNER)
+
+    if direction is _ROCK_TO_PCO:
+        target, src, dst = _PCO, rock, pco
+    else:
+        target, src, dst = _ROCK, pco, rock
+    if same(src, dst):
+        return Outcome(None, src, True, None, None)
+    if same(src, empty):
+        cleared_since_base = base_known and not same(base, empty)
+        if not cleared_since_base:
+            # The source never had a value: leave the destination's alone.
+            return Outcome(None, src, True, None, None)
+    dst_edited = (not same(dst, base)) if base_known else (not same(dst, empty))
+    if dst_edited:
+        return Outcome(target, src, True, _ONE_WAY, _CONFLICT_WINNER)
+    return Outcome(target, src, True, None, _EDIT if base_known else _NEW_LINK)
+
+
+def equal(a: Any, b: Any) -> bool:
+    return bool(a == b)
+
+
+def merge_flag(
+    base: bool | None,
+    rock: bool,
+    pco: bool,
+    direction: Direction,
+    tie_winner: Side = Side.ROCK,
+) -> Outcome:
+    """The same merge for a boolean such as "is a member" (empty = False).
+
+    With a base two booleans cannot disagree after both changed, and without a base the
+    empty side is filled, so membership never produces a conflict: a member on either side
+    stays a member unless someone removed them since the last sync.
+    """
+    return merge_value(
+        equal,
+        bool(base) if base is not None else False,
+        base is not None,
+        rock,
+        pco,
+        direction,
+        tie_winner,
+        empty=False,
+    )

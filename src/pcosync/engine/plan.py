@@ -1,0 +1,546 @@
+"""The planner: a pure function from (bases, both sides' records, links) to small operations.
+
+A plan never writes anything. The orchestrator journals its operations, gates them, applies
+them one by one, and stores each link's new base only after the operations that justify it
+have been applied (:func:`settle_base`). Held runs keep the plan in the journal until someone
+approves it; reverts are plans too (:mod:`pcosync.engine.revert`).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from operator import attrgetter
+from typing import Any
+
+from pcosync.domain.fields import FIELDS, SPECS_IN_ORDER, FieldName, FieldValue
+from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, RockPersonId, Side
+from pcosync.domain.membership import Membership, MembershipKey
+from pcosync.domain.person import PERSON_ATTRS, Person
+from pcosync.domain.policy import DEFAULT_POLICY, Direction, SyncPolicy
+from pcosync.engine.merge import (
+    Base,
+    ConflictRule,
+    Reason,
+    conflict_winner,
+    merge_flag,
+    merge_value,
+)
+
+
+class OpKind(StrEnum):
+    CREATE = "create"  # a person on the other side has no counterpart: create them here
+    UPDATE = "update"  # write changed fields
+    LINK = "link"  # write the counterpart's id onto this record (PCO remote_id / Rock PcoPersonId)
+    UNLINK = "unlink"  # clear that id (admin unlink, or reverting a link)
+    ADD_MEMBER = "add_member"
+    REMOVE_MEMBER = "remove_member"
+    ARCHIVE = "archive"  # opt-in: archive a PCO person who left scope (never planned by default)
+
+
+class GateCategory(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REMOVE = "remove"
+
+
+OP_CATEGORY: Mapping[OpKind, GateCategory] = {
+    OpKind.CREATE: GateCategory.CREATE,
+    OpKind.ADD_MEMBER: GateCategory.CREATE,
+    OpKind.UPDATE: GateCategory.UPDATE,
+    OpKind.LINK: GateCategory.UPDATE,
+    OpKind.UNLINK: GateCategory.REMOVE,
+    OpKind.REMOVE_MEMBER: GateCategory.REMOVE,
+    OpKind.ARCHIVE: GateCategory.REMOVE,
+}
+
+MEMBERSHIP_KINDS = frozenset({OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER})
+
+Change = tuple[FieldValue, FieldValue]  # (before, after) on the operation's side
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One small write on one side, with everything needed to journal, review and undo it.
+
+    ``changes`` maps each field to (value on ``side`` before, value after); for a create it
+    lists every field the new record gets. ``before`` is the whole record on ``side`` before
+    the write (None for a create). ``depends_on`` names operations (by seq) that must be
+    applied first, e.g. the create that gives a new person the id a membership needs.
+    """
+
+    seq: int
+    kind: OpKind
+    side: Side
+    ref: PersonRef
+    reason: Reason
+    changes: Mapping[FieldName, Change] = field(default_factory=dict)
+    field_reasons: Mapping[FieldName, Reason] = field(default_factory=dict)
+    before: Person | None = None
+    record: Person | None = None  # create: the record sent
+    group: GroupRef | None = None  # membership operations
+    depends_on: tuple[int, ...] = ()
+
+    @property
+    def target_id(self) -> RockPersonId | PcoPersonId | None:
+        """The record written (None for a create: it does not exist yet)."""
+        return self.ref.id_on(self.side)
+
+    @property
+    def link_hint(self) -> RockPersonId | PcoPersonId | None:
+        """The counterpart id written onto the record, so a lost create can be found again."""
+        return self.ref.id_on(self.side.other)
+
+    @property
+    def category(self) -> GateCategory:
+        return OP_CATEGORY[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Both sides changed a field differently (or a one-way field overwrote an edit)."""
+
+    ref: PersonRef
+    field: FieldName
+    rock_value: FieldValue
+    pco_value: FieldValue
+    base_value: FieldValue  # None also when there was no base
+    had_base: bool
+    rock_modified: datetime | None
+    pco_modified: datetime | None
+    winner: Side
+    rule: ConflictRule
+
+    @property
+    def loser_value(self) -> FieldValue:
+        return self.pco_value if self.winner is Side.ROCK else self.rock_value
+
+    @property
+    def winner_value(self) -> FieldValue:
+        return self.rock_value if self.winner is Side.ROCK else self.pco_value
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPair:
+    """A linked (or just matched) pair as observed this run.
+
+    ``rock`` / ``pco`` None means that side was not re-read because it has not changed since
+    the base (incremental runs); the base then stands in for it. ``link_id`` None marks a
+    fresh match: the plan links both records. ``*_link_ok`` False means the record does not
+    carry the counterpart's id (someone cleared it), so the plan writes it again.
+    """
+
+    link_id: int | None
+    rock_id: RockPersonId
+    pco_id: PcoPersonId
+    base: Base | None
+    rock: Person | None
+    pco: Person | None
+    rock_modified: datetime | None = None
+    pco_modified: datetime | None = None
+    rock_link_ok: bool = True
+    pco_link_ok: bool = True
+
+    @property
+    def ref(self) -> PersonRef:
+        return PersonRef(self.link_id, self.rock_id, self.pco_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OneSided:
+    """A person in scope on one side only, with no counterpart and no open match issue."""
+
+    side: Side
+    id: RockPersonId | PcoPersonId
+    person: Person
+    modified_at: datetime | None = None
+
+    @property
+    def ref(self) -> PersonRef:
+        if self.side is Side.ROCK:
+            assert isinstance(self.id, int)
+            return PersonRef(None, self.id, None)
+        assert isinstance(self.id, str)
+        return PersonRef(None, None, self.id)
+
+
+@dataclass
+class SyncPlan:
+    """Operations in order, the conflicts they settle, and the bases to store afterwards.
+
+    ``bases`` holds the new base of every link whose base changes, keyed by the plan's
+    PersonRef (for a create, the ref with the new side's id still None). Store a base only
+    once its link's operations are applied; see :func:`settle_base`.
+    """
+
+    operations: list[Operation] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    bases: dict[PersonRef, Base] = field(default_factory=dict)
+    membership_bases: dict[MembershipKey, bool] = field(default_factory=dict)
+    deferred: list[MembershipKey] = field(default_factory=list)  # person not linked or created
+
+    @property
+    def next_seq(self) -> int:
+        return self.operations[-1].seq + 1 if self.operations else 1
+
+    def counts(self) -> Counter[tuple[Side, OpKind]]:
+        return Counter((op.side, op.kind) for op in self.operations)
+
+    def ops_for(self, ref: PersonRef) -> list[Operation]:
+        return [op for op in self.operations if op.ref == ref]
+
+    def extend(self, other: SyncPlan) -> SyncPlan:
+        """Append another plan whose seqs continue this one's (as plan_memberships makes)."""
+        if other.operations and self.operations and other.operations[0].seq <= self.next_seq - 1:
+            raise ValueError("the appended plan's operation numbers overlap this plan's")
+        self.operations.extend(other.operations)
+        self.conflicts.extend(other.conflicts)
+        self.bases.update(other.bases)
+        self.membership_bases.update(other.membership_bases)
+        self.deferred.extend(other.deferred)
+        return self
+
+
+_values_getter = attrgetter(*PERSON_ATTRS)
+
+
+def _person_values(person: Person) -> tuple[Any, ...]:
+    values: tuple[Any, ...] = _values_getter(person)
+    return values
+
+
+_values = _person_values
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one planning pass.
+
+    The planner allocates many small acyclic objects while 100,000s of input records are
+    alive, so generation-2 collections would rescan all of them again and again (a third of
+    the time at 100k pairs). Reference counting still frees everything; the previous GC
+    state is restored on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def plan_people(
+    pairs: Iterable[PersonPair],
+    policy: SyncPolicy = DEFAULT_POLICY,
+    *,
+    one_sided: Iterable[OneSided] = (),
+    start_seq: int = 1,
+) -> SyncPlan:
+    """Plan the person fields of every pair, plus a create for every one-sided person.
+
+    Hot loop: a pair whose two records both equal the base costs two tuple comparisons.
+    """
+    with _cyclic_gc_paused():
+        return _plan_people(pairs, policy, one_sided, start_seq)
+
+
+def _plan_people(
+    pairs: Iterable[PersonPair],
+    policy: SyncPolicy,
+    one_sided: Iterable[OneSided],
+    start_seq: int,
+) -> SyncPlan:
+    plan = SyncPlan()
+    ops = plan.operations
+    conflicts = plan.conflicts
+    seq = start_seq
+    directions = policy.directions_in_order()
+    off = frozenset(f for f, d in zip(FIELDS, directions, strict=True) if d is Direction.OFF)
+    tie_winner = policy.tie_winner
+    n_fields = len(FIELDS)
+    # Per field: (name, comparison, direction), bound once so the loop only indexes tuples.
+    columns = tuple(
+        (spec.name, spec.same, d) for spec, d in zip(SPECS_IN_ORDER, directions, strict=True)
+    )
+    all_unknown = frozenset(FIELDS)
+    no_values = (None,) * n_fields
+    rock_side, pco_side, off_direction = Side.ROCK, Side.PCO, Direction.OFF
+    conflict_reason = Reason.CONFLICT_WINNER
+
+    for pair in pairs:
+        base = pair.base
+        rock_seen = pair.rock is not None
+        pco_seen = pair.pco is not None
+        if base is None:
+            if pair.rock is None or pair.pco is None:
+                raise ValueError(f"{pair.ref.describe()}: no base, so both records must be read")
+            rock, pco = pair.rock, pair.pco
+            bt: tuple[Any, ...] = no_values
+            unknown = all_unknown
+        else:
+            base_person = base.person
+            rock = pair.rock if pair.rock is not None else base_person
+            pco = pair.pco if pair.pco is not None else base_person
+            unknown = base.unknown
+            if (
+                rock == base_person
+                and pco == base_person
+                and pair.link_id is not None
+                and pair.rock_link_ok
+                and pair.pco_link_ok
+                and (not unknown or unknown <= off)
+            ):
+                continue
+            bt = _person_values(base_person)
+
+        rt = _person_values(rock)
+        pt = _person_values(pco)
+        ref = PersonRef(pair.link_id, pair.rock_id, pair.pco_id)
+        new_values: list[Any] | None = None
+        new_unknown: set[FieldName] | None = None
+        rock_changes: dict[FieldName, Change] | None = None
+        pco_changes: dict[FieldName, Change] | None = None
+        rock_reasons: dict[FieldName, Reason] | None = None
+        pco_reasons: dict[FieldName, Reason] | None = None
+        winner = conflict_winner(pair.rock_modified, pair.pco_modified, tie_winner)
+
+        for (name, same, direction), r, p, b, i in zip(
+            columns, rt, pt, bt, range(n_fields), strict=True
+        ):
+            known = not unknown or name not in unknown
+            if known and r == b and p == b:
+                continue
+            if not known and not (rock_seen and pco_seen) and direction is not off_direction:
+                # One side was not re-read and there is no base to stand in for it.
+                if new_unknown is None:
+                    new_unknown = set()
+                new_unknown.add(name)
+                continue
+            out = merge_value(same, b, known, r, p, direction, winner)
+            if not out.known:
+                if new_unknown is None:
+                    new_unknown = set()
+                new_unknown.add(name)
+                continue
+            value = out.value
+            if value is not b:
+                if new_values is None:
+                    new_values = list(bt)
+                new_values[i] = value
+            write_to = out.write_to
+            if write_to is None:
+                continue
+            if write_to is rock_side:
+                if rock_changes is None:
+                    rock_changes = {}
+                    rock_reasons = {}
+                assert rock_reasons is not None
+                rock_changes[name] = (r, value)
+                rock_reasons[name] = out.reason or Reason.EDIT
+            else:
+                if pco_changes is None:
+                    pco_changes = {}
+                    pco_reasons = {}
+                assert pco_reasons is not None
+                pco_changes[name] = (p, value)
+                pco_reasons[name] = out.reason or Reason.EDIT
+            if out.rule is not None:
+                conflicts.append(
+                    Conflict(
+                        ref=ref,
+                        field=name,
+                        rock_value=r,
+                        pco_value=p,
+                        base_value=b if known else None,
+                        had_base=known,
+                        rock_modified=pair.rock_modified,
+                        pco_modified=pair.pco_modified,
+                        winner=write_to.other,
+                        rule=out.rule,
+                    )
+                )
+
+        new_link = pair.link_id is None
+        if new_link or not pair.rock_link_ok:
+            ops.append(Operation(seq, OpKind.LINK, rock_side, ref, Reason.NEW_LINK, before=rock))
+            seq += 1
+        if new_link or not pair.pco_link_ok:
+            ops.append(Operation(seq, OpKind.LINK, pco_side, ref, Reason.NEW_LINK, before=pco))
+            seq += 1
+        if rock_changes and rock_reasons:
+            reason = _overall(rock_reasons, conflict_reason)
+            ops.append(
+                Operation(
+                    seq, OpKind.UPDATE, rock_side, ref, reason, rock_changes, rock_reasons, rock
+                )
+            )
+            seq += 1
+        if pco_changes and pco_reasons:
+            reason = _overall(pco_reasons, conflict_reason)
+            ops.append(
+                Operation(seq, OpKind.UPDATE, pco_side, ref, reason, pco_changes, pco_reasons, pco)
+            )
+            seq += 1
+
+        still_unknown = frozenset(new_unknown) if new_unknown else frozenset()
+        if base is not None and new_values is None and still_unknown == unknown:
+            continue  # the base does not move (e.g. only our own link writes are planned)
+        new_base = Base(Person(*(new_values if new_values is not None else bt)), still_unknown)
+        if base is None or new_base != base:
+            plan.bases[ref] = new_base
+
+    for single in one_sided:
+        target = single.side.other
+        written: dict[FieldName, Change] = {}
+        values: list[Any] = []
+        unknown_fields: set[FieldName] = set()
+        source_values = _values(single.person)
+        for i, name in enumerate(FIELDS):
+            if directions[i].writes(target):
+                values.append(source_values[i])
+                written[name] = (None, source_values[i])
+            else:
+                values.append(None)
+                unknown_fields.add(name)
+        record = Person(*values)
+        ref = single.ref
+        ops.append(
+            Operation(
+                seq,
+                OpKind.CREATE,
+                target,
+                ref,
+                Reason.CREATED,
+                written,
+                dict.fromkeys(written, Reason.CREATED),
+                before=None,
+                record=record,
+            )
+        )
+        seq += 1
+        plan.bases[ref] = Base(record, frozenset(unknown_fields))
+    return plan
+
+
+def _overall(reasons: Mapping[FieldName, Reason], conflict: Reason) -> Reason:
+    """An operation's headline reason: a conflict outranks a fill, which outranks an edit."""
+    values = reasons.values()
+    if conflict in values:
+        return conflict
+    if Reason.NEW_LINK in values:
+        return Reason.NEW_LINK
+    return Reason.EDIT
+
+
+def plan_memberships(
+    memberships: Iterable[Membership],
+    policy: SyncPolicy = DEFAULT_POLICY,
+    *,
+    people_plan: SyncPlan | None = None,
+    start_seq: int | None = None,
+) -> SyncPlan:
+    """Plan "is member" per (person, position) with the same three-way merge as fields.
+
+    A person that exists on one side only gets their memberships through the create in
+    ``people_plan`` (the add waits for it via ``depends_on``); a person neither linked nor
+    being created (e.g. held by a match issue) is ``deferred``.
+    """
+    plan = SyncPlan()
+    if start_seq is None:
+        start_seq = people_plan.next_seq if people_plan is not None else 1
+    seq = start_seq
+    creates: dict[tuple[Side, RockPersonId | PcoPersonId | None], int] = {}
+    if people_plan is not None:
+        for op in people_plan.operations:
+            if op.kind is OpKind.CREATE:
+                creates[(op.side, op.link_hint)] = op.seq
+    direction = policy.membership
+
+    for m in memberships:
+        if m.base is None and (m.rock is None or m.pco is None):
+            rock = bool(m.rock)
+            pco = bool(m.pco)
+        else:
+            rock = m.rock if m.rock is not None else bool(m.base)
+            pco = m.pco if m.pco is not None else bool(m.base)
+        if m.base is not None and rock == m.base and pco == m.base:
+            continue
+        out = merge_flag(m.base, rock, pco, direction, policy.tie_winner)
+        if out.write_to is None:
+            if out.known and out.value != m.base:
+                plan.membership_bases[m.key] = bool(out.value)
+            continue
+        ref = m.key.person
+        depends: tuple[int, ...] = ()
+        if ref.id_on(out.write_to) is None:
+            other_id = ref.id_on(out.write_to.other)
+            create_seq = creates.get((out.write_to, other_id))
+            if create_seq is None or not out.value:
+                plan.deferred.append(m.key)
+                continue
+            depends = (create_seq,)
+        kind = OpKind.ADD_MEMBER if out.value else OpKind.REMOVE_MEMBER
+        reason = Reason.NEW_MEMBER if out.value else Reason.EDIT
+        plan.operations.append(
+            Operation(seq, kind, out.write_to, ref, reason, group=m.key.group, depends_on=depends)
+        )
+        seq += 1
+        plan.membership_bases[m.key] = bool(out.value)
+    return plan
+
+
+def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] = ()) -> Base:
+    """The base to store when some of a link's planned writes did not happen.
+
+    A field whose write failed (parked) keeps its old base, so the next run sees the edit
+    again and retries it; every other field takes the planned base.
+    """
+    failed = frozenset(unapplied)
+    if not failed:
+        return planned
+    values = list(_values(planned.person))
+    unknown = set(planned.unknown)
+    old_values = _values(old.person) if old is not None else (None,) * len(FIELDS)
+    for i, name in enumerate(FIELDS):
+        if name in failed:
+            values[i] = old_values[i]
+            if old is None or not old.knows(name):
+                unknown.add(name)
+            else:
+                unknown.discard(name)
+    return Base(Person(*values), frozenset(unknown))
+
+
+def unapplied_fields(ops: Sequence[Operation], applied_seqs: Iterable[int]) -> set[FieldName]:
+    """Fields of ``ops`` whose operation was not applied (input for :func:`settle_base`)."""
+    done = set(applied_seqs)
+    missing: set[FieldName] = set()
+    for op in ops:
+        if op.seq not in done:
+            missing.update(op.changes)
+    return missing
+
+
+def base_after_ops(old: Base | None, applied: Iterable[Operation]) -> Base:
+    """A link's base after applying operations, from the operations alone.
+
+    For approving a held run, whose plan lives in the journal without its planned bases:
+    each written field takes the value written. Fields that merely agreed are left for the
+    next run to settle (they produce no writes either way).
+    """
+    values = list(_values(old.person)) if old is not None else [None] * len(FIELDS)
+    unknown = set(old.unknown) if old is not None else set(FIELDS)
+    index = {name: i for i, name in enumerate(FIELDS)}
+    for op in applied:
+        if op.kind not in (OpKind.UPDATE, OpKind.CREATE):
+            continue
+        for name, (_before, after) in op.changes.items():
+            values[index[name]] = after
+            unknown.discard(name)
+    return Base(Person(*values), frozenset(unknown))
