@@ -176,7 +176,7 @@ def test_includes_are_deduplicated_and_linked_from_relationships(api: httpx.Clie
     referenced = set()
     for person in body["data"]:
         rels = person["relationships"]
-        assert list(rels)[0] == "primary_campus"
+        assert next(iter(rels)) == "primary_campus"
         for name in ("emails", "phone_numbers", "addresses"):
             assert rels[name]["links"]["related"].endswith(f"/people/{person['id']}/{name}")
             for ref in rels[name]["data"]:
