@@ -126,16 +126,21 @@ def test_refresh_tokens_expire_after_90_days(pco_emulator: RunningEmulator) -> N
 
 def test_token_endpoint_takes_json_and_multipart_fields(pco_emulator: RunningEmulator) -> None:
     url = pco_emulator.url
-    fields = {"client_id": DEFAULT_OAUTH_CLIENT_ID, "client_secret": DEFAULT_OAUTH_CLIENT_SECRET,
-              "grant_type": "authorization_code"}  # fmt: skip
+    fields = {
+        "client_id": DEFAULT_OAUTH_CLIENT_ID,
+        "client_secret": DEFAULT_OAUTH_CLIENT_SECRET,
+        "grant_type": "authorization_code",
+    }
     as_json = httpx.post(
         f"{url}/oauth/token", json={**fields, "code": control(url, "oauth/code", {})["code"]}
     )
     multipart = httpx.post(
         f"{url}/oauth/token",
-        files={k: (None, v) for k, v in {**fields,
-                                        "code": control(url, "oauth/code", {})["code"]}.items()},
-    )  # fmt: skip
+        files={
+            k: (None, v)
+            for k, v in {**fields, "code": control(url, "oauth/code", {})["code"]}.items()
+        },
+    )
     assert as_json.status_code == 200, as_json.text
     assert multipart.status_code == 200, multipart.text
 
@@ -150,9 +155,16 @@ def test_a_token_without_the_product_scope_is_refused(pco_emulator: RunningEmula
 
 def test_authorize_redirects_back_with_a_code_and_the_state(pco_emulator: RunningEmulator) -> None:
     url = pco_emulator.url
-    resp = httpx.get(f"{url}/oauth/authorize", params={
-        "client_id": DEFAULT_OAUTH_CLIENT_ID, "redirect_uri": "https://app.example/callback",
-        "response_type": "code", "scope": "people services", "state": "xyz"})  # fmt: skip
+    resp = httpx.get(
+        f"{url}/oauth/authorize",
+        params={
+            "client_id": DEFAULT_OAUTH_CLIENT_ID,
+            "redirect_uri": "https://app.example/callback",
+            "response_type": "code",
+            "scope": "people services",
+            "state": "xyz",
+        },
+    )
     assert resp.status_code == 302
     location = urlsplit(resp.headers["location"])
     assert location.netloc == "app.example"
@@ -160,13 +172,21 @@ def test_authorize_redirects_back_with_a_code_and_the_state(pco_emulator: Runnin
     assert query["state"] == ["xyz"]
     # the code is bound to its redirect_uri
     code = query["code"][0]
-    mismatch = token(url, grant_type="authorization_code", code=code,
-                     redirect_uri="https://evil.example/")  # fmt: skip
+    mismatch = token(
+        url, grant_type="authorization_code", code=code, redirect_uri="https://evil.example/"
+    )
     assert mismatch.status_code == 400
-    resp = httpx.get(f"{url}/oauth/authorize", params={
-        "client_id": DEFAULT_OAUTH_CLIENT_ID, "redirect_uri": "https://app.example/callback",
-        "response_type": "code", "scope": "people"})  # fmt: skip
+    resp = httpx.get(
+        f"{url}/oauth/authorize",
+        params={
+            "client_id": DEFAULT_OAUTH_CLIENT_ID,
+            "redirect_uri": "https://app.example/callback",
+            "response_type": "code",
+            "scope": "people",
+        },
+    )
     code = parse_qs(urlsplit(resp.headers["location"]).query)["code"][0]
-    ok = token(url, grant_type="authorization_code", code=code,
-               redirect_uri="https://app.example/callback")  # fmt: skip
+    ok = token(
+        url, grant_type="authorization_code", code=code, redirect_uri="https://app.example/callback"
+    )
     assert ok.status_code == 200

@@ -55,8 +55,9 @@ def test_edit_in_the_ui_bumps_updated_at_except_for_medical_notes(
     assert attrs["inactivated_at"] == "2026-09-09T09:09:09Z"
     assert api.get(f"{PEOPLE}/{person['id']}").json()["data"]["attributes"]["last_name"] == "Edited"
     with httpx.Client(base_url=url) as http:
-        assert http.post(f"/__emulator__/people/{person['id']}", json={"shoe": 1}).status_code \
-            == 400  # fmt: skip
+        assert (
+            http.post(f"/__emulator__/people/{person['id']}", json={"shoe": 1}).status_code == 400
+        )
         assert http.post("/__emulator__/people/1", json={"last_name": "X"}).status_code == 404
 
 
@@ -118,8 +119,17 @@ def test_a_429_storm_is_counted_as_throttled(
 
 
 def test_a_timeout_after_apply_is_an_ambiguous_write(pco_emulator: RunningEmulator) -> None:
-    set_faults(pco_emulator.url, {"kind": "timeout", "method": "POST", "path": PEOPLE,
-                                  "seconds": 2, "count": 1, "after_apply": True})  # fmt: skip
+    set_faults(
+        pco_emulator.url,
+        {
+            "kind": "timeout",
+            "method": "POST",
+            "path": PEOPLE,
+            "seconds": 2,
+            "count": 1,
+            "after_apply": True,
+        },
+    )
     with client_for(pco_emulator.url, timeout=0.5) as api:
         with pytest.raises(httpx.ReadTimeout):
             api.post(PEOPLE, json={"data": {"attributes": {"last_name": "Maybe"}}})

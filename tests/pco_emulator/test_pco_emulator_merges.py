@@ -29,12 +29,15 @@ def test_merge_moves_records_and_the_removed_id_404s(
     remove = serving_person(api)
     rid = remove["id"]
     api.post(f"{PEOPLE}/{rid}/emails", json=jsonapi("Email", address="dup@example.org"))
-    api.post(f"{PEOPLE}/{keep['id']}/emails",
-             json=jsonapi("Email", address="DUP@example.org", primary=True))  # fmt: skip
+    api.post(
+        f"{PEOPLE}/{keep['id']}/emails",
+        json=jsonapi("Email", address="DUP@example.org", primary=True),
+    )
     api.post(f"{PEOPLE}/{rid}/emails", json=jsonapi("Email", address="unique@example.org"))
     assignments = api.get(f"/services/v2/people/{rid}/person_team_position_assignments").json()
-    theirs = {e["attributes"]["address"].lower() for e in api.get(f"{PEOPLE}/{rid}/emails").json()[
-        "data"]}  # fmt: skip
+    theirs = {
+        e["attributes"]["address"].lower() for e in api.get(f"{PEOPLE}/{rid}/emails").json()["data"]
+    }
     control(url, "clock", {"now": "2026-07-01T08:00:00Z", "frozen": True})
 
     merger = control(url, "merge", {"keep": keep["id"], "remove": rid})
@@ -43,11 +46,13 @@ def test_merge_moves_records_and_the_removed_id_404s(
     assert merger["data"]["attributes"]["person_to_keep_id"] == keep["id"]
     assert api.get(f"{PEOPLE}/{rid}").status_code == 404
     assert api.get(f"/services/v2/people/{rid}").status_code == 404
-    found = api.get("/people/v2/person_mergers",
-                    params={"where[person_to_remove_id]": rid}).json()["data"]  # fmt: skip
+    found = api.get("/people/v2/person_mergers", params={"where[person_to_remove_id]": rid}).json()[
+        "data"
+    ]
     assert [m["attributes"]["person_to_keep_id"] for m in found] == [keep["id"]]
-    since = api.get("/people/v2/person_mergers",
-                    params={"where[created_at][gte]": "2026-07-01T00:00:00Z"}).json()  # fmt: skip
+    since = api.get(
+        "/people/v2/person_mergers", params={"where[created_at][gte]": "2026-07-01T00:00:00Z"}
+    ).json()
     assert since["meta"]["total_count"] == 1
     kept = api.get(f"{PEOPLE}/{keep['id']}", params={"include": "emails"}).json()
     addresses = sorted(e["attributes"]["address"].lower() for e in kept["included"])

@@ -57,8 +57,15 @@ def test_following_next_links_reads_everyone_once(api: httpx.Client) -> None:
 def test_self_link_echoes_params_sorted_with_brackets_unescaped(api: httpx.Client) -> None:
     plain = api.get(PEOPLE, params={"where[first_name]": "paul"}).json()
     assert plain["links"]["self"].endswith("/people/v2/people?where[first_name]=paul")
-    paged = api.get(PEOPLE, params={"per_page": 25, "offset": 0, "include": "emails,organization",
-                                    "where[site_administrator]": "false"}).json()  # fmt: skip
+    paged = api.get(
+        PEOPLE,
+        params={
+            "per_page": 25,
+            "offset": 0,
+            "include": "emails,organization",
+            "where[site_administrator]": "false",
+        },
+    ).json()
     assert paged["links"]["self"].endswith(
         "/people/v2/people?include=emails%2Corganization&offset=0&per_page=25"
         "&where[site_administrator]=false"
@@ -116,8 +123,9 @@ def test_unsupported_where_include_filter_and_order_are_silently_ignored(
     assert meta["can_filter"] == ["created_since", "admins", "organization_admins"]
 
 
-def test_where_dates_with_full_utc_timestamps(pco_emulator: RunningEmulator,
-                                              api: httpx.Client) -> None:  # fmt: skip
+def test_where_dates_with_full_utc_timestamps(
+    pco_emulator: RunningEmulator, api: httpx.Client
+) -> None:
     control(pco_emulator.url, "clock", {"now": "2026-02-01T12:00:00Z", "frozen": True})
     early = create_person(api, last_name="Early")
     control(pco_emulator.url, "clock", {"now": "2026-02-01T12:00:05Z", "frozen": True})
@@ -181,8 +189,10 @@ def test_includes_are_deduplicated_and_linked_from_relationships(api: httpx.Clie
             assert rels[name]["links"]["related"].endswith(f"/people/{person['id']}/{name}")
             for ref in rels[name]["data"]:
                 referenced.add((ref["type"], ref["id"]))
-                assert included[(ref["type"], ref["id"])]["relationships"]["person"]["data"][
-                    "id"] == person["id"]  # fmt: skip
+                assert (
+                    included[(ref["type"], ref["id"])]["relationships"]["person"]["data"]["id"]
+                    == person["id"]
+                )
         assert rels["organization"]["data"]["type"] == "Organization"
     assert referenced == {k for k in included if k[0] != "Organization"}
     assert {t for t, _ in included} == {"Email", "PhoneNumber", "Address", "Organization"}
@@ -238,10 +248,11 @@ def test_renderings_follow_the_requested_people_version(
 def test_versions_resolve_down_and_old_ones_are_refused(
     versioned: Callable[[str], httpx.Client],
 ) -> None:
-    assert versioned("2019-05-01").get(PEOPLE).headers["X-PCO-API-Processed-As-Version"] \
-        == "2019-01-14"  # fmt: skip
-    assert versioned("LATEST").get(PEOPLE).headers["X-PCO-API-Processed-As-Version"] \
-        == "2025-11-10"  # fmt: skip
+    assert (
+        versioned("2019-05-01").get(PEOPLE).headers["X-PCO-API-Processed-As-Version"]
+        == "2019-01-14"
+    )
+    assert versioned("LATEST").get(PEOPLE).headers["X-PCO-API-Processed-As-Version"] == "2025-11-10"
     services = versioned("2025-11-10").get("/services/v2/teams")
     assert services.headers["X-PCO-API-Processed-As-Version"] == "2018-11-01"
     for bad in ("2017-12-31", "yesterday"):
@@ -278,10 +289,12 @@ def test_org_wide_contact_collections_filter_by_updated_at(
 def test_search_by_email_and_phone(api: httpx.Client) -> None:
     email = api.get("/people/v2/emails").json()["data"][0]
     owner = email["relationships"]["person"]["data"]["id"]
-    found = all_pages(api, PEOPLE, **{"where[search_name_or_email]": email["attributes"][
-        "address"].upper()})  # fmt: skip
+    found = all_pages(
+        api, PEOPLE, **{"where[search_name_or_email]": email["attributes"]["address"].upper()}
+    )
     assert owner in {p["id"] for p in found}
     phone = api.get("/people/v2/phone_numbers").json()["data"][0]
-    by_e164 = all_pages(api, PEOPLE, **{"where[search_phone_number_e164]": phone["attributes"][
-        "e164"]})  # fmt: skip
+    by_e164 = all_pages(
+        api, PEOPLE, **{"where[search_phone_number_e164]": phone["attributes"]["e164"]}
+    )
     assert phone["relationships"]["person"]["data"]["id"] in {p["id"] for p in by_e164}

@@ -16,9 +16,15 @@ PEOPLE = "/people/v2/people"
 def oauth_token(url: str, user_id: str | None = None) -> str:
     payload = {} if user_id is None else {"user_id": user_id}
     code = control(url, "oauth/code", payload)["code"]
-    resp = httpx.post(f"{url}/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "client_id": DEFAULT_OAUTH_CLIENT_ID,
-        "client_secret": DEFAULT_OAUTH_CLIENT_SECRET})  # fmt: skip
+    resp = httpx.post(
+        f"{url}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": DEFAULT_OAUTH_CLIENT_ID,
+            "client_secret": DEFAULT_OAUTH_CLIENT_SECRET,
+        },
+    )
     access: str = resp.json()["access_token"]
     return access
 
@@ -37,9 +43,15 @@ def test_headers_count_up_and_the_overflow_gets_the_real_429() -> None:
     assert over.status_code == 429
     assert 1 <= int(over.headers["Retry-After"]) <= 3
     assert over.headers["X-PCO-API-Request-Rate-Count"] == "6"
-    assert over.json() == {"errors": [{"code": "429", "title": "Too Many Requests",
-                                       "detail": "Rate limit exceeded: 6 of 5 requests per 3 "
-                                                 "seconds"}]}  # fmt: skip
+    assert over.json() == {
+        "errors": [
+            {
+                "code": "429",
+                "title": "Too Many Requests",
+                "detail": "Rate limit exceeded: 6 of 5 requests per 3 seconds",
+            }
+        ]
+    }
     # rejected requests count too: hammering only digs deeper
     assert again.json()["errors"][0]["detail"].startswith("Rate limit exceeded: 7 of 5")
     assert stats["throttled"] == 2
@@ -58,24 +70,28 @@ def test_the_window_is_fixed_and_reopens_after_the_period() -> None:
 def test_the_budget_is_per_user_not_per_credential() -> None:
     with running(rate_limit=3, rate_period=20) as emu, client_for(emu.url) as api:
         info = control(emu.url, "info")
-        someone_else = next(p["id"] for p in api.get(PEOPLE).json()["data"]
-                            if p["id"] != info["api_user_id"])  # fmt: skip
+        someone_else = next(
+            p["id"] for p in api.get(PEOPLE).json()["data"] if p["id"] != info["api_user_id"]
+        )
         same_user = oauth_token(emu.url)  # authorized by the token owner
         other_user = oauth_token(emu.url, someone_else)
         for _ in range(2):
             api.get(PEOPLE)
         assert api.get(PEOPLE).status_code == 429  # 1 + 2 + this one > 3
         shared = httpx.get(f"{emu.url}{PEOPLE}", headers={"Authorization": f"Bearer {same_user}"})
-        separate = httpx.get(f"{emu.url}{PEOPLE}",
-                             headers={"Authorization": f"Bearer {other_user}"})  # fmt: skip
+        separate = httpx.get(
+            f"{emu.url}{PEOPLE}", headers={"Authorization": f"Bearer {other_user}"}
+        )
     assert shared.status_code == 429
     assert separate.status_code == 200
     assert separate.headers["X-PCO-API-Request-Rate-Count"] == "1"
 
 
 def test_offsets_above_30000_get_the_stricter_limit() -> None:
-    with running(rate_limit=4, rate_period=20, deep_offset_limit=2) as emu, \
-            client_for(emu.url) as api:  # fmt: skip
+    with (
+        running(rate_limit=4, rate_period=20, deep_offset_limit=2) as emu,
+        client_for(emu.url) as api,
+    ):
         deep = [api.get(PEOPLE, params={"offset": 30001}) for _ in range(3)]
         shallow = api.get(PEOPLE, params={"offset": 0})
     assert [r.status_code for r in deep] == [200, 200, 429]
@@ -86,8 +102,12 @@ def test_offsets_above_30000_get_the_stricter_limit() -> None:
 
 
 def test_every_kind_of_answer_carries_the_rate_headers(api: httpx.Client) -> None:
-    for resp in [api.get(PEOPLE), api.get("/people/v2/people/1"), api.get("/bogus"),
-                 api.post(PEOPLE, json={})]:  # fmt: skip
+    for resp in [
+        api.get(PEOPLE),
+        api.get("/people/v2/people/1"),
+        api.get("/bogus"),
+        api.post(PEOPLE, json={}),
+    ]:
         assert resp.headers["X-PCO-API-Request-Rate-Limit"] == "100"
         assert int(resp.headers["X-PCO-API-Request-Rate-Count"]) >= 1
         assert resp.headers["X-PCO-API-Request-Rate-Period"] in ("20", "20 seconds")

@@ -31,14 +31,16 @@ def position_of(api: httpx.Client, team: dict[str, Any]) -> tuple[str, str]:
 
 
 def assign(api: httpx.Client, st: str, tp: str, person_id: str, **attrs: Any) -> httpx.Response:
-    return api.post(f"{S}/service_types/{st}/team_positions/{tp}/{PTPA}",
-                    json=jsonapi("PersonTeamPositionAssignment", person_id=int(person_id),
-                                 **attrs))  # fmt: skip
+    return api.post(
+        f"{S}/service_types/{st}/team_positions/{tp}/{PTPA}",
+        json=jsonapi("PersonTeamPositionAssignment", person_id=int(person_id), **attrs),
+    )
 
 
 def add_to_services(api: httpx.Client, person_id: str) -> None:
-    resp = api.post(f"/people/v2/people/{person_id}/person_apps",
-                    json=jsonapi("PersonApp", app_id=2))  # fmt: skip
+    resp = api.post(
+        f"/people/v2/people/{person_id}/person_apps", json=jsonapi("PersonApp", app_id=2)
+    )
     assert resp.status_code == 201, resp.text
 
 
@@ -52,7 +54,10 @@ def test_a_people_person_needs_the_services_app_before_an_assignment(api: httpx.
     assert refused.status_code == 422
     [err] = refused.json()["errors"]
     assert (err["title"], err["detail"], err["source"]) == (
-        "Validation Error", "must exist", {"parameter": "person"})  # fmt: skip
+        "Validation Error",
+        "must exist",
+        {"parameter": "person"},
+    )
     add_to_services(api, person["id"])
     services_person = api.get(f"{S}/people/{person['id']}").json()["data"]
     assert services_person["id"] == person["id"]
@@ -74,20 +79,29 @@ def test_assignments_are_listed_on_every_path_and_can_be_changed(api: httpx.Clie
     team = teams_by_state(api)["active"][1]
     st, tp = position_of(api, team)
     # the variant path with /teams/{t}/ routes too (#1417)
-    created = api.post(f"{S}/service_types/{st}/teams/{team['id']}/team_positions/{tp}/{PTPA}",
-                       json=jsonapi("PersonTeamPositionAssignment",
-                                    person_id=int(person["id"])))  # fmt: skip
+    created = api.post(
+        f"{S}/service_types/{st}/teams/{team['id']}/team_positions/{tp}/{PTPA}",
+        json=jsonapi("PersonTeamPositionAssignment", person_id=int(person["id"])),
+    )
     assert created.status_code == 201
     aid = created.json()["data"]["id"]
-    for path in (f"{S}/teams/{team['id']}/{PTPA}", f"{S}/people/{person['id']}/{PTPA}",
-                 f"{S}/service_types/{st}/team_positions/{tp}/{PTPA}"):  # fmt: skip
+    for path in (
+        f"{S}/teams/{team['id']}/{PTPA}",
+        f"{S}/people/{person['id']}/{PTPA}",
+        f"{S}/service_types/{st}/team_positions/{tp}/{PTPA}",
+    ):
         assert aid in {a["id"] for a in all_pages(api, path)}, path
     wrong_parent = api.get(f"{S}/service_types/999/team_positions/{tp}/{PTPA}")
     assert wrong_parent.status_code == 404
     one = f"{S}/people/{person['id']}/{PTPA}/{aid}"
-    patched = api.patch(one, json=jsonapi("PersonTeamPositionAssignment",
-                                          schedule_preference="Choose Weeks",
-                                          preferred_weeks=["1", "3"]))  # fmt: skip
+    patched = api.patch(
+        one,
+        json=jsonapi(
+            "PersonTeamPositionAssignment",
+            schedule_preference="Choose Weeks",
+            preferred_weeks=["1", "3"],
+        ),
+    )
     assert patched.status_code == 200
     assert patched.json()["data"]["attributes"]["preferred_weeks"] == ["1", "3"]
     bad = api.patch(one, json=jsonapi("PersonTeamPositionAssignment", schedule_preference="Daily"))
@@ -134,11 +148,12 @@ def test_soft_deleted_team_lingers_30_days_then_is_gone(
     assert deleted["data"]["attributes"]["deleted_at"] is not None
     during = api.get(f"{S}/teams/{team['id']}")
     assert during.status_code == 200
-    assert during.json()["data"]["attributes"]["deleted_at"] == deleted["data"]["attributes"][
-        "deleted_at"]  # fmt: skip
+    assert (
+        during.json()["data"]["attributes"]["deleted_at"]
+        == deleted["data"]["attributes"]["deleted_at"]
+    )
     assert team["id"] in {t["id"] for t in all_pages(api, f"{S}/teams")}
-    assert api.get(f"{S}/teams/{team['id']}/{PTPA}").json()["meta"]["total_count"] \
-        == members_before  # fmt: skip
+    assert api.get(f"{S}/teams/{team['id']}/{PTPA}").json()["meta"]["total_count"] == members_before
     person = create_person(api)
     add_to_services(api, person["id"])
     refused = assign(api, st, tp, person["id"])
@@ -150,8 +165,9 @@ def test_soft_deleted_team_lingers_30_days_then_is_gone(
     assert team["id"] not in {t["id"] for t in all_pages(api, f"{S}/teams")}
     assert assign(api, st, tp, person["id"]).status_code == 404
     teams_in_sweep = api.get(f"{S}/teams", params={"include": PTPA, "per_page": 100}).json()
-    assert all(a["relationships"]["team_position"]["data"]["id"] != tp
-               for a in teams_in_sweep["included"])  # fmt: skip
+    assert all(
+        a["relationships"]["team_position"]["data"]["id"] != tp for a in teams_in_sweep["included"]
+    )
 
 
 def test_archive_and_restore_through_the_control_api(
@@ -233,10 +249,11 @@ def test_assign_tags_replaces_all_tags(api: httpx.Client) -> None:
     first = set_tags(tags[0]["id"], tags[1]["id"])
     assert first.status_code == 204 and first.content == b""
     assert {t["id"] for t in api.get(f"{S}/people/{person}/tags").json()["data"]} == {
-        tags[0]["id"], tags[1]["id"]}  # fmt: skip
+        tags[0]["id"],
+        tags[1]["id"],
+    }
     set_tags(tags[2]["id"])
-    assert [t["id"] for t in api.get(f"{S}/people/{person}/tags").json()["data"]] == [
-        tags[2]["id"]]  # fmt: skip
+    assert [t["id"] for t in api.get(f"{S}/people/{person}/tags").json()["data"]] == [tags[2]["id"]]
     assert set_tags("999999999").status_code == 422
 
 
@@ -253,7 +270,8 @@ def test_folders_nest_and_service_types_point_at_them(api: httpx.Client) -> None
     no_parent = api.get(f"{S}/service_types", params={"filter": "no_parent"}).json()
     assert no_parent["meta"]["total_count"] == 0
     team = teams_by_state(api)["active"][0]
-    new_position = api.post(f"{S}/teams/{team['id']}/team_positions",
-                            json=jsonapi("TeamPosition", name="Drone Pilot"))  # fmt: skip
+    new_position = api.post(
+        f"{S}/teams/{team['id']}/team_positions", json=jsonapi("TeamPosition", name="Drone Pilot")
+    )
     assert new_position.status_code == 201
     assert new_position.json()["data"]["relationships"]["team"]["data"]["id"] == team["id"]

@@ -153,15 +153,22 @@ def test_410_deactivates_the_subscription(api: httpx.Client, receiver: Receiver)
 def test_subscription_management(api: httpx.Client, receiver: Receiver) -> None:
     available = api.get("/webhooks/v2/available_events", params={"per_page": 100}).json()
     names = {e["attributes"]["name"] for e in available["data"]}
-    assert {"people.v2.events.person.created", "people.v2.events.person_merger.created",
-            "people.v2.events.phone_number.updated"} <= names  # fmt: skip
-    bad = api.post(SUBS, json=jsonapi("WebhookSubscription", name="people.v2.events.pet.fed",
-                                      url=receiver.url))  # fmt: skip
+    assert {
+        "people.v2.events.person.created",
+        "people.v2.events.person_merger.created",
+        "people.v2.events.phone_number.updated",
+    } <= names
+    bad = api.post(
+        SUBS, json=jsonapi("WebhookSubscription", name="people.v2.events.pet.fed", url=receiver.url)
+    )
     assert bad.status_code == 422
     sub = subscribe(api, "people.v2.events.person.created", receiver.url)
-    again = api.post(SUBS, json=jsonapi("WebhookSubscription",
-                                        name="people.v2.events.person.created",
-                                        url=receiver.url))  # fmt: skip
+    again = api.post(
+        SUBS,
+        json=jsonapi(
+            "WebhookSubscription", name="people.v2.events.person.created", url=receiver.url
+        ),
+    )
     assert again.status_code == 422
     path = f"{SUBS}/{sub['id']}"
     renamed = api.patch(path, json=jsonapi("WebhookSubscription", url="https://x.example/"))
@@ -185,6 +192,9 @@ def test_a_merge_in_the_ui_fires_person_merger_created(
     a, b = create_person(api), create_person(api)
     control(str(api.base_url).rstrip("/"), "merge", {"keep": a["id"], "remove": b["id"]})
     [(headers, body)] = receiver.wait_for(1)
-    payload = json.loads(verify(sub["attributes"]["authenticity_secret"], headers, body)[
-        "data"][0]["attributes"]["payload"])  # fmt: skip
+    payload = json.loads(
+        verify(sub["attributes"]["authenticity_secret"], headers, body)["data"][0]["attributes"][
+            "payload"
+        ]
+    )
     assert payload["data"]["attributes"]["person_to_remove_id"] == b["id"]

@@ -13,8 +13,12 @@ PEOPLE = "/people/v2/people"
 
 
 def test_create_returns_201_with_the_full_resource(api: httpx.Client) -> None:
-    resp = api.post(PEOPLE, json=jsonapi("Person", first_name="Nathan", last_name="Hale",
-                                         remote_id=77, birthdate="1755-06-06"))  # fmt: skip
+    resp = api.post(
+        PEOPLE,
+        json=jsonapi(
+            "Person", first_name="Nathan", last_name="Hale", remote_id=77, birthdate="1755-06-06"
+        ),
+    )
     assert resp.status_code == 201
     assert "Location" not in resp.headers
     body = resp.json()
@@ -32,13 +36,23 @@ def test_create_returns_201_with_the_full_resource(api: httpx.Client) -> None:
 
 
 def test_non_assignable_attributes_are_forbidden(api: httpx.Client) -> None:
-    resp = api.post(PEOPLE, json=jsonapi("Person", first_name="A", name="Not Allowed",
-                                         created_at="2020-01-01T00:00:00Z"))  # fmt: skip
+    resp = api.post(
+        PEOPLE,
+        json=jsonapi(
+            "Person", first_name="A", name="Not Allowed", created_at="2020-01-01T00:00:00Z"
+        ),
+    )
     assert resp.status_code == 422
-    assert resp.json() == {"errors": [
-        {"status": "422", "title": "Forbidden Attribute", "detail": "name cannot be assigned"},
-        {"status": "422", "title": "Forbidden Attribute",
-         "detail": "created_at cannot be assigned"}]}  # fmt: skip
+    assert resp.json() == {
+        "errors": [
+            {"status": "422", "title": "Forbidden Attribute", "detail": "name cannot be assigned"},
+            {
+                "status": "422",
+                "title": "Forbidden Attribute",
+                "detail": "created_at cannot be assigned",
+            },
+        ]
+    }
     person = create_person(api)
     patch = api.patch(f"{PEOPLE}/{person['id']}", json=jsonapi("Person", bogus="x"))
     assert patch.status_code == 422
@@ -46,8 +60,12 @@ def test_non_assignable_attributes_are_forbidden(api: httpx.Client) -> None:
 
 
 def test_invalid_values_are_422_with_source_parameter(api: httpx.Client) -> None:
-    resp = api.post(PEOPLE, json=jsonapi("Person", first_name="A", birthdate="31/12/1990",
-                                         remote_id="abc", gender="Robot"))  # fmt: skip
+    resp = api.post(
+        PEOPLE,
+        json=jsonapi(
+            "Person", first_name="A", birthdate="31/12/1990", remote_id="abc", gender="Robot"
+        ),
+    )
     assert resp.status_code == 422
     errors = {e["source"]["parameter"]: e for e in resp.json()["errors"]}
     assert set(errors) == {"birthdate", "remote_id", "gender"}
@@ -61,10 +79,16 @@ def test_invalid_values_are_422_with_source_parameter(api: httpx.Client) -> None
 def test_malformed_bodies_get_pcos_exact_errors(api: httpx.Client) -> None:
     empty = api.post(PEOPLE, json={})
     assert empty.status_code == 400
-    assert empty.json() == {"errors": [{"status": "400", "title": "Bad Request",
-                                        "code": "invalid_resource_payload",
-                                        "detail": "The payload given does not contain a 'data' "
-                                                  "key."}]}  # fmt: skip
+    assert empty.json() == {
+        "errors": [
+            {
+                "status": "400",
+                "title": "Bad Request",
+                "code": "invalid_resource_payload",
+                "detail": "The payload given does not contain a 'data' key.",
+            }
+        ]
+    }
     assert empty.headers["Content-Type"] == "application/json; charset=utf-8"
     capitalised = api.post(
         PEOPLE, json={"Data": {"Type": "Person", "Attributes": {"first_name": "X"}}}
@@ -72,7 +96,8 @@ def test_malformed_bodies_get_pcos_exact_errors(api: httpx.Client) -> None:
     assert capitalised.status_code == 422
     assert capitalised.json()["errors"][0]["code"] == "invalid_payload"
     assert capitalised.json()["errors"][0]["detail"] == (
-        "The top level data object must be an array or hash.")  # fmt: skip
+        "The top level data object must be an array or hash."
+    )
     as_array = api.post(PEOPLE, json={"data": [{"type": "Person", "attributes": {}}]})
     assert as_array.status_code == 400
     assert as_array.json()["errors"][0]["code"] == "invalid_resource_payload"
@@ -106,9 +131,15 @@ def test_delete_is_204_without_body_then_404(api: httpx.Client) -> None:
     gone = api.get(f"{PEOPLE}/{person['id']}")
     assert gone.status_code == 404
     assert gone.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert gone.json() == {"errors": [{"status": "404", "title": "Not Found",
-                                       "detail": "The resource you requested could not be "
-                                                 "found"}]}  # fmt: skip
+    assert gone.json() == {
+        "errors": [
+            {
+                "status": "404",
+                "title": "Not Found",
+                "detail": "The resource you requested could not be found",
+            }
+        ]
+    }
 
 
 def test_status_and_inactivated_at_move_together(
@@ -147,8 +178,10 @@ def test_updated_at_follows_person_and_contact_edits_but_not_medical_notes(
     api.patch(path, json=jsonapi("Person", nickname="Tes"))
     assert stamp() == "2026-06-01T10:01:00Z"
     control(url, "clock", {"advance_seconds": 60})
-    email = api.post(f"{path}/emails", json=jsonapi("Email", address="t@example.org",
-                                                    location="Home", primary=True))  # fmt: skip
+    email = api.post(
+        f"{path}/emails",
+        json=jsonapi("Email", address="t@example.org", location="Home", primary=True),
+    )
     assert email.status_code == 201
     assert stamp() == "2026-06-01T10:02:00Z"
     control(url, "clock", {"advance_seconds": 60})
@@ -176,8 +209,10 @@ def test_email_validation_primary_and_nested_parent(api: httpx.Client) -> None:
     # an email id under someone else's URL is 404 (#994)
     wrong = api.get(f"{PEOPLE}/{other['id']}/emails/{first['data']['id']}")
     assert wrong.status_code == 404
-    assert api.get(f"/people/v2/emails/{second['data']['id']}/person").json()["data"]["id"] \
-        == person["id"]  # fmt: skip
+    assert (
+        api.get(f"/people/v2/emails/{second['data']['id']}/person").json()["data"]["id"]
+        == person["id"]
+    )
 
 
 def test_phone_numbers_compute_their_formats_and_need_a_location(api: httpx.Client) -> None:
@@ -207,17 +242,28 @@ def test_address_attributes_depend_on_the_version(
 ) -> None:
     person = create_person(api)
     path = f"{PEOPLE}/{person['id']}/addresses"
-    old = versioned("2018-08-01").post(path, json=jsonapi(
-        "Address", street="123 Mount Vernon Rd", city="Mount Vernon", state="Va", zip="11111",
-        location="Home", primary=True))  # fmt: skip
+    old = versioned("2018-08-01").post(
+        path,
+        json=jsonapi(
+            "Address",
+            street="123 Mount Vernon Rd",
+            city="Mount Vernon",
+            state="Va",
+            zip="11111",
+            location="Home",
+            primary=True,
+        ),
+    )
     assert old.status_code == 201
     assert old.json()["data"]["attributes"]["street"] == "123 Mount Vernon Rd"
     assert old.json()["data"]["attributes"]["state"] == "Va"  # stored as sent
     refused = api.post(path, json=jsonapi("Address", street="1 Main St", city="X"))
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["title"] == "Forbidden Attribute"
-    new = api.post(path, json=jsonapi("Address", street_line_1="1 Main St",
-                                      street_line_2="Apt 2", city="Dallas"))  # fmt: skip
+    new = api.post(
+        path,
+        json=jsonapi("Address", street_line_1="1 Main St", street_line_2="Apt 2", city="Dallas"),
+    )
     assert new.status_code == 201
     assert new.json()["data"]["attributes"]["street_line_2"] == "Apt 2"
     as_old = versioned("2018-08-01").get(f"/people/v2/addresses/{new.json()['data']['id']}")
@@ -234,20 +280,33 @@ def test_person_apps_accept_only_app_id(api: httpx.Client) -> None:
     assert created.status_code == 201
     assert created.json()["data"]["relationships"]["app"]["data"] == {"type": "App", "id": "2"}
     apps = api.get("/people/v2/apps").json()
-    assert {"2": "Services"}.items() <= {a["id"]: a["attributes"]["name"]
-                                        for a in apps["data"]}.items()  # fmt: skip
+    assert {"2": "Services"}.items() <= {
+        a["id"]: a["attributes"]["name"] for a in apps["data"]
+    }.items()
     unknown = api.post(path, json=jsonapi("PersonApp", app_id=999))
     assert unknown.status_code == 422
 
 
 def test_household_create_takes_relationships(api: httpx.Client) -> None:
     a, b = create_person(api, last_name="Lincoln"), create_person(api, last_name="Lincoln")
-    resp = api.post("/people/v2/households", json={"data": {
-        "type": "Household", "attributes": {"name": "Lincoln Household"},
-        "relationships": {
-            "primary_contact": {"data": {"type": "Person", "id": a["id"]}},
-            "people": {"data": [{"type": "Person", "id": a["id"]},
-                                {"type": "Person", "id": b["id"]}]}}}})  # fmt: skip
+    resp = api.post(
+        "/people/v2/households",
+        json={
+            "data": {
+                "type": "Household",
+                "attributes": {"name": "Lincoln Household"},
+                "relationships": {
+                    "primary_contact": {"data": {"type": "Person", "id": a["id"]}},
+                    "people": {
+                        "data": [
+                            {"type": "Person", "id": a["id"]},
+                            {"type": "Person", "id": b["id"]},
+                        ]
+                    },
+                },
+            }
+        },
+    )
     assert resp.status_code == 201
     attrs = resp.json()["data"]["attributes"]
     assert attrs["member_count"] is None  # as recorded right after a create

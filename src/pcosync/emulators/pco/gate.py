@@ -218,7 +218,7 @@ class PcoGate:
             "X-PCO-API-Request-Rate-Count": str(decision.count),
             "X-PCO-API-Request-Rate-Period": period,
         }
-        if caller.method:
+        if caller.method and product:  # the recorded unknown-path 404 has no auth method
             extra["X-PCO-API-Auth-Method"] = caller.method
         try:
             version = self._admit(caller, decision, product, headers)

@@ -439,6 +439,12 @@ def _st_query(ctx: Ctx) -> list[Field]:
     return [_f("id", "id"), _f("name", "str"), Field("parent_id", "id", attrgetter("folder_id"))]
 
 
+def _st_filters(ctx: Ctx) -> dict[str, FilterFn]:
+    if ctx.version < "2018-11-01":  # the recorded 2018-08-01 list offers no filter
+        return {}
+    return {"no_parent": lambda c, rows: [r for r in rows if r.folder_id is None]}
+
+
 SERVICE_TYPE: ResourceSpec = ResourceSpec(
     "ServiceType",
     render_service_type,
@@ -453,7 +459,7 @@ SERVICE_TYPE: ResourceSpec = ResourceSpec(
             lambda c, st: c.url(f"{S}/service_types/{st.id}/time_preference_options"),
         )
     ],
-    lambda ctx: {"no_parent": lambda c, rows: [r for r in rows if r.folder_id is None]},
+    _st_filters,
 )
 
 
