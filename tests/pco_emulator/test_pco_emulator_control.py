@@ -106,6 +106,20 @@ def test_5xx_faults_answer_with_pcos_error_document(
     assert (resp.status_code, err["status"], err["title"]) == (500, "500", "Internal Server Error")
 
 
+def test_a_409_conflict_can_be_injected_for_parallel_create_handling(
+    pco_emulator: RunningEmulator, api: httpx.Client
+) -> None:
+    # sequential duplicates are 422 "has already been taken"; PCO's 409 comes from racing
+    # parallel creates, which the emulator produces only on request
+    set_faults(pco_emulator.url, {"kind": "error", "status": 409, "method": "POST", "count": 1})
+    resp = api.post(PEOPLE, json={"data": {"attributes": {"last_name": "Racer"}}})
+    assert resp.status_code == 409
+    assert resp.json() == {"errors": [{"status": "409", "title": "Conflict", "detail": "Conflict"}]}
+    assert (
+        api.post(PEOPLE, json={"data": {"attributes": {"last_name": "Racer"}}}).status_code == 201
+    )
+
+
 def test_a_429_storm_is_counted_as_throttled(
     pco_emulator: RunningEmulator, api: httpx.Client
 ) -> None:
