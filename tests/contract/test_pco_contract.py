@@ -82,8 +82,9 @@ class TestPcoContract(ClientContract):
                 await client.collect(PEOPLE, Query().with_include("pets"))
             with pytest.raises(UnsupportedQueryError):
                 await client.collect(PEOPLE, Query().with_filter("everyone_nice"))
+            someone = (await client.people(include=()))[0]
             with pytest.raises(UnsupportedQueryError):
-                await client.get_one(f"{PEOPLE}/1", ["pets"])
+                await client.get_one(f"{PEOPLE}/{someone.id}", ["pets"])
 
     async def test_includes_are_resolved_to_their_person(self, emulator: RunningEmulator) -> None:
         async with self.make_client(emulator) as client:

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from pcosync.clients.http import redact_target
+from pcosync.clients.http import parse_retry_after, redact_target
 from pcosync.errors import (
     ApiError,
     AuthenticationError,
@@ -81,7 +81,9 @@ def classify_rock(response: httpx.Response) -> ApiError | None:
         )
     message = f"Rock {method} {path} → {status}" + (f": {text}" if text else "")
     if status == 429:
-        return RateLimitedError(message, retry_after=None, details=details, **kw)
+        # Rock itself publishes no limit, but a proxy in front of it may send Retry-After
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimitedError(message, retry_after=retry_after, details=details, **kw)
     if status >= 500 or _is_html(response):
         return ServerError(message, details=details, **kw)
     return _BY_STATUS.get(status, ClientError)(message, details=details, **kw)
