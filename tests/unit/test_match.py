@@ -135,7 +135,10 @@ def test_ambiguous_two_candidates() -> None:
     assert "Planning Center person Jane Doe (id 123)" in issue.message
     assert "merge the duplicates in Rock" in issue.message
     assert "pcosync people link ROCK_ID PCO_ID" in issue.message
-    assert {e.evidence for e in issue.evidence} == {Evidence.EMAIL_LAST_NAME}
+    assert [(e.rock_id, e.pco_id, e.evidence) for e in issue.evidence] == [
+        (45, "123", Evidence.EMAIL_LAST_NAME),
+        (46, "123", Evidence.EMAIL_LAST_NAME),
+    ]
 
 
 def test_ambiguous_one_record_with_several_candidates() -> None:

@@ -356,7 +356,9 @@ def _issue(
         dup_side = records[several[0]].side.other if several else Side.ROCK
         sentences.append(f"Merge the duplicates in {dup_side.label}, or {link_hint}.")
     records_out = tuple(ident(n) for n in members)
-    return MatchIssue(kind, records_out, tuple(edges), " ".join(sentences))
+    # The same pair is seen from both of its records: keep each edge once, in a stable order.
+    unique_edges = tuple(sorted(set(edges), key=lambda e: (e.rock_id, e.pco_id, e.evidence)))
+    return MatchIssue(kind, records_out, unique_edges, " ".join(sentences))
 
 
 def _partner_phrase(cand: MatchRecord, partner_name: str | None) -> str:
