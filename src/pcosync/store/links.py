@@ -1,0 +1,507 @@
+"""Links between people (and groups), their bases, and pairs an admin keeps apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from pcosync.domain.identity import GroupKind, PcoPersonId, RockPersonId
+from pcosync.engine.merge import Base
+from pcosync.errors import PcoSyncError
+from pcosync.store.base import chunks, upsert
+from pcosync.store.models import (
+    GroupLinkRow,
+    LinkExclusionRow,
+    LinkRow,
+    MembershipBaseRow,
+    PersonBaseRow,
+)
+
+if TYPE_CHECKING:
+    from pcosync.store.base import Store
+
+
+class LinkStatus(StrEnum):
+    ACTIVE = "active"
+    ORPHANED = "orphaned"  # one side's record is gone (deleted, not merged): not synced
+
+
+class LinkConflict(PcoSyncError):
+    """A link would join a record that is already linked to someone else."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    id: int
+    connection: str
+    rock_person_id: RockPersonId
+    rock_alias_id: int | None
+    pco_person_id: PcoPersonId
+    status: LinkStatus
+    created_at: datetime
+    updated_at: datetime
+
+    def describe(self) -> str:
+        return (
+            f"Rock person {self.rock_person_id} ⇄ Planning Center person "
+            f"{self.pco_person_id} (link {self.id})"
+        )
+
+
+def _link(row: LinkRow) -> Link:
+    return Link(
+        row.id,
+        row.connection,
+        row.rock_person_id,
+        row.rock_alias_id,
+        row.pco_person_id,
+        LinkStatus(row.status),
+        row.created_at,
+        row.updated_at,
+    )
+
+
+class LinkRepo:
+    """People links, their person bases and membership bases."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @property
+    def _conn(self) -> str:
+        return self._store.connection
+
+    def _one(self, session: Session, **where: object) -> LinkRow | None:
+        stmt = select(LinkRow).filter_by(connection=self._conn, **where)
+        return session.scalars(stmt).first()
+
+    # --- finding ------------------------------------------------------------------------
+
+    def get(self, link_id: int) -> Link | None:
+        with self._store.transaction() as s:
+            row = self._one(s, id=link_id)
+            return _link(row) if row else None
+
+    def by_rock(self, rock_person_id: RockPersonId) -> Link | None:
+        with self._store.transaction() as s:
+            row = self._one(s, rock_person_id=rock_person_id)
+            return _link(row) if row else None
+
+    def by_pco(self, pco_person_id: PcoPersonId) -> Link | None:
+        with self._store.transaction() as s:
+            row = self._one(s, pco_person_id=pco_person_id)
+            return _link(row) if row else None
+
+    def by_alias(self, rock_alias_id: int) -> Link | None:
+        """Follows a Rock merge: the old person's alias now belongs to the survivor."""
+        with self._store.transaction() as s:
+            row = self._one(s, rock_alias_id=rock_alias_id)
+            return _link(row) if row else None
+
+    def find(
+        self,
+        *,
+        rock_person_id: RockPersonId | None = None,
+        pco_person_id: PcoPersonId | None = None,
+        rock_alias_id: int | None = None,
+    ) -> Link | None:
+        """The link holding any of the given ids (Rock id, then alias, then PCO id)."""
+        if rock_person_id is not None and (link := self.by_rock(rock_person_id)):
+            return link
+        if rock_alias_id is not None and (link := self.by_alias(rock_alias_id)):
+            return link
+        if pco_person_id is not None:
+            return self.by_pco(pco_person_id)
+        return None
+
+    def all(self, status: LinkStatus | None = None) -> list[Link]:
+        with self._store.transaction() as s:
+            stmt = select(LinkRow).filter_by(connection=self._conn).order_by(LinkRow.id)
+            if status is not None:
+                stmt = stmt.filter_by(status=status.value)
+            return [_link(r) for r in s.scalars(stmt)]
+
+    def count(self, status: LinkStatus | None = LinkStatus.ACTIVE) -> int:
+        with self._store.transaction() as s:
+            stmt = select(func.count()).select_from(LinkRow).filter_by(connection=self._conn)
+            if status is not None:
+                stmt = stmt.filter_by(status=status.value)
+            return int(s.scalar(stmt) or 0)
+
+    # --- changing -----------------------------------------------------------------------
+
+    def add(
+        self,
+        rock_person_id: RockPersonId,
+        pco_person_id: PcoPersonId,
+        *,
+        rock_alias_id: int | None = None,
+    ) -> Link:
+        """Link a pair. Idempotent for the same pair (refreshes the alias id); raises
+        :class:`LinkConflict` if either record is linked to someone else."""
+        now = self._store.now()
+        with self._store.transaction() as s:
+            by_rock = self._one(s, rock_person_id=rock_person_id)
+            by_pco = self._one(s, pco_person_id=pco_person_id)
+            if by_rock is not None and by_rock is by_pco:
+                if rock_alias_id is not None and by_rock.rock_alias_id != rock_alias_id:
+                    by_rock.rock_alias_id = rock_alias_id
+                    by_rock.updated_at = now
+                return _link(by_rock)
+            for existing in (by_rock, by_pco):
+                if existing is not None:
+                    raise LinkConflict(
+                        f"Cannot link Rock person {rock_person_id} with Planning Center person "
+                        f"{pco_person_id}: {_link(existing).describe()} already exists. "
+                        "Unlink it first."
+                    )
+            row = LinkRow(
+                connection=self._conn,
+                rock_person_id=rock_person_id,
+                rock_alias_id=rock_alias_id,
+                pco_person_id=pco_person_id,
+                status=LinkStatus.ACTIVE.value,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            return _link(row)
+
+    def repoint(
+        self,
+        link_id: int,
+        *,
+        rock_person_id: RockPersonId | None = None,
+        rock_alias_id: int | None = None,
+        pco_person_id: PcoPersonId | None = None,
+    ) -> Link:
+        """Move a link to a merge survivor. If the survivor is already linked (both
+        duplicates were synced), raises :class:`LinkConflict` naming the other link."""
+        now = self._store.now()
+        with self._store.transaction() as s:
+            row = self._one(s, id=link_id)
+            if row is None:
+                raise LookupError(f"link {link_id} does not exist")
+            if rock_person_id is not None and rock_person_id != row.rock_person_id:
+                other = self._one(s, rock_person_id=rock_person_id)
+                if other is not None:
+                    raise LinkConflict(
+                        f"Rock person {rock_person_id} (the merge survivor) is already in "
+                        f"{_link(other).describe()}; link {link_id} cannot follow the merge."
+                    )
+                row.rock_person_id = rock_person_id
+            if pco_person_id is not None and pco_person_id != row.pco_person_id:
+                other = self._one(s, pco_person_id=pco_person_id)
+                if other is not None:
+                    raise LinkConflict(
+                        f"Planning Center person {pco_person_id} (the merge survivor) is "
+                        f"already in {_link(other).describe()}; link {link_id} cannot follow "
+                        "the merge."
+                    )
+                row.pco_person_id = pco_person_id
+            if rock_alias_id is not None:
+                row.rock_alias_id = rock_alias_id
+            row.updated_at = now
+            s.flush()
+            return _link(row)
+
+    def set_status(self, link_id: int, status: LinkStatus) -> Link:
+        with self._store.transaction() as s:
+            row = self._one(s, id=link_id)
+            if row is None:
+                raise LookupError(f"link {link_id} does not exist")
+            row.status = status.value
+            row.updated_at = self._store.now()
+            return _link(row)
+
+    def remove(self, link_id: int) -> tuple[Link, Base | None]:
+        """Unlink: delete the link with its bases; returns both for the journal."""
+        with self._store.transaction() as s:
+            row = self._one(s, id=link_id)
+            if row is None:
+                raise LookupError(f"link {link_id} does not exist")
+            link = _link(row)
+            base_row = s.get(PersonBaseRow, link_id)
+            base = Base.from_json(base_row.fields) if base_row is not None else None
+            s.execute(delete(MembershipBaseRow).where(MembershipBaseRow.link_id == link_id))
+            s.execute(delete(PersonBaseRow).where(PersonBaseRow.link_id == link_id))
+            s.delete(row)
+            return link, base
+
+    # --- person bases -------------------------------------------------------------------
+
+    def load_bases(self, link_ids: Iterable[int] | None = None) -> dict[int, Base]:
+        """Bases by link id: all of this connection's, or just the given links'."""
+        with self._store.transaction() as s:
+            stmt = (
+                select(PersonBaseRow.link_id, PersonBaseRow.fields)
+                .join(LinkRow, LinkRow.id == PersonBaseRow.link_id)
+                .where(LinkRow.connection == self._conn)
+            )
+            if link_ids is None:
+                return {lid: Base.from_json(raw) for lid, raw in s.execute(stmt)}
+            out: dict[int, Base] = {}
+            for part in chunks(sorted(set(link_ids))):
+                for lid, raw in s.execute(stmt.where(PersonBaseRow.link_id.in_(part))):
+                    out[lid] = Base.from_json(raw)
+            return out
+
+    def save_bases(self, bases: Mapping[int, Base]) -> None:
+        """Insert or replace the bases of these links, in one statement per chunk."""
+        if not bases:
+            return
+        now = self._store.now()
+        rows = [
+            {"link_id": lid, "fields": base.to_json(), "updated_at": now}
+            for lid, base in bases.items()
+        ]
+        table = PersonBaseRow.__table__
+        with self._store.transaction() as s:
+            for part in chunks(rows, 1000):
+                stmt = upsert(s, table)  # type: ignore[arg-type]
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["link_id"],
+                    set_={"fields": stmt.excluded.fields, "updated_at": stmt.excluded.updated_at},
+                )
+                s.execute(stmt, part)
+
+    def save_base(self, link_id: int, base: Base) -> None:
+        self.save_bases({link_id: base})
+
+    # --- membership bases ---------------------------------------------------------------
+
+    def load_memberships(self, link_ids: Iterable[int] | None = None) -> set[tuple[int, int]]:
+        """(link id, group link id) pairs whose base is "member"."""
+        with self._store.transaction() as s:
+            stmt = (
+                select(MembershipBaseRow.link_id, MembershipBaseRow.group_link_id)
+                .join(LinkRow, LinkRow.id == MembershipBaseRow.link_id)
+                .where(LinkRow.connection == self._conn)
+            )
+            if link_ids is None:
+                return {(a, b) for a, b in s.execute(stmt)}
+            out: set[tuple[int, int]] = set()
+            for part in chunks(sorted(set(link_ids))):
+                out.update(
+                    (a, b) for a, b in s.execute(stmt.where(MembershipBaseRow.link_id.in_(part)))
+                )
+            return out
+
+    def save_memberships(self, bases: Mapping[tuple[int, int], bool]) -> None:
+        """Record membership bases: True stores the pair, False removes it."""
+        now = self._store.now()
+        members = [
+            {"link_id": lid, "group_link_id": gid, "updated_at": now}
+            for (lid, gid), is_member in bases.items()
+            if is_member
+        ]
+        gone = [key for key, is_member in bases.items() if not is_member]
+        table = MembershipBaseRow.__table__
+        with self._store.transaction() as s:
+            for part in chunks(members, 1000):
+                stmt = upsert(s, table)  # type: ignore[arg-type]
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["link_id", "group_link_id"],
+                    set_={"updated_at": stmt.excluded.updated_at},
+                )
+                s.execute(stmt, part)
+            for lid, gid in gone:
+                s.execute(
+                    delete(MembershipBaseRow).where(
+                        MembershipBaseRow.link_id == lid, MembershipBaseRow.group_link_id == gid
+                    )
+                )
+
+    # --- pairs kept apart ---------------------------------------------------------------
+
+    def exclude(
+        self, rock_person_id: RockPersonId, pco_person_id: PcoPersonId, note: str | None = None
+    ) -> None:
+        """Never match this pair again (the admin unlinked it as a wrong match)."""
+        with self._store.transaction() as s:
+            stmt = upsert(s, LinkExclusionRow.__table__)  # type: ignore[arg-type]
+            s.execute(
+                stmt.values(
+                    connection=self._conn,
+                    rock_person_id=rock_person_id,
+                    pco_person_id=pco_person_id,
+                    note=note,
+                    created_at=self._store.now(),
+                ).on_conflict_do_nothing()
+            )
+
+    def allow(self, rock_person_id: RockPersonId, pco_person_id: PcoPersonId) -> None:
+        with self._store.transaction() as s:
+            s.execute(
+                delete(LinkExclusionRow).where(
+                    LinkExclusionRow.connection == self._conn,
+                    LinkExclusionRow.rock_person_id == rock_person_id,
+                    LinkExclusionRow.pco_person_id == pco_person_id,
+                )
+            )
+
+    def exclusions(self) -> set[tuple[RockPersonId, PcoPersonId]]:
+        with self._store.transaction() as s:
+            stmt = select(LinkExclusionRow.rock_person_id, LinkExclusionRow.pco_person_id).where(
+                LinkExclusionRow.connection == self._conn
+            )
+            return {(r, p) for r, p in s.execute(stmt)}
+
+
+class GroupLinkStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # the PCO team was archived or deleted: not synced, kept for history
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLink:
+    id: int
+    connection: str
+    rock_group_id: int
+    pco_id: str
+    kind: GroupKind
+    created_by_import: bool
+    status: GroupLinkStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+def _group(row: GroupLinkRow) -> GroupLink:
+    return GroupLink(
+        row.id,
+        row.connection,
+        row.rock_group_id,
+        row.pco_id,
+        GroupKind(row.kind),
+        row.created_by_import,
+        GroupLinkStatus(row.status),
+        row.created_at,
+        row.updated_at,
+    )
+
+
+class GroupLinkRepo:
+    """Rock groups linked to PCO folders, service types, teams, positions and tags."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def upsert(
+        self,
+        rock_group_id: int,
+        pco_id: str,
+        kind: GroupKind,
+        *,
+        created_by_import: bool = False,
+    ) -> GroupLink:
+        """Idempotent for the same pair; raises :class:`LinkConflict` if either is linked
+        elsewhere. ``created_by_import`` only ever turns on (the import marker sticks)."""
+        now = self._store.now()
+        conn = self._store.connection
+        with self._store.transaction() as s:
+            by_rock = s.scalars(
+                select(GroupLinkRow).filter_by(connection=conn, rock_group_id=rock_group_id)
+            ).first()
+            by_pco = s.scalars(
+                select(GroupLinkRow).filter_by(connection=conn, pco_id=pco_id)
+            ).first()
+            if by_rock is not None and by_rock is by_pco:
+                by_rock.kind = kind.value
+                by_rock.created_by_import = by_rock.created_by_import or created_by_import
+                by_rock.status = GroupLinkStatus.ACTIVE.value
+                by_rock.updated_at = now
+                return _group(by_rock)
+            for existing in (by_rock, by_pco):
+                if existing is not None:
+                    raise LinkConflict(
+                        f"Cannot link Rock group {rock_group_id} with Planning Center {pco_id}: "
+                        f"Rock group {existing.rock_group_id} ⇄ {existing.pco_id} already exists."
+                    )
+            row = GroupLinkRow(
+                connection=conn,
+                rock_group_id=rock_group_id,
+                pco_id=pco_id,
+                kind=kind.value,
+                created_by_import=created_by_import,
+                status=GroupLinkStatus.ACTIVE.value,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+            return _group(row)
+
+    def get(self, group_link_id: int) -> GroupLink | None:
+        with self._store.transaction() as s:
+            row = s.scalars(
+                select(GroupLinkRow).filter_by(connection=self._store.connection, id=group_link_id)
+            ).first()
+            return _group(row) if row else None
+
+    def by_rock(self, rock_group_id: int) -> GroupLink | None:
+        with self._store.transaction() as s:
+            row = s.scalars(
+                select(GroupLinkRow).filter_by(
+                    connection=self._store.connection, rock_group_id=rock_group_id
+                )
+            ).first()
+            return _group(row) if row else None
+
+    def by_pco(self, pco_id: str) -> GroupLink | None:
+        with self._store.transaction() as s:
+            row = s.scalars(
+                select(GroupLinkRow).filter_by(connection=self._store.connection, pco_id=pco_id)
+            ).first()
+            return _group(row) if row else None
+
+    def all(
+        self,
+        *,
+        kind: GroupKind | None = None,
+        status: GroupLinkStatus | None = None,
+        imported_only: bool = False,
+    ) -> list[GroupLink]:
+        with self._store.transaction() as s:
+            stmt = (
+                select(GroupLinkRow)
+                .filter_by(connection=self._store.connection)
+                .order_by(GroupLinkRow.id)
+            )
+            if kind is not None:
+                stmt = stmt.filter_by(kind=kind.value)
+            if status is not None:
+                stmt = stmt.filter_by(status=status.value)
+            if imported_only:
+                stmt = stmt.filter_by(created_by_import=True)
+            return [_group(r) for r in s.scalars(stmt)]
+
+    def set_status(self, group_link_id: int, status: GroupLinkStatus) -> None:
+        with self._store.transaction() as s:
+            s.execute(
+                update(GroupLinkRow)
+                .where(
+                    GroupLinkRow.connection == self._store.connection,
+                    GroupLinkRow.id == group_link_id,
+                )
+                .values(status=status.value, updated_at=self._store.now())
+            )
+
+    def remove(self, group_link_id: int) -> None:
+        """Forget a group link and its membership bases (after removing an import)."""
+        with self._store.transaction() as s:
+            s.execute(
+                delete(MembershipBaseRow).where(MembershipBaseRow.group_link_id == group_link_id)
+            )
+            s.execute(
+                delete(GroupLinkRow).where(
+                    GroupLinkRow.connection == self._store.connection,
+                    GroupLinkRow.id == group_link_id,
+                )
+            )
