@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from pcosync.adapters.common import CampusEntry, CampusMap, RejectedRecord
 from pcosync.adapters.pco import PcoPeople
+from pcosync.adapters.rock import RockPeople
 
-__all__ = ["CampusEntry", "CampusMap", "PcoPeople", "RejectedRecord"]
+__all__ = ["CampusEntry", "CampusMap", "PcoPeople", "RejectedRecord", "RockPeople"]

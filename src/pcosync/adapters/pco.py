@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
 from pcosync.clients.pco import PcoClient, Query
@@ -48,7 +48,7 @@ from pcosync.domain import (
     normalize_phone,
 )
 from pcosync.domain.fields import FieldValue
-from pcosync.engine.ports import ObservedPerson, RecordId
+from pcosync.engine.ports import ObservedPerson, PeopleSource, PersonWriter, RecordId
 from pcosync.errors import NotFoundError
 
 DEFAULT_PHONE_LOCATIONS: Mapping[str, str] = {
@@ -443,3 +443,9 @@ class PcoPeople:
     async def write_link(self, person_id: RecordId, counterpart_id: RecordId | None) -> None:
         remote = None if counterpart_id is None else int(counterpart_id)
         await self.client.update_person(str(person_id), {"remote_id": remote})
+
+
+if TYPE_CHECKING:  # mypy proves the adapter fits the engine's ports
+
+    def _ports(adapter: PcoPeople) -> tuple[PeopleSource, PersonWriter]:
+        return adapter, adapter

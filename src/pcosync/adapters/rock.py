@@ -1,0 +1,714 @@
+"""Rock RMS people as the engine sees it: :class:`RockPeople` maps Rock rows to the canonical
+:class:`~pcosync.domain.Person` and implements ``PeopleSource`` + ``PersonWriter``.
+
+Mapping (DESIGN §5, spec §3.2–3.5):
+
+- ``FirstName``, ``NickName`` (Rock fills NickName with FirstName: equal means no nickname;
+  no canonical nickname is written as NickName = FirstName), ``MiddleName``, ``LastName``,
+  ``Gender`` 0/1/2, ``BirthDay/BirthMonth/BirthYear``, ``AnniversaryDate``, ``Email``;
+- phones by ``NumberTypeValueId`` (Mobile/Home/Work, by GUID), ``CountryCode`` + ``Number``
+  read as E.164;
+- home address = the Home GroupLocation's Location of the person's primary family, campus =
+  that family's ``CampusId`` through the campus map. Both belong to the family: writing them
+  changes every member of the family, as it does in Rock's own UI;
+- ``alias_id`` = ``PrimaryAliasId`` (read from unexpanded rows: spec §2.6), ``link_hint`` =
+  the ``PcoPersonId`` attribute (loaded in bulk by :meth:`prepare`);
+- ``modified_at`` = the newest ``ModifiedDateTime`` of the person, their phones, the family's
+  Home GroupLocation and its Location, and the family group (address and campus changes do
+  not bump the person: spec §5).
+
+Businesses, REST users and deceased people are not people to the sync and never appear.
+
+A create carries the link twice: ``ForeignKey = "pcosync:pco:<id>"`` in the POST itself (so a
+create whose answer was lost is still found) and the ``PcoPersonId`` attribute right after.
+
+Request counts (pages of 1,000): ``fetch_all`` reads people, phone numbers, family groups
+and Home group locations, 4 requests up to 1,000 of each; ``fetch_changed`` is 4 requests
+when nothing changed (people, group locations, locations, family groups modified since).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
+
+from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
+from pcosync.clients.rock import Guids, RockClient, odata
+from pcosync.domain import (
+    Address,
+    FieldName,
+    InvalidValue,
+    Person,
+    Side,
+    build_person,
+    date_from_parts,
+    gender_to_rock,
+    normalize_address,
+    normalize_phone,
+)
+from pcosync.domain.fields import FieldValue
+from pcosync.engine.ports import ObservedPerson, PeopleSource, PersonWriter, RecordId
+from pcosync.errors import NotFoundError, SyncDataError
+
+log = logging.getLogger("pcosync.adapters.rock")
+
+Row = dict[str, Any]
+
+PHONE_FIELDS = (FieldName.MOBILE_PHONE, FieldName.HOME_PHONE, FieldName.WORK_PHONE)
+_PHONE_GUIDS = {
+    FieldName.MOBILE_PHONE: Guids.PHONE_MOBILE,
+    FieldName.HOME_PHONE: Guids.PHONE_HOME,
+    FieldName.WORK_PHONE: Guids.PHONE_WORK,
+}
+_STATUS_GUIDS = {
+    Guids.RECORD_STATUS_ACTIVE: "active",
+    Guids.RECORD_STATUS_INACTIVE: "inactive",
+    Guids.RECORD_STATUS_PENDING: "pending",
+}
+FOREIGN_KEY_PREFIX = "pcosync:pco:"
+
+
+@dataclass(frozen=True, slots=True)
+class RockSystemIds:
+    """Install-specific Ids of the system rows the adapter uses, resolved by GUID."""
+
+    person_record_type: int
+    phone_types: Mapping[FieldName, int]
+    home_location_type: int
+    previous_location_type: int
+    family_group_type: int
+    adult_role: int
+    record_statuses: Mapping[int, str]  # Id -> "active" | "inactive" | "pending"
+    link_attribute_id: int
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _rock_date(value: date | None) -> str | None:
+    return None if value is None else f"{value:%Y-%m-%d}T00:00:00"
+
+
+def _split_e164(e164: str) -> tuple[str, str]:
+    """E.164 → Rock's (CountryCode, Number digits)."""
+    number = phonenumbers.parse(e164, None)
+    return str(number.country_code), phonenumbers.national_significant_number(number)
+
+
+def _foreign_key(pco_id: RecordId) -> str:
+    return f"{FOREIGN_KEY_PREFIX}{pco_id}"
+
+
+class RockPeople:
+    """People on the Rock side: a ``PeopleSource`` and a ``PersonWriter``.
+
+    Call :meth:`prepare` once per run (the other methods call it when it has not run yet).
+    ``rejected`` collects records that could not be read (the orchestrator drains it).
+    """
+
+    side = Side.ROCK
+
+    def __init__(
+        self,
+        client: RockClient,
+        campus_map: CampusMap,
+        *,
+        link_attribute_key: str = "PcoPersonId",
+        default_region: str = "US",
+    ) -> None:
+        self.client = client
+        self.campus_map = campus_map
+        self.link_attribute_key = link_attribute_key
+        self.default_region = default_region
+        self.rejected: list[RejectedRecord] = []
+        self.links: dict[int, str] = {}  # Rock person Id -> PCO person id
+        self._ids: RockSystemIds | None = None
+
+    # ------------------------------------------------------------------ run setup
+
+    @property
+    def ids(self) -> RockSystemIds:
+        if self._ids is None:
+            raise RuntimeError("RockPeople.prepare() has not run")
+        return self._ids
+
+    async def prepare(self) -> RockSystemIds:
+        """Resolve system Ids by GUID, make sure the link attribute exists, load the links.
+
+        About 6 requests (2 more the first time, to create the attribute)."""
+        value_guids = [
+            Guids.RECORD_TYPE_PERSON,
+            *_PHONE_GUIDS.values(),
+            Guids.LOCATION_HOME,
+            Guids.LOCATION_PREVIOUS,
+            *_STATUS_GUIDS,
+        ]
+        c = self.client
+        values, family, adult, attribute_id = await asyncio.gather(
+            self._by_guid("DefinedValues", value_guids),
+            self._by_guid("GroupTypes", [Guids.GROUP_TYPE_FAMILY]),
+            self._by_guid("GroupTypeRoles", [Guids.FAMILY_ADULT]),
+            c.ensure_attribute(
+                Guids.ENTITY_PERSON,
+                self.link_attribute_key,
+                "PCO Person Id",
+                "Planning Center person id, written by pcosync",
+            ),
+        )
+        self._ids = RockSystemIds(
+            person_record_type=values[Guids.RECORD_TYPE_PERSON],
+            phone_types={f: values[g] for f, g in _PHONE_GUIDS.items()},
+            home_location_type=values[Guids.LOCATION_HOME],
+            previous_location_type=values[Guids.LOCATION_PREVIOUS],
+            family_group_type=family[Guids.GROUP_TYPE_FAMILY],
+            adult_role=adult[Guids.FAMILY_ADULT],
+            record_statuses={values[g]: name for g, name in _STATUS_GUIDS.items()},
+            link_attribute_id=attribute_id,
+        )
+        self.links = {v.entity_id: v.value for v in await c.attribute_values(attribute_id)}
+        return self._ids
+
+    async def _by_guid(self, entity: str, guids: Sequence[str]) -> dict[str, int]:
+        flt = " or ".join(f"Guid eq {odata.guid(g)}" for g in guids)
+        rows = await self.client.query(entity, filter=flt, select=["Id", "Guid"])
+        found = {str(r["Guid"]).upper(): int(r["Id"]) for r in rows}
+        missing = [g for g in guids if g.upper() not in found]
+        if missing:
+            raise NotFoundError(
+                f"Rock has no {entity} row with system GUID {missing[0]}",
+                service="rock",
+                method="GET",
+                path=f"/api/{entity}",
+            )
+        return {g: found[g.upper()] for g in guids}
+
+    async def _ready(self) -> RockSystemIds:
+        return self._ids if self._ids is not None else await self.prepare()
+
+    def _person_filter(self, since: datetime | None = None) -> str:
+        clauses = [f"RecordTypeValueId eq {self.ids.person_record_type}"]
+        if since is not None:
+            clauses.append(odata.cmp("ModifiedDateTime", "ge", since, self.client.tz))
+        return odata.all_of(*clauses)
+
+    def _is_person(self, row: Row) -> bool:
+        return _int(row.get("RecordTypeValueId")) == self.ids.person_record_type and not row.get(
+            "IsDeceased"
+        )
+
+    def _time(self, text: Any) -> datetime | None:
+        return odata.from_local(text if isinstance(text, str) else None, self.client.tz)
+
+    # ------------------------------------------------------------------ reading rows
+
+    async def _related(
+        self, person_ids: Iterable[int], family_ids: Iterable[int]
+    ) -> tuple[list[Row], list[Row], list[Row]]:
+        """Phones of these people, and these families' groups and Home group locations."""
+        ids = self.ids
+        fams = list(dict.fromkeys(family_ids))
+        phones, groups, homes = await asyncio.gather(
+            self.client.query_any("PhoneNumbers", "PersonId", person_ids),
+            self.client.query_any("Groups", "Id", fams),
+            self.client.query_any(
+                "GroupLocations",
+                "GroupId",
+                fams,
+                filter=f"GroupLocationTypeValueId eq {ids.home_location_type}",
+                expand=["Location"],
+            ),
+        )
+        return phones, groups, homes
+
+    async def _refresh_links(self, person_ids: Sequence[int]) -> None:
+        if not person_ids:
+            return
+        rows = await self.client.query_any(
+            "AttributeValues",
+            "EntityId",
+            person_ids,
+            filter=f"AttributeId eq {self.ids.link_attribute_id}",
+            select=["Id", "EntityId", "Value"],
+        )
+        fresh = {int(r["EntityId"]): str(r.get("Value") or "") for r in rows}
+        for pid in person_ids:
+            value = fresh.get(pid)
+            if value:
+                self.links[pid] = value
+            else:
+                self.links.pop(pid, None)
+
+    async def _observe_rows(
+        self, rows: Sequence[Row], *, refresh_links: bool = False, strict: bool = False
+    ) -> list[ObservedPerson]:
+        """Read what the person rows lack (phones, family, address) and map them."""
+        if not rows:
+            return []
+        ids = [int(r["Id"]) for r in rows]
+        families = [f for f in (_int(r.get("PrimaryFamilyId")) for r in rows) if f is not None]
+        if refresh_links:
+            (phones, groups, homes), _ = await asyncio.gather(
+                self._related(ids, families), self._refresh_links(ids)
+            )
+        else:
+            phones, groups, homes = await self._related(ids, families)
+        return self._assemble(rows, phones, groups, homes, strict=strict)
+
+    def _assemble(
+        self,
+        rows: Iterable[Row],
+        phones: Iterable[Row],
+        groups: Iterable[Row],
+        homes: Iterable[Row],
+        *,
+        strict: bool = False,
+    ) -> list[ObservedPerson]:
+        phones_of: dict[int, list[Row]] = defaultdict(list)
+        for ph in sorted(phones, key=lambda r: int(r["Id"])):
+            phones_of[int(ph.get("PersonId") or 0)].append(ph)
+        group_of = {int(g["Id"]): g for g in groups}
+        home_of: dict[int, Row] = {}
+        for gl in sorted(homes, key=lambda r: int(r["Id"])):  # newest Home location wins
+            if _int(gl.get("GroupLocationTypeValueId")) == self.ids.home_location_type:
+                home_of[int(gl.get("GroupId") or 0)] = gl
+        out: list[ObservedPerson] = []
+        for row in rows:
+            pid = int(row["Id"])
+            family_id = _int(row.get("PrimaryFamilyId"))
+            family = group_of.get(family_id) if family_id is not None else None
+            home = home_of.get(family_id) if family_id is not None else None
+            try:
+                out.append(self._observed(row, phones_of.get(pid, []), family, home))
+            except InvalidValue as exc:
+                if strict:
+                    raise
+                name = display_name(row.get("FirstName"), row.get("NickName"), row.get("LastName"))
+                self.rejected.append(RejectedRecord.from_invalid(Side.ROCK, pid, name, exc))
+        return out
+
+    def _phone_value(self, phone: Row | None, name: FieldName) -> str | None:
+        if phone is None:
+            return None
+        number = str(phone.get("Number") or "").strip()
+        if not number:
+            return None
+        code = str(phone.get("CountryCode") or "").strip().lstrip("+")
+        raw = f"+{code}{number}" if code else number
+        return normalize_phone(raw, self.default_region, field=name.value)
+
+    def to_person(
+        self, row: Row, phones: Sequence[Row], family: Row | None, home: Row | None
+    ) -> Person:
+        """The canonical person; raises :class:`InvalidValue` naming the first bad field."""
+        first = row.get("FirstName")
+        nick = row.get("NickName")
+        if isinstance(nick, str) and isinstance(first, str) and nick.strip() == first.strip():
+            nick = None  # Rock's default: NickName = FirstName means "no nickname"
+        location = home.get("Location") if home is not None else None
+        address: Address | None = None
+        if isinstance(location, Mapping):
+            address = normalize_address(
+                location.get("Street1"),
+                location.get("Street2"),
+                location.get("City"),
+                location.get("State"),
+                location.get("PostalCode"),
+                location.get("Country"),
+            )
+        campus_id = _int(family.get("CampusId")) if family is not None else None
+        anniversary = row.get("AnniversaryDate")
+        person = build_person(
+            first_name=first,
+            nickname=nick,
+            middle_name=row.get("MiddleName"),
+            last_name=row.get("LastName"),
+            gender=_int(row.get("Gender")) or 0,
+            birthdate=date_from_parts(
+                _int(row.get("BirthDay")), _int(row.get("BirthMonth")), _int(row.get("BirthYear"))
+            ),
+            anniversary=anniversary,
+            email=row.get("Email"),
+            home_address=address,
+            campus=self.campus_map.from_rock(campus_id),
+            default_region=self.default_region,
+        )
+        by_type = {v: f for f, v in self.ids.phone_types.items()}
+        chosen: dict[FieldName, Row] = {}
+        for ph in phones:
+            field = by_type.get(_int(ph.get("NumberTypeValueId")) or -1)
+            if field is not None and field not in chosen and str(ph.get("Number") or "").strip():
+                chosen[field] = ph
+        return person.with_values(
+            **{f.value: self._phone_value(chosen.get(f), f) for f in PHONE_FIELDS}
+        )
+
+    def _observed(
+        self, row: Row, phones: Sequence[Row], family: Row | None, home: Row | None
+    ) -> ObservedPerson:
+        pid = int(row["Id"])
+        times = [self._time(row.get("ModifiedDateTime"))]
+        times += [self._time(ph.get("ModifiedDateTime")) for ph in phones]
+        if family is not None:
+            times.append(self._time(family.get("ModifiedDateTime")))
+        if home is not None:
+            times.append(self._time(home.get("ModifiedDateTime")))
+            location = home.get("Location")
+            if isinstance(location, Mapping):
+                times.append(self._time(location.get("ModifiedDateTime")))
+        present = [t for t in times if t is not None]
+        return ObservedPerson(
+            side=Side.ROCK,
+            id=pid,
+            person=self.to_person(row, phones, family, home),
+            modified_at=max(present) if present else None,
+            link_hint=self.links.get(pid),
+            alias_id=_int(row.get("PrimaryAliasId")),
+            extra={
+                "family_id": _int(row.get("PrimaryFamilyId")),
+                "record_status": self.ids.record_statuses.get(
+                    _int(row.get("RecordStatusValueId")) or -1
+                ),
+            },
+        )
+
+    # ------------------------------------------------------------------ PeopleSource
+
+    async def fetch_all(self) -> AsyncIterator[ObservedPerson]:
+        """Everyone: people, phone numbers, family groups and Home group locations, each
+        read in pages of 1,000 (4 requests up to 1,000 of each)."""
+        ids = await self._ready()
+        c = self.client
+        people, phones, groups, homes = await asyncio.gather(
+            c.query("People", filter=self._person_filter()),
+            c.query("PhoneNumbers"),
+            c.query("Groups", filter=f"GroupTypeId eq {ids.family_group_type}"),
+            c.query(
+                "GroupLocations",
+                filter=f"GroupLocationTypeValueId eq {ids.home_location_type}",
+                expand=["Location"],
+            ),
+        )
+        rows = [r for r in people if self._is_person(r)]
+        for seen in self._assemble(rows, phones, groups, homes):
+            yield seen
+
+    async def fetch_changed(self, since: datetime) -> AsyncIterator[ObservedPerson]:
+        """People modified since ``since`` (phone saves bump the person), plus the members
+        of families whose group, group locations or locations changed since then."""
+        ids = await self._ready()
+        c = self.client
+        changed = odata.cmp("ModifiedDateTime", "ge", since, c.tz)
+        people, group_locations, locations, groups = await asyncio.gather(
+            c.query("People", filter=self._person_filter(since), orderby="ModifiedDateTime,Id"),
+            c.query("GroupLocations", filter=changed, select=["Id", "GroupId"]),
+            c.query("Locations", filter=changed, select=["Id"]),
+            c.query(
+                "Groups",
+                filter=odata.all_of(f"GroupTypeId eq {ids.family_group_type}", changed),
+                select=["Id"],
+            ),
+        )
+        families = {int(g["Id"]) for g in groups}
+        families |= {int(gl["GroupId"]) for gl in group_locations if gl.get("GroupId")}
+        if locations:
+            moved = await c.query_any(
+                "GroupLocations",
+                "LocationId",
+                [int(loc["Id"]) for loc in locations],
+                select=["Id", "GroupId"],
+            )
+            families |= {int(gl["GroupId"]) for gl in moved if gl.get("GroupId")}
+        rows = {int(r["Id"]): r for r in people}
+        if families:
+            members = await c.query_any(
+                "People", "PrimaryFamilyId", sorted(families), filter=self._person_filter()
+            )
+            for r in members:
+                rows.setdefault(int(r["Id"]), r)
+        for seen in await self._observe_rows([r for r in rows.values() if self._is_person(r)]):
+            yield seen
+
+    async def _read_row(self, person_id: int) -> Row | None:
+        try:
+            row = await self.client.get_json(f"/api/People/{int(person_id)}")
+        except NotFoundError:
+            return None
+        return row if isinstance(row, dict) else None
+
+    async def fetch_one(self, person_id: RecordId) -> ObservedPerson | None:
+        await self._ready()
+        row = await self._read_row(int(person_id))
+        if row is None or not self._is_person(row):
+            return None
+        found = await self._observe_rows([row], refresh_links=True)
+        return found[0] if found else None
+
+    async def fetch_many(self, person_ids: Sequence[RecordId]) -> list[ObservedPerson]:
+        """Several people by Id (batched ``or`` filters); missing Ids are left out."""
+        await self._ready()
+        wanted = list(dict.fromkeys(int(i) for i in person_ids))
+        rows = await self.client.query_any("People", "Id", wanted, filter=self._person_filter())
+        rows = [r for r in rows if self._is_person(r)]
+        return await self._observe_rows(rows, refresh_links=True)
+
+    async def candidates(self, last_names: Iterable[str]) -> list[ObservedPerson]:
+        """People with one of these last names, compared case-insensitively."""
+        await self._ready()
+        names = list(dict.fromkeys(n.strip().lower() for n in last_names if n and n.strip()))
+        rows = await self.client.query_any(
+            "People", "tolower(LastName)", names, filter=self._person_filter()
+        )
+        unique = {int(r["Id"]): r for r in rows if self._is_person(r)}
+        return await self._observe_rows(list(unique.values()))
+
+    async def find_by_link_hint(self, counterpart_id: RecordId) -> list[ObservedPerson]:
+        """People whose ``PcoPersonId`` is this PCO id, or that pcosync created for it (the
+        ``ForeignKey`` of a create whose answer was lost)."""
+        await self._ready()
+        c = self.client
+        by_attribute, by_foreign_key = await asyncio.gather(
+            c.get_json(
+                "/api/People/GetByAttributeValue",
+                {"attributeKey": self.link_attribute_key, "value": str(counterpart_id)},
+            ),
+            c.query(
+                "People",
+                filter=odata.all_of(
+                    self._person_filter(),
+                    odata.cmp("ForeignKey", "eq", _foreign_key(counterpart_id), c.tz),
+                ),
+            ),
+        )
+        rows = {int(r["Id"]): r for r in [*(by_attribute or []), *by_foreign_key]}
+        people = [r for r in rows.values() if self._is_person(r)]
+        wanted = str(counterpart_id)
+        out = []
+        for seen in await self._observe_rows(people, refresh_links=True):
+            if seen.link_hint == wanted:
+                out.append(seen)
+            elif seen.link_hint is None and rows[int(seen.id)].get("ForeignKey") == (
+                _foreign_key(wanted)
+            ):  # created for this PCO person; the answer (or the attribute write) was lost
+                out.append(replace(seen, link_hint=wanted))
+        return out
+
+    async def resolve_merged(self, person_id: RecordId, alias_id: int | None) -> RecordId | None:
+        """The survivor of a Rock merge, through the person's alias (``GetByPersonAliasId``);
+        None when the alias is unknown (the person was deleted)."""
+        if alias_id is None:
+            return None
+        try:
+            survivor = await self.client.person_by_alias(alias_id)
+        except NotFoundError:
+            return None
+        return survivor.id
+
+    # ------------------------------------------------------------------ PersonWriter
+
+    def _person_values(
+        self, changes: Mapping[FieldName, FieldValue], current: Row | None
+    ) -> dict[str, Any]:
+        """The Person row's properties for these changes, with Rock's nickname convention."""
+        values: dict[str, Any] = {}
+        first = changes.get(FieldName.FIRST_NAME, current.get("FirstName") if current else None)
+        for name, value in changes.items():
+            if name is FieldName.FIRST_NAME:
+                values["FirstName"] = value
+            elif name is FieldName.MIDDLE_NAME:
+                values["MiddleName"] = value
+            elif name is FieldName.LAST_NAME:
+                values["LastName"] = value
+            elif name is FieldName.GENDER:
+                values["Gender"] = gender_to_rock(value)  # type: ignore[arg-type]
+            elif name is FieldName.BIRTHDATE:
+                born = value if isinstance(value, date) else None
+                values["BirthDay"] = born.day if born else None
+                values["BirthMonth"] = born.month if born else None
+                values["BirthYear"] = born.year if born else None
+            elif name is FieldName.ANNIVERSARY:
+                values["AnniversaryDate"] = _rock_date(value if isinstance(value, date) else None)
+            elif name is FieldName.EMAIL:
+                values["Email"] = value
+        if FieldName.NICKNAME in changes:
+            values["NickName"] = changes[FieldName.NICKNAME] or first
+        elif FieldName.FIRST_NAME in changes and current is not None:
+            old_first, old_nick = current.get("FirstName"), current.get("NickName")
+            if not old_nick or old_nick == old_first:
+                values["NickName"] = first  # keep "no nickname" true under the new first name
+        return values
+
+    async def _write_phones(
+        self, person_id: int, changes: Mapping[FieldName, FieldValue], phones: Sequence[Row]
+    ) -> None:
+        ids = self.ids
+        for name in PHONE_FIELDS:
+            if name not in changes:
+                continue
+            value = changes[name]
+            type_id = ids.phone_types[name]
+            existing = sorted(
+                (p for p in phones if _int(p.get("NumberTypeValueId")) == type_id),
+                key=lambda p: int(p["Id"]),
+            )
+            if not isinstance(value, str):
+                for phone in existing:
+                    await self.client.delete_phone(int(phone["Id"]))
+                continue
+            code, number = _split_e164(value)
+            if existing:
+                await self.client.update_phone(
+                    int(existing[0]["Id"]), {"Number": number, "CountryCode": code}
+                )
+            else:
+                await self.client.create_phone(
+                    person_id,
+                    type_id,
+                    number,
+                    code,
+                    messaging=name is FieldName.MOBILE_PHONE,
+                )
+
+    async def _write_family(
+        self, family_id: int | None, changes: Mapping[FieldName, FieldValue]
+    ) -> None:
+        if FieldName.HOME_ADDRESS not in changes and FieldName.CAMPUS not in changes:
+            return
+        if family_id is None:
+            raise SyncDataError(
+                "the Rock person has no family, so their address and campus cannot be set; "
+                "add them to a family in Rock"
+            )
+        ids = self.ids
+        if FieldName.HOME_ADDRESS in changes:
+            address = changes[FieldName.HOME_ADDRESS]
+            if isinstance(address, Address):
+                await self.client.save_address(
+                    family_id,
+                    ids.home_location_type,
+                    street1=address.street1 or "",
+                    street2=address.street2 or "",
+                    city=address.city or "",
+                    state=address.state or "",
+                    postal_code=address.postal_code or "",
+                    country=address.country or self.default_region,
+                )
+            else:  # no address: the current one becomes "Previous", as in Rock's UI
+                homes = await self.client.query(
+                    "GroupLocations",
+                    filter=odata.all_of(
+                        f"GroupId eq {family_id}",
+                        f"GroupLocationTypeValueId eq {ids.home_location_type}",
+                    ),
+                    select=["Id"],
+                )
+                for gl in homes:
+                    await self.client.patch(
+                        "GroupLocations",
+                        int(gl["Id"]),
+                        {"GroupLocationTypeValueId": ids.previous_location_type},
+                    )
+        if FieldName.CAMPUS in changes:
+            campus = changes[FieldName.CAMPUS]
+            campus_id = self.campus_map.to_rock(campus if isinstance(campus, str) else None)
+            await self.client.update_group(family_id, {"CampusId": campus_id})
+
+    async def _reread(self, person_id: int) -> ObservedPerson:
+        row = await self._read_row(person_id)
+        if row is None:
+            raise NotFoundError(
+                f"Rock person {person_id} disappeared while being written",
+                service="rock",
+                method="GET",
+                path="/api/People/{id}",
+            )
+        return (await self._observe_rows([row], strict=True))[0]
+
+    async def update_person(
+        self, person_id: RecordId, changes: Mapping[FieldName, FieldValue]
+    ) -> ObservedPerson:
+        """PATCH the person row (never PUT), phones by type, the family's address
+        (``SaveAddress``) and campus (the family group's ``CampusId``); then re-read."""
+        await self._ready()
+        pid = int(person_id)
+        campus = changes.get(FieldName.CAMPUS)
+        if FieldName.CAMPUS in changes:  # refuse an unmapped campus before writing anything
+            self.campus_map.to_rock(campus if isinstance(campus, str) else None)
+        current = await self._read_row(pid)
+        if current is None:
+            raise NotFoundError(
+                f"Rock has no person {pid}",
+                service="rock",
+                method="GET",
+                path="/api/People/{id}",
+            )
+        values = self._person_values(changes, current)
+        if values:
+            await self.client.update_person(pid, values)
+        if any(f in changes for f in PHONE_FIELDS):
+            phones = await self.client.query("PhoneNumbers", filter=f"PersonId eq {pid}")
+            await self._write_phones(pid, changes, phones)
+        await self._write_family(_int(current.get("PrimaryFamilyId")), changes)
+        return await self._reread(pid)
+
+    async def create_person(self, person: Person, *, link_hint: RecordId) -> ObservedPerson:
+        """``POST /api/People`` (Rock makes a family with the person as Adult) carrying the
+        link in ``ForeignKey``; then ``PcoPersonId`` at once, phones, address and campus."""
+        ids = await self._ready()
+        changes = {f: getattr(person, f.value) for f in FieldName}
+        if person.campus is not None:
+            self.campus_map.to_rock(person.campus)
+        body = {k: v for k, v in self._person_values(changes, None).items() if v is not None}
+        body.update(
+            {
+                "RecordTypeValueId": ids.person_record_type,
+                "RecordStatusValueId": next(
+                    i for i, s in ids.record_statuses.items() if s == "active"
+                ),
+                "IsEmailActive": True,
+                "ForeignKey": _foreign_key(link_hint),
+            }
+        )
+        new_id = await self.client.create_person(body)
+        await self.write_link(new_id, link_hint)
+        phones = {f: v for f, v in changes.items() if f in PHONE_FIELDS and v is not None}
+        if phones:
+            await self._write_phones(new_id, phones, [])
+        family: dict[FieldName, FieldValue] = {
+            f: v
+            for f, v in changes.items()
+            if f in (FieldName.HOME_ADDRESS, FieldName.CAMPUS) and v is not None
+        }
+        if family:
+            row = await self._read_row(new_id)
+            await self._write_family(_int((row or {}).get("PrimaryFamilyId")), family)
+        return await self._reread(new_id)
+
+    async def write_link(self, person_id: RecordId, counterpart_id: RecordId | None) -> None:
+        """Set (or clear) ``PcoPersonId`` through the query-string AttributeValue endpoint."""
+        await self._ready()
+        pid = int(person_id)
+        if counterpart_id is None:
+            await self.client.clear_attribute_value("People", pid, self.link_attribute_key)
+            self.links.pop(pid, None)
+            row = await self._read_row(pid)  # a person pcosync created keeps its ForeignKey
+            foreign = (row or {}).get("ForeignKey")
+            if isinstance(foreign, str) and foreign.startswith(FOREIGN_KEY_PREFIX):
+                await self.client.update_person(pid, {"ForeignKey": None})
+        else:
+            value = str(counterpart_id)
+            await self.client.set_attribute_value("People", pid, self.link_attribute_key, value)
+            self.links[pid] = value
+
+
+if TYPE_CHECKING:  # mypy proves the adapter fits the engine's ports
+
+    def _ports(adapter: RockPeople) -> tuple[PeopleSource, PersonWriter]:
+        return adapter, adapter

@@ -1,0 +1,548 @@
+"""The Rock adapter against the Rock emulator, over real HTTP (no mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from pcosync.adapters import CampusMap
+from pcosync.adapters.rock import RockPeople
+from pcosync.clients.http import RetryPolicy
+from pcosync.clients.rock import RockClient
+from pcosync.domain import Address, FieldName, FieldValue, InvalidValue, Person, Side
+from pcosync.errors import AmbiguousWriteError
+from tests.adapters.helpers import (
+    control,
+    freeze_clock,
+    future,
+    request_count,
+    reset_stats,
+    routes,
+    set_faults,
+)
+from tests.conftest import RunningEmulator
+
+FAST_RETRY = RetryPolicy(max_attempts=3, max_total_seconds=10, base_seconds=0.05, cap_seconds=0.2)
+
+
+@dataclass
+class Rock:
+    url: str
+    api_key: str
+    client: RockClient
+    adapter: RockPeople
+    ids: dict[str, int]  # the emulator's install-specific ids ("campus:Main Campus", ...)
+
+    def raw(self, path: str, **params: Any) -> Any:
+        """A GET straight to the API, not through the client (what Rock really holds)."""
+        with httpx.Client(base_url=self.url, timeout=10) as http:
+            resp = http.get(
+                f"/api/{path}",
+                params=params,
+                headers={"Authorization-Token": self.api_key},
+            )
+            resp.raise_for_status()
+            return resp.json()
+
+    def campus_id(self, name: str) -> int:
+        return self.ids[f"campus:{name}"]
+
+
+def make_client(emulator: RunningEmulator, **kw: Any) -> RockClient:
+    return RockClient(
+        emulator.url,
+        api_key=emulator.credentials["api_key"],
+        time_zone=control(emulator.url, "info")["time_zone"],
+        retry=FAST_RETRY,
+        **kw,
+    )
+
+
+def campus_map_of(ids: dict[str, int], only: set[str] | None = None) -> CampusMap:
+    return CampusMap(
+        {"name": k.split(":", 1)[1], "rock_id": v}
+        for k, v in ids.items()
+        if k.startswith("campus:") and (only is None or k.split(":", 1)[1] in only)
+    )
+
+
+@pytest.fixture
+async def rock(rock_emulator: RunningEmulator) -> AsyncIterator[Rock]:
+    ids = control(rock_emulator.url, "info")["ids"]
+    client = make_client(rock_emulator)
+    adapter = RockPeople(client, campus_map_of(ids))
+    await adapter.prepare()
+    reset_stats(rock_emulator.url)
+    yield Rock(rock_emulator.url, rock_emulator.credentials["api_key"], client, adapter, ids)
+    await client.aclose()
+
+
+async def raw_person(rock: Rock, **fields: Any) -> int:
+    """A person created through the plain API (not the adapter), with a family of their own."""
+    body = {
+        "FirstName": "Test",
+        "LastName": "Person",
+        "RecordTypeValueId": rock.ids["dv:record_type:person"],
+        "RecordStatusValueId": rock.ids["dv:record_status:active"],
+        "Gender": 0,
+        **fields,
+    }
+    return await rock.client.create_person(body)
+
+
+def family_of(rock: Rock, person_id: int) -> int:
+    return int(rock.raw(f"People/{person_id}")["PrimaryFamilyId"])
+
+
+async def phone(rock: Rock, person_id: int, kind: str, number: str, code: str = "1") -> int:
+    return await rock.client.create_phone(
+        person_id, rock.ids[f"dv:phone_type:{kind}"], number, code
+    )
+
+
+# ---------------------------------------------------------------- reading and mapping
+
+
+async def test_fetch_all_reads_every_real_person_in_four_requests(rock: Rock) -> None:
+    expected = {
+        r["Id"]
+        for r in rock.raw(
+            "People",
+            **{"$filter": f"RecordTypeValueId eq {rock.ids['dv:record_type:person']}"},
+        )
+    }
+    reset_stats(rock.url)
+    seen = [p async for p in rock.adapter.fetch_all()]
+    assert {p.id for p in seen} | {r.record_id for r in rock.adapter.rejected} == expected
+    assert len({p.id for p in seen}) == len(seen)
+    assert routes(rock.url) == {
+        "GET /api/People": 1,
+        "GET /api/PhoneNumbers": 1,
+        "GET /api/Groups": 1,
+        "GET /api/GroupLocations": 1,
+    }
+    assert all(p.side is Side.ROCK and p.alias_id is not None for p in seen)
+    assert sum(p.person.home_address is not None for p in seen) > len(seen) // 2
+    assert sum(p.person.mobile_phone is not None for p in seen) > len(seen) // 2
+    assert {p.person.campus for p in seen} >= {"Main Campus", "North Campus", "Downtown Campus"}
+    rest_user = rock.ids["person:rest"]
+    assert rest_user not in {p.id for p in seen}
+
+
+async def test_every_field_maps_to_the_canonical_person(rock: Rock) -> None:
+    pid = await raw_person(
+        rock,
+        FirstName="Katherine",
+        NickName="Kate",
+        MiddleName="Anne",
+        LastName="Okafor",
+        Gender=2,
+        BirthDay=9,
+        BirthMonth=3,
+        BirthYear=1984,
+        AnniversaryDate="2010-06-12T00:00:00",
+        Email="Kate.Okafor@Example.COM",
+    )
+    await phone(rock, pid, "mobile", "2145550143")
+    await phone(rock, pid, "home", "3125550177")
+    await phone(rock, pid, "work", "7911123456", code="44")
+    family = family_of(rock, pid)
+    await rock.client.save_address(
+        family,
+        rock.ids["dv:location_type:home"],
+        street1="12 Oak Ave",
+        street2="Apt 4",
+        city="Plano",
+        state="TX",
+        postal_code="75024",
+    )
+    await rock.client.update_group(family, {"CampusId": rock.campus_id("North Campus")})
+
+    seen = await rock.adapter.fetch_one(pid)
+
+    assert seen is not None
+    assert seen.person == Person(
+        first_name="Katherine",
+        nickname="Kate",
+        middle_name="Anne",
+        last_name="Okafor",
+        gender="female",
+        birthdate=date(1984, 3, 9),
+        anniversary=date(2010, 6, 12),
+        email="Kate.Okafor@example.com",
+        mobile_phone="+12145550143",
+        home_phone="+13125550177",
+        work_phone="+447911123456",
+        home_address=Address("12 Oak Ave", "Apt 4", "Plano", "TX", "75024", "US"),
+        campus="North Campus",
+    )
+    assert seen.alias_id == rock.raw(f"People/{pid}")["PrimaryAliasId"]
+    assert seen.extra["family_id"] == family
+
+
+async def test_nickname_equal_to_first_name_reads_as_no_nickname(rock: Rock) -> None:
+    pid = await raw_person(rock, FirstName="Robert", NickName="Robert")
+    seen = await rock.adapter.fetch_one(pid)
+    assert seen is not None and seen.person.nickname is None
+    await rock.client.update_person(pid, {"NickName": "Bob"})
+    seen = await rock.adapter.fetch_one(pid)
+    assert seen is not None and seen.person.nickname == "Bob"
+
+
+async def test_writing_no_nickname_sets_nickname_to_first_name(rock: Rock) -> None:
+    pid = await raw_person(rock, FirstName="Robert", NickName="Bob")
+    written = await rock.adapter.update_person(pid, {FieldName.NICKNAME: None})
+    assert written.person.nickname is None
+    assert rock.raw(f"People/{pid}")["NickName"] == "Robert"
+
+
+async def test_renaming_someone_without_a_nickname_keeps_them_without_one(rock: Rock) -> None:
+    pid = await raw_person(rock, FirstName="Jon", NickName="Jon")
+    written = await rock.adapter.update_person(pid, {FieldName.FIRST_NAME: "John"})
+    assert (written.person.first_name, written.person.nickname) == ("John", None)
+    assert rock.raw(f"People/{pid}")["NickName"] == "John"
+    # someone with a real nickname keeps it
+    other = await raw_person(rock, FirstName="Robert", NickName="Bob")
+    written = await rock.adapter.update_person(other, {FieldName.FIRST_NAME: "Roberto"})
+    assert (written.person.first_name, written.person.nickname) == ("Roberto", "Bob")
+
+
+@pytest.mark.parametrize(("code", "gender"), [(0, None), (1, "male"), (2, "female")])
+async def test_gender_codes(rock: Rock, code: int, gender: str | None) -> None:
+    pid = await raw_person(rock, Gender=code)
+    seen = await rock.adapter.fetch_one(pid)
+    assert seen is not None and seen.person.gender == gender
+    flipped = "female" if gender != "female" else "male"
+    await rock.adapter.update_person(pid, {FieldName.GENDER: flipped})
+    assert rock.raw(f"People/{pid}")["Gender"] == (2 if flipped == "female" else 1)
+
+
+async def test_unknown_campus_reads_as_none_with_a_note(rock: Rock) -> None:
+    partial = campus_map_of(rock.ids, only={"Main Campus"})
+    adapter = RockPeople(rock.client, partial)
+    pid = await raw_person(rock)
+    north = rock.campus_id("North Campus")
+    await rock.client.update_group(family_of(rock, pid), {"CampusId": north})
+    seen = await adapter.fetch_one(pid)
+    assert seen is not None and seen.person.campus is None
+    assert len(partial.notes) == 1 and f"id {north} " in partial.notes[0]
+
+
+async def test_businesses_rest_users_and_deceased_people_are_not_people(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    assert await rock.adapter.fetch_one(pid) is not None
+    control(rock.url, f"people/{pid}/deceased", {"date": "2026-01-02"})
+    assert await rock.adapter.fetch_one(pid) is None
+    assert await rock.adapter.fetch_one(rock.ids["person:rest"]) is None
+    business = await raw_person(rock, RecordTypeValueId=rock.ids["dv:record_type:business"])
+    everyone = {p.id async for p in rock.adapter.fetch_all()}
+    assert not {pid, business, rock.ids["person:rest"]} & everyone
+
+
+# ---------------------------------------------------------------- rejected records
+
+
+async def test_malformed_email_is_rejected_naming_the_field_not_the_value(rock: Rock) -> None:
+    bad = "kate..okafor@example.com"
+    pid = await raw_person(rock, FirstName="Kate", LastName="Okafor", Email=bad)
+    assert await rock.adapter.fetch_one(pid) is None
+    [rejected] = rock.adapter.rejected
+    assert (rejected.side, rejected.record_id, rejected.field) == (Side.ROCK, pid, "email")
+    assert "Kate Okafor" in rejected.message and "Email" in rejected.message
+    assert bad not in rejected.message
+
+
+async def test_unparseable_phone_is_rejected_and_left_out_of_fetch_all(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    await phone(rock, pid, "home", "12345")
+    seen = [p async for p in rock.adapter.fetch_all()]
+    assert pid not in {p.id for p in seen}
+    [rejected] = [r for r in rock.adapter.rejected if r.record_id == pid]
+    assert rejected.field == "home_phone"
+    assert "Home phone" in rejected.message and "12345" not in rejected.message
+
+
+# ---------------------------------------------------------------- modified_at and changes
+
+
+async def test_modified_at_follows_a_phone_only_change(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    before = await rock.adapter.fetch_one(pid)
+    when = freeze_clock(rock.url, future())
+    control(rock.url, f"people/{pid}", {"PhoneNumbers": {"Mobile": "2145550101"}})
+    after = await rock.adapter.fetch_one(pid)
+    assert before is not None and after is not None
+    assert before.modified_at is not None and before.modified_at < when
+    assert after.modified_at == when
+    assert after.person.mobile_phone == "+12145550101"
+
+
+async def test_modified_at_follows_an_address_only_change(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    person_modified = rock.raw(f"People/{pid}")["ModifiedDateTime"]
+    when = freeze_clock(rock.url, future())
+    await rock.client.save_address(
+        family_of(rock, pid), rock.ids["dv:location_type:home"], street1="1 A St", city="Waco"
+    )
+    after = await rock.adapter.fetch_one(pid)
+    assert rock.raw(f"People/{pid}")["ModifiedDateTime"] == person_modified  # not bumped
+    assert after is not None and after.modified_at == when
+    assert after.person.home_address is not None
+    assert after.person.home_address.street1 == "1 A St"
+
+
+async def test_modified_at_follows_a_family_campus_change(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    when = freeze_clock(rock.url, future())
+    control(rock.url, f"groups/{family_of(rock, pid)}", {"CampusId": rock.campus_id("Main Campus")})
+    after = await rock.adapter.fetch_one(pid)
+    assert after is not None
+    assert (after.modified_at, after.person.campus) == (when, "Main Campus")
+
+
+async def test_fetch_changed_returns_exactly_the_changed_people(rock: Rock) -> None:
+    everyone = [p async for p in rock.adapter.fetch_all()]
+    by_family: dict[int, set[int]] = {}
+    for p in everyone:
+        by_family.setdefault(p.extra["family_id"], set()).add(int(p.id))
+    families = [f for f, members in by_family.items() if len(members) >= 2]
+    a, b = [int(p.id) for p in everyone if p.extra["family_id"] != families[0]][:2]
+    c_family = families[0]
+    since = freeze_clock(rock.url, future())
+    control(rock.url, f"people/{a}", {"LastName": "Edited"})
+    control(rock.url, f"people/{b}", {"PhoneNumbers": {"Work": "5125550199"}})
+    await rock.client.save_address(
+        c_family, rock.ids["dv:location_type:home"], street1="5 New Rd", city="Tyler"
+    )
+
+    changed = [p async for p in rock.adapter.fetch_changed(since)]
+
+    assert {p.id for p in changed} == {a, b} | by_family[c_family]
+    assert len(changed) == len({p.id for p in changed})
+    addresses = {p.person.home_address for p in changed if p.id in by_family[c_family]}
+    assert {x.street1 if x else None for x in addresses} == {"5 New Rd"}
+
+
+async def test_fetch_changed_when_quiet_costs_four_requests(rock: Rock) -> None:
+    assert [p async for p in rock.adapter.fetch_changed(future())] == []
+    assert routes(rock.url) == {
+        "GET /api/People": 1,
+        "GET /api/GroupLocations": 1,
+        "GET /api/Locations": 1,
+        "GET /api/Groups": 1,
+    }
+
+
+async def test_fetch_changed_sees_a_location_edited_in_place(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    family = family_of(rock, pid)
+    await rock.client.save_address(
+        family, rock.ids["dv:location_type:home"], street1="1 A St", city="Waco"
+    )
+    [home] = rock.raw(
+        "GroupLocations",
+        **{"$filter": f"GroupId eq {family} and GroupLocationTypeValueId eq "
+                      f"{rock.ids['dv:location_type:home']}"},
+    )  # fmt: skip
+    since = freeze_clock(rock.url, future())
+    await rock.client.patch("Locations", home["LocationId"], {"Street1": "1 B St"})
+    changed = [p async for p in rock.adapter.fetch_changed(since)]
+    assert [p.id for p in changed] == [pid]
+    assert changed[0].person.home_address is not None
+    assert changed[0].person.home_address.street1 == "1 B St"
+
+
+# ---------------------------------------------------------------- writing
+
+
+async def test_update_round_trip_of_every_field(rock: Rock) -> None:
+    pid = await raw_person(rock, FirstName="Old", LastName="Name", Gender=1)
+    await phone(rock, pid, "home", "2145550111")
+    changes: dict[FieldName, FieldValue] = {
+        FieldName.FIRST_NAME: "Robert",
+        FieldName.NICKNAME: "Bob",
+        FieldName.MIDDLE_NAME: "James",
+        FieldName.LAST_NAME: "Lindqvist",
+        FieldName.GENDER: "female",
+        FieldName.BIRTHDATE: date(1990, 2, 28),
+        FieldName.ANNIVERSARY: date(2015, 9, 5),
+        FieldName.EMAIL: "bob.lindqvist@example.net",
+        FieldName.MOBILE_PHONE: "+447911123456",  # creates one, with its country code
+        FieldName.HOME_PHONE: None,  # deletes the existing one
+        FieldName.WORK_PHONE: "+15125550199",
+        FieldName.HOME_ADDRESS: Address("77 Pine Ct", None, "Frisco", "TX", "75033", "US"),
+        FieldName.CAMPUS: "Downtown Campus",
+    }
+
+    written = await rock.adapter.update_person(pid, changes)
+
+    expected = Person(**{f.value: v for f, v in changes.items()})  # type: ignore[arg-type]
+    assert written.person == expected
+    again = await rock.adapter.fetch_one(pid)
+    assert again is not None and again.person == expected
+    row = rock.raw(f"People/{pid}")
+    assert (row["BirthDay"], row["BirthMonth"], row["BirthYear"]) == (28, 2, 1990)
+    group = rock.raw(f"Groups/{row['PrimaryFamilyId']}")
+    assert group["CampusId"] == rock.campus_id("Downtown Campus")
+    phones = rock.raw("PhoneNumbers", **{"$filter": f"PersonId eq {pid}"})
+    mobile = [p for p in phones if p["NumberTypeValueId"] == rock.ids["dv:phone_type:mobile"]]
+    assert [(p["CountryCode"], p["Number"]) for p in mobile] == [("44", "7911123456")]
+    assert not [p for p in phones if p["NumberTypeValueId"] == rock.ids["dv:phone_type:home"]]
+
+
+async def test_address_and_campus_are_written_on_the_family(rock: Rock) -> None:
+    everyone = [p async for p in rock.adapter.fetch_all()]
+    by_family: dict[int, list[int]] = {}
+    for p in everyone:
+        by_family.setdefault(p.extra["family_id"], []).append(int(p.id))
+    one, other = next(m for m in by_family.values() if len(m) >= 2)[:2]
+    address = Address("9 Shared Way", None, "Austin", "TX", "73301", "US")
+    await rock.adapter.update_person(
+        one, {FieldName.HOME_ADDRESS: address, FieldName.CAMPUS: "North Campus"}
+    )
+    spouse = await rock.adapter.fetch_one(other)
+    assert spouse is not None
+    assert (spouse.person.home_address, spouse.person.campus) == (address, "North Campus")
+
+
+async def test_clearing_the_address_makes_it_previous(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    family = family_of(rock, pid)
+    await rock.client.save_address(
+        family, rock.ids["dv:location_type:home"], street1="1 A St", city="Waco"
+    )
+    written = await rock.adapter.update_person(pid, {FieldName.HOME_ADDRESS: None})
+    assert written.person.home_address is None
+    kinds = [gl["GroupLocationTypeValueId"] for gl in rock.raw(
+        "GroupLocations", **{"$filter": f"GroupId eq {family}"})]  # fmt: skip
+    assert kinds == [rock.ids["dv:location_type:previous"]]
+
+
+async def test_update_is_a_patch_never_a_put(rock: Rock) -> None:
+    pid = await raw_person(rock, Email="keep@example.com")
+    reset_stats(rock.url)
+    await rock.adapter.update_person(pid, {FieldName.MIDDLE_NAME: "Q"})
+    by_method = control(rock.url, "stats")["by_method"]
+    assert "PUT" not in by_method and by_method["PATCH"] == 1
+    assert rock.raw(f"People/{pid}")["Email"] == "keep@example.com"
+
+
+async def test_unknown_campus_name_is_refused_before_anything_is_written(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    reset_stats(rock.url)
+    with pytest.raises(InvalidValue, match="campus"):
+        await rock.adapter.update_person(
+            pid, {FieldName.LAST_NAME: "X", FieldName.CAMPUS: "Mars Campus"}
+        )
+    assert request_count(rock.url) == 0
+
+
+async def test_create_with_link_hint_then_find_it_by_the_hint(rock: Rock) -> None:
+    person = Person(
+        first_name="Nia",
+        last_name="Barros",
+        gender="female",
+        email="nia.barros@example.org",
+        mobile_phone="+16155550142",
+        home_address=Address("3 Hill Rd", None, "Nashville", "TN", "37201", "US"),
+        campus="Main Campus",
+        birthdate=date(1979, 12, 1),
+    )
+    created = await rock.adapter.create_person(person, link_hint="110000777")
+    assert created.person == person
+    assert created.link_hint == "110000777"
+    assert created.alias_id is not None
+    row = rock.raw(f"People/{created.id}")
+    assert row["NickName"] == "Nia"  # Rock's convention for "no nickname"
+    family = rock.raw(f"Groups/{row['PrimaryFamilyId']}")
+    assert family["GroupTypeId"] == rock.ids["grouptype:family"]
+    found = await rock.adapter.find_by_link_hint("110000777")
+    assert [p.id for p in found] == [created.id]
+    assert await rock.adapter.find_by_link_hint("110000778") == []
+
+
+async def test_timed_out_create_is_ambiguous_and_found_once_by_link_hint(
+    rock_emulator: RunningEmulator,
+) -> None:
+    ids = control(rock_emulator.url, "info")["ids"]
+    async with make_client(rock_emulator, timeout=1.0) as client:
+        adapter = RockPeople(client, campus_map_of(ids))
+        await adapter.prepare()
+        set_faults(
+            rock_emulator.url,
+            {"kind": "timeout", "method": "POST", "path": "/api/People",
+             "seconds": 3, "after_apply": True, "count": 1},
+        )  # fmt: skip
+        reset_stats(rock_emulator.url)
+        with pytest.raises(AmbiguousWriteError):
+            await adapter.create_person(
+                Person(first_name="Lost", last_name="Answer"), link_hint="9"
+            )
+        found = await adapter.find_by_link_hint("9")
+        assert len(found) == 1
+        assert found[0].person.last_name == "Answer" and found[0].link_hint == "9"
+        # the orchestrator then writes the link; the person is found the ordinary way too
+        await adapter.write_link(found[0].id, "9")
+        assert [p.id for p in await adapter.find_by_link_hint("9")] == [found[0].id]
+    assert control(rock_emulator.url, "stats")["by_route"]["POST /api/People"] == 1
+
+
+async def test_write_link_sets_and_clears_the_attribute(rock: Rock) -> None:
+    created = await rock.adapter.create_person(Person(first_name="A", last_name="B"), link_hint="5")
+    pid = int(created.id)
+    await rock.adapter.write_link(pid, "6")
+    assert [p.id for p in await rock.adapter.find_by_link_hint("6")] == [pid]
+    assert await rock.adapter.find_by_link_hint("5") == []
+    await rock.adapter.write_link(pid, None)
+    seen = await rock.adapter.fetch_one(pid)
+    assert seen is not None and seen.link_hint is None
+    assert await rock.adapter.find_by_link_hint("6") == []
+    assert await rock.adapter.find_by_link_hint("5") == []  # the create marker went too
+
+
+async def test_prepare_loads_links_in_bulk_and_creates_the_attribute_once(rock: Rock) -> None:
+    pid = await raw_person(rock)
+    control(rock.url, f"people/{pid}", {"AttributeValues": {"PcoPersonId": "424242"}})
+    fresh = RockPeople(rock.client, campus_map_of(rock.ids))
+    reset_stats(rock.url)
+    await fresh.prepare()
+    assert "POST /api/Attributes" not in routes(rock.url)  # it exists since the fixture
+    assert routes(rock.url)["GET /api/AttributeValues"] == 1
+    assert fresh.links[pid] == "424242"
+    seen = {p.id: p async for p in fresh.fetch_all()}
+    assert seen[pid].link_hint == "424242"
+
+
+# ---------------------------------------------------------------- identity and lookups
+
+
+async def test_resolve_merged_follows_the_alias_to_the_survivor(rock: Rock) -> None:
+    keep = await raw_person(rock, LastName="Merged")
+    remove = await raw_person(rock, LastName="Merged")
+    removed = await rock.adapter.fetch_one(remove)
+    assert removed is not None
+    control(rock.url, "merge", {"keep": keep, "remove": remove})
+    assert await rock.adapter.fetch_one(remove) is None
+    assert await rock.adapter.resolve_merged(remove, removed.alias_id) == keep
+    assert await rock.adapter.resolve_merged(remove, None) is None
+
+
+async def test_candidates_share_a_last_name_case_insensitively(rock: Rock) -> None:
+    everyone = [p async for p in rock.adapter.fetch_all()]
+    last = next(p.person.last_name for p in everyone if p.person.last_name != "Admin")
+    assert last is not None
+    expected = {p.id for p in everyone if (p.person.last_name or "").casefold() == last.casefold()}
+    found = await rock.adapter.candidates([last.upper(), last.lower()])
+    assert {p.id for p in found} == expected
+
+
+async def test_fetch_many_skips_missing_ids(rock: Rock) -> None:
+    a = await raw_person(rock)
+    b = await raw_person(rock)
+    found = await rock.adapter.fetch_many([a, b, 99999999, a])
+    assert sorted(int(p.id) for p in found) == sorted([a, b])
