@@ -8,8 +8,9 @@ The app is built by :func:`pcosync.emulators.pco.app.create_app`. The parts:
 - ``jsonapi``    query parsing (where/order/include/filter/paging), documents, error bodies
 - ``versions``   ``X-PCO-API-Version`` resolution per product
 - ``gate``       authentication, per-user rate limiting, version check, common headers
-- ``people``     ``/people/v2`` resources and routes
-- ``services``   ``/services/v2`` resources and routes
+- ``loader``     the seeded church (:mod:`pcosync.emulators.seed`) into a store
+- ``people_resources``, ``people``      ``/people/v2`` renderings and specs; routes and writes
+- ``services_resources``, ``services``  ``/services/v2`` renderings and specs; routes and writes
 - ``webhooks``   ``/webhooks/v2`` subscriptions and signed, retried event delivery
 - ``oauth``      ``/oauth/token`` and ``/oauth/authorize``
 - ``control_api`` ``/__emulator__/`` actions a person would do in the web UI

@@ -44,7 +44,13 @@ from pcosync.emulators.pco.loader import load_church
 from pcosync.emulators.pco.model import Person, ServicesPerson
 from pcosync.emulators.pco.oauth import OAuthServer
 from pcosync.emulators.pco.persist import SqliteBackend
-from pcosync.emulators.pco.store import SERVICES_APP_ID, Organization, Store, whole_seconds
+from pcosync.emulators.pco.store import (
+    ID_BASE,
+    SERVICES_APP_ID,
+    Organization,
+    Store,
+    whole_seconds,
+)
 from pcosync.emulators.pco.versions import DEFAULT_VERSIONS
 from pcosync.emulators.pco.webhooks import WebhookDispatcher
 from pcosync.emulators.seed import generate_church
@@ -111,7 +117,6 @@ class PcoEmulator:
         self.seed = seed
         self.people_count = people
         self.seed_options = dict(seed_options)
-        self.seed_ids: dict[int, int] = {}
         if self.backend is not None and self.backend.has_data():
             self.store = self.backend.load(time_zone)
             self.seed = int(self.backend.meta("seed") or seed)
@@ -127,7 +132,7 @@ class PcoEmulator:
     def _generate(self, seed: int, people: int, options: dict[str, Any]) -> Store:
         church = generate_church(seed, people, **options)
         store = Store(Organization(100_000 + seed, ORG_NAME, self.time_zone))
-        self.seed_ids = load_church(store, church, self.control.clock.now())
+        load_church(store, church, self.control.clock.now())
         return store
 
     def _write_all(self) -> None:
@@ -173,8 +178,9 @@ class PcoEmulator:
         }
 
     def person_id_for_seed_key(self, key: int) -> int | None:
-        """The PCO id of a seeded person (``SeedPerson.key``), if they were loaded."""
-        return self.seed_ids.get(key)
+        """The PCO id of a seeded person (``SeedPerson.key``), while they exist in PCO."""
+        pid = ID_BASE["person"] + key
+        return pid if self.store.people.get(pid) is not None else None
 
     def make_ctx(self, product: str = "people", version: str | None = None) -> Ctx:
         return Ctx(

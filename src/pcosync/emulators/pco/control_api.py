@@ -29,7 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pcosync.emulators.control import CONTROL_PREFIX
-from pcosync.emulators.pco import people, services
+from pcosync.emulators.pco import people_resources as people
+from pcosync.emulators.pco import services_resources as services
 from pcosync.emulators.pco.jsonapi import ApiError, ResourceSpec, single_doc
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pcosync.emulators.pco import people
+from pcosync.emulators.pco import people_resources as people
 from pcosync.emulators.pco.jsonapi import (
     Ctx,
     Field,
