@@ -52,6 +52,7 @@ def test_resolve_dismiss_and_reopen(store: Store, clock: FakeClock) -> None:
     assert store.parked.resolve(Side.ROCK, "person:45")
     assert store.parked.dismiss(Side.ROCK, "membership:45:TeamPosition:7")
     assert not store.parked.resolve(Side.ROCK, "person:nope")
+    assert not store.parked.unpark(Side.PCO, "person:45")  # parked on the Rock side only
     assert store.parked.list() == []
     assert {p.status for p in store.parked.list(None)} == {
         ParkedStatus.RESOLVED,

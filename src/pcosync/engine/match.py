@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from pcosync.domain.identity import PcoPersonId, RockPersonId, Side
 from pcosync.domain.normalize import fold_name
@@ -140,12 +141,16 @@ def _describe(side: Side, rid: RecordId, name: str) -> str:
     return f"Planning Center person {name} (id {rid})"
 
 
+# Names repeat a lot across a church (and folding is the matcher's main cost): cache them.
+_fold = lru_cache(maxsize=1 << 16)(fold_name)
+
+
 def _keys(person: Person) -> tuple[Hashable | None, Hashable | None, Hashable | None]:
-    last = fold_name(person.last_name)
+    last = _fold(person.last_name)
     if last is None:
         return (None, None, None)
     email = person.email.casefold() if person.email else None
-    first = fold_name(person.first_name)
+    first = _fold(person.first_name)
     return (
         (email, last) if email else None,
         (person.mobile_phone, last) if person.mobile_phone else None,
@@ -154,7 +159,7 @@ def _keys(person: Person) -> tuple[Hashable | None, Hashable | None, Hashable | 
 
 
 def _given_names(person: Person) -> set[str]:
-    names = {fold_name(person.first_name), fold_name(person.nickname)}
+    names = {_fold(person.first_name), _fold(person.nickname)}
     return {n for n in names if n}
 
 

@@ -172,5 +172,9 @@ class ParkedRepo:
         """The record went through: stop retrying. False if it was not parked."""
         return self._set_status(side, record_key, ParkedStatus.RESOLVED)
 
+    def unpark(self, side: Side, record_key: str) -> bool:
+        """Same as :meth:`resolve`: the record no longer needs retrying."""
+        return self.resolve(side, record_key)
+
     def dismiss(self, side: Side, record_key: str) -> bool:
         return self._set_status(side, record_key, ParkedStatus.DISMISSED)
