@@ -483,6 +483,10 @@ class RockApi:
     ) -> Response:
         if entity.name not in ATTRIBUTED:
             raise ApiError(400)  # "specified item does not have attributes"
+        needed = ("attributekey", "attributevalue") if set_value else ("attributekey",)
+        if any(name not in req.lparams for name in needed):
+            # Web API selects actions by their parameters: no match, no action
+            raise not_found_route(req, entity.controller)
         row = self.data.get(entity.name, row_id)
         if row is None:
             raise ApiError(404)
@@ -492,7 +496,7 @@ class RockApi:
             raise ApiError(400)  # reason phrase: "<Type> does not have a <key> attribute"
         if key in req.caller.rights.deny_attributes:
             raise ApiError(403)  # reason phrase: "Not authorized to edit <Type> on <key>"
-        value = (req.lparams.get("attributevalue") or "") if set_value else ""
+        value = req.lparams["attributevalue"] if set_value else ""
         attrs.set_attribute_value(self.data, entity, row, key, value, req.ctx())
         return json_response(row[0], 202)
 

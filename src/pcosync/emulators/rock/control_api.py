@@ -37,6 +37,7 @@ from pcosync.emulators.rock.auth import Login
 from pcosync.emulators.rock.core import ApiError, BadValue, Rights, SaveContext, coerce_json
 from pcosync.emulators.rock.schema import ENTITIES, Access
 from pcosync.emulators.rock.store import Row
+from pcosync.emulators.rock.values import dumps
 
 if TYPE_CHECKING:
     from pcosync.emulators.rock.app import RockEmulator
@@ -59,6 +60,11 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ControlError(400, "the body must be a JSON object")
     return body
+
+
+def _rock_json(payload: Any, status: int = 200) -> Response:
+    """Entities written as the API writes them (Rock's date-time format)."""
+    return Response(dumps(payload), status, media_type="application/json; charset=utf-8")
 
 
 def _int(value: Any, name: str) -> int:
@@ -152,7 +158,7 @@ def control_api_routes(emu: RockEmulator) -> list[Route]:
                     "" if value is None else str(value),
                     ctx,
                 )
-        return JSONResponse(emu.shapes.full(ENTITIES["Person"], person))
+        return _rock_json(emu.shapes.full(ENTITIES["Person"], person))
 
     async def deceased(request: Request) -> Response:
         person = person_or_404(_int(request.path_params["id"], "id"))
@@ -164,7 +170,7 @@ def control_api_routes(emu: RockEmulator) -> list[Route]:
             except ValueError:
                 raise ControlError(400, "date must be YYYY-MM-DD") from None
         people.mark_deceased(emu.data, person, when, ui())
-        return JSONResponse(emu.shapes.full(ENTITIES["Person"], person))
+        return _rock_json(emu.shapes.full(ENTITIES["Person"], person))
 
     async def merge(request: Request) -> Response:
         body = await _json(request)
@@ -219,7 +225,7 @@ def control_api_routes(emu: RockEmulator) -> list[Route]:
             raise ControlError(404, "no such group")
         body = await _json(request)
         data.save("Group", group, values_for("Group", body), ui())
-        return JSONResponse(emu.shapes.full(ENTITIES["Group"], group))
+        return _rock_json(emu.shapes.full(ENTITIES["Group"], group))
 
     async def rest_key(request: Request) -> Response:
         body = await _json(request)
