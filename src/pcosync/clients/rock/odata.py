@@ -14,8 +14,10 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-# Each `Field eq value` costs about three nodes; Rock's default MaxNodeCount is 100.
-OR_BATCH = 25
+# OData counts `Field eq value` as four nodes (operator, the implicit $it, the property, the
+# constant) and each `or` as one more; Rock's default MaxNodeCount is 100. Fifteen terms use 74,
+# leaving room for another clause joined with `and`.
+OR_BATCH = 15
 
 
 class EnumName(str):

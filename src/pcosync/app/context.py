@@ -1,0 +1,80 @@
+"""Build everything one run needs from the settings: clients, adapters, store, the sync."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pcosync.adapters.common import CampusMap
+from pcosync.adapters.pco import PcoPeople
+from pcosync.adapters.rock import RockPeople
+from pcosync.app.people_sync import PeopleSync, Progress
+from pcosync.clients.pco import PcoClient
+from pcosync.clients.rock import RockClient
+from pcosync.config import Settings
+from pcosync.domain.policy import DEFAULT_POLICY, SyncPolicy
+from pcosync.store import Store
+
+
+def policy_from(settings: Settings) -> SyncPolicy:
+    return (
+        DEFAULT_POLICY.with_fields(**dict(settings.fields)) if settings.fields else DEFAULT_POLICY
+    )
+
+
+@dataclass
+class Connection:
+    settings: Settings
+    store: Store
+    rock_client: RockClient
+    pco_client: PcoClient
+    rock: RockPeople
+    pco: PcoPeople
+    people: PeopleSync
+
+
+def open_store(settings: Settings) -> Store:
+    return Store.open(settings.state_url())
+
+
+@asynccontextmanager
+async def open_connection(
+    settings: Settings, *, progress: Progress | None = None
+) -> AsyncIterator[Connection]:
+    store = open_store(settings)
+    rock_client = RockClient(
+        settings.rock.url,
+        api_key=settings.rock_api_key(),
+        time_zone=settings.rock.time_zone,
+        max_in_flight=settings.rock.max_in_flight,
+    )
+    pco_client = PcoClient(
+        settings.pco.url, app_id=settings.pco_app_id(), secret=settings.pco_secret()
+    )
+    campus_map = CampusMap(settings.campus_map)
+    sync = settings.sync
+    phone_locations = {
+        "mobile_phone": sync.mobile_location,
+        "home_phone": sync.home_location,
+        "work_phone": sync.work_location,
+    }
+    rock = RockPeople(rock_client, campus_map, default_region=sync.default_region)
+    pco = PcoPeople(
+        pco_client, campus_map, default_region=sync.default_region, phone_locations=phone_locations
+    )
+    people = PeopleSync(
+        store,
+        rock,
+        pco,
+        policy=policy_from(settings),
+        lookback=timedelta(minutes=sync.lookback_minutes),
+        progress=progress,
+    )
+    try:
+        yield Connection(settings, store, rock_client, pco_client, rock, pco, people)
+    finally:
+        await rock_client.aclose()
+        await pco_client.aclose()
+        store.close()

@@ -1,0 +1,726 @@
+"""One people-sync run: observe → match → plan → gate → apply → record (DESIGN §6).
+
+This is the application layer: it wires the two side adapters, the pure engine and the state
+store. The engine decides; this module only reads, journals and writes.
+
+Crash safety. Every write is journaled as *sent* before it goes out and *applied* after it
+landed, and a link's base is stored right after its operations, so a run killed at any
+instant leaves the journal saying exactly what may be in doubt. The next run starts by
+settling those in-doubt operations (a lost create is found again by the link id written on
+the new record) before it plans anything, so a retry can never duplicate a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pcosync.adapters.common import RejectedRecord
+from pcosync.adapters.pco import PcoPeople
+from pcosync.adapters.rock import RockPeople
+from pcosync.domain.fields import FieldName, FieldValue
+from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
+from pcosync.domain.policy import DEFAULT_POLICY, SyncPolicy
+from pcosync.engine.gate import Decision, GateConfig, Population, Threshold, gate
+from pcosync.engine.match import MatchRecord, match_people
+from pcosync.engine.plan import (
+    OneSided,
+    Operation,
+    OpKind,
+    PersonPair,
+    SyncPlan,
+    plan_people,
+    settle_base,
+    unapplied_fields,
+)
+from pcosync.engine.ports import ObservedPerson
+from pcosync.errors import (
+    AmbiguousWriteError,
+    ApiError,
+    NotFoundError,
+    PcoSyncError,
+    RetriesExhausted,
+    SyncDataError,
+    TransportError,
+)
+from pcosync.store import Store
+from pcosync.store.journal import JournaledOp, OpStatus
+from pcosync.store.links import Link, LinkConflict, LinkStatus
+from pcosync.store.runs import RunMode, RunStatus
+
+log = logging.getLogger("pcosync.sync")
+
+WM_PCO = "pco.people"
+WM_ROCK = "rock.people"
+OBSERVED_PCO = "observed.pco.people"
+
+NO_THRESHOLDS = GateConfig(
+    create=Threshold(None, None), update=Threshold(None, None), remove=Threshold(None, None)
+)
+
+Progress = Callable[[str], None]
+
+
+class InDoubt(PcoSyncError):
+    """A create was sent, its answer lost, and a re-read does not show it (yet)."""
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    status: RunStatus
+    mode: RunMode
+    dry_run: bool
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    linked: int = 0
+    conflicts: int = 0
+    parked: int = 0
+    match_issues: int = 0
+    in_doubt: int = 0
+    hold_reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    requests: dict[str, int] = field(default_factory=dict)
+    planned: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        if self.status is RunStatus.HELD:
+            return 4
+        if self.status is RunStatus.FAILED:
+            return 1
+        if self.status is RunStatus.PARTIAL:
+            return 3
+        return 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status.value,
+            "mode": self.mode.value,
+            "dry_run": self.dry_run,
+            "created": {"rock": self.created["rock"], "pco": self.created["pco"]},
+            "updated": {"rock": self.updated["rock"], "pco": self.updated["pco"]},
+            "linked": self.linked,
+            "conflicts": self.conflicts,
+            "parked": self.parked,
+            "match_issues": self.match_issues,
+            "in_doubt": self.in_doubt,
+            "planned_operations": self.planned,
+            "hold_reasons": self.hold_reasons,
+            "notes": self.notes,
+            "seconds": round(self.seconds, 2),
+            "requests": self.requests,
+        }
+
+
+@dataclass
+class SyncOptions:
+    full: bool = False
+    dry_run: bool = False
+    hold: bool = False
+
+
+@dataclass
+class _Observation:
+    rock: dict[RockPersonId, ObservedPerson]
+    pco: dict[PcoPersonId, ObservedPerson]
+    serving: set[PcoPersonId]
+    rejected: list[RejectedRecord]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _record_key(side: Side, record_id: object) -> str:
+    return f"person:{record_id}"
+
+
+class PeopleSync:
+    """Runs people syncs for one connection."""
+
+    def __init__(
+        self,
+        store: Store,
+        rock: RockPeople,
+        pco: PcoPeople,
+        *,
+        policy: SyncPolicy = DEFAULT_POLICY,
+        gate_config: GateConfig = NO_THRESHOLDS,
+        lookback: timedelta = timedelta(minutes=10),
+        clock: Callable[[], datetime] = _utcnow,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.rock = rock
+        self.pco = pco
+        self.policy = policy
+        self.gate_config = gate_config
+        self.lookback = lookback
+        self.clock = clock
+        self.progress = progress or (lambda _msg: None)
+
+    def _side(self, side: Side) -> RockPeople | PcoPeople:
+        return self.rock if side is Side.ROCK else self.pco
+
+    # ------------------------------------------------------------------ the run
+
+    async def run(self, options: SyncOptions | None = None) -> RunSummary:
+        opts = options or SyncOptions()
+        started = time.monotonic()
+        store = self.store
+        pco_mark = store.watermarks.get_time(WM_PCO)
+        rock_mark = store.watermarks.get_time(WM_ROCK)
+        full = opts.full or pco_mark is None or rock_mark is None
+        mode = RunMode.FULL if full else RunMode.INCREMENTAL
+        run = store.runs.start(mode, dry_run=opts.dry_run)
+        summary = RunSummary(run.id, RunStatus.RUNNING, mode, opts.dry_run)
+        observed_at = self.clock()
+        try:
+            await self.rock.prepare()
+            if not opts.dry_run:
+                await self._settle_in_doubt(summary)
+            self.progress("Reading Planning Center and Rock")
+            obs = await self._observe(full, pco_mark, rock_mark)
+            self._park_rejected(run.id, obs.rejected, summary)
+            if not opts.dry_run:
+                await self._follow_merges(full, pco_mark, obs, summary)
+            links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
+            self.progress("Matching and planning")
+            plan, fresh = await self._plan(full, obs, links, summary, record=not opts.dry_run)
+            summary.planned = len(plan.operations)
+            summary.conflicts = len(plan.conflicts)
+            decision = self._gate(plan, links, obs, full)
+            if opts.hold:
+                decision.append("Held on request (--hold): review it, then approve or reject.")
+            if opts.dry_run:
+                store.journal.record(run.id, plan.operations)
+                store.journal.record_conflicts(run.id, plan.conflicts)
+                self._count_planned(plan, summary)
+                summary.hold_reasons = decision
+                summary.status = RunStatus.DONE
+            elif decision:
+                store.journal.record(run.id, plan.operations)
+                store.journal.record_conflicts(run.id, plan.conflicts)
+                self._count_planned(plan, summary)
+                summary.hold_reasons = decision
+                summary.status = RunStatus.HELD
+            else:
+                self.progress(f"Applying {len(plan.operations)} changes")
+                await self._apply(run.id, plan, fresh, links, summary)
+                summary.status = (
+                    RunStatus.PARTIAL if summary.parked or summary.in_doubt else RunStatus.DONE
+                )
+                # changes up to `observed_at` are settled (applied, parked, or in the journal)
+                store.watermarks.advance_time(WM_PCO, observed_at - timedelta(seconds=1))
+                store.watermarks.advance_time(WM_ROCK, observed_at - timedelta(seconds=1))
+                if full:
+                    store.watermarks.set(OBSERVED_PCO, str(len(obs.serving)))
+            summary.requests = {
+                "pco": self.pco.client.http.stats.requests,
+                "rock": self.rock.client.http.stats.requests,
+            }
+            summary.seconds = time.monotonic() - started
+            if summary.status is not RunStatus.HELD:
+                store.runs.finish(run.id, summary.status, counts=summary.as_dict())
+            else:
+                store.runs.hold(
+                    run.id, [{"message": m} for m in summary.hold_reasons], summary.as_dict()
+                )
+            return summary
+        except BaseException as exc:
+            summary.status = RunStatus.FAILED
+            message = _safe(exc)
+            log.error("sync.run_failed run=%s error=%s", run.id, message)
+            store.runs.finish(run.id, RunStatus.FAILED, error=message, counts=summary.as_dict())
+            raise
+
+    # ------------------------------------------------------------------ observe
+
+    async def _observe(
+        self, full: bool, pco_mark: datetime | None, rock_mark: datetime | None
+    ) -> _Observation:
+        pco_since = (pco_mark - self.lookback) if pco_mark else None
+        rock_since = (rock_mark - self.lookback) if rock_mark else None
+        serving = await self.pco.serving_ids(full=full, since=pco_since)
+        if full or pco_since is None or rock_since is None:
+            pco = {str(o.id): o async for o in self.pco.fetch_all()}
+            rock = {int(o.id): o async for o in self.rock.fetch_all()}
+        else:
+            pco = {str(o.id): o async for o in self.pco.fetch_changed(pco_since)}
+            rock = {int(o.id): o async for o in self.rock.fetch_changed(rock_since)}
+        links = self.store.links.all(LinkStatus.ACTIVE)
+        linked_pco = {lk.pco_person_id for lk in links}
+        # serving people we have never seen (newly assigned, unchanged record)
+        unseen = sorted(pid for pid in serving if pid not in pco and pid not in linked_pco)
+        if unseen:
+            for o in await self.pco.fetch_many(unseen):
+                pco[str(o.id)] = o
+        # records parked earlier are re-read every run until they go through
+        for rec in self.store.parked.due(self.clock()):
+            kind, _, raw_id = rec.record_key.partition(":")
+            if kind != "person" or not raw_id:
+                continue
+            if rec.side == Side.PCO.value and raw_id not in pco:
+                found = await self.pco.fetch_one(raw_id)
+                if found is not None:
+                    pco[raw_id] = found
+            elif rec.side == Side.ROCK.value and raw_id.isdigit() and int(raw_id) not in rock:
+                found = await self.rock.fetch_one(int(raw_id))
+                if found is not None:
+                    rock[int(raw_id)] = found
+        rejected = [*self.pco.rejected, *self.rock.rejected]
+        self.pco.rejected.clear()
+        self.rock.rejected.clear()
+        return _Observation(rock=rock, pco=pco, serving=serving, rejected=rejected)
+
+    def _park_rejected(
+        self, run_id: int, rejected: Iterable[RejectedRecord], summary: RunSummary
+    ) -> None:
+        for rec in rejected:
+            self.store.parked.park(
+                rec.side,
+                _record_key(rec.side, rec.record_id),
+                rec.message,
+                {"field": rec.field},
+                run_id=run_id,
+            )
+            summary.parked += 1
+
+    # ------------------------------------------------------------------ merges
+
+    async def _follow_merges(
+        self, full: bool, pco_mark: datetime | None, obs: _Observation, summary: RunSummary
+    ) -> None:
+        """Move links to the survivor when either side merged a linked person."""
+        links = self.store.links
+        since = None if full or pco_mark is None else pco_mark - self.lookback
+        for merger in await self.pco.mergers_since(since):
+            link = links.by_pco(merger.person_to_remove_id)
+            if link is None:
+                continue
+            self._repoint(link, pco_id=merger.person_to_keep_id, summary=summary)
+        if full:
+            # a linked Rock person missing from a full read was merged (or deleted)
+            for link in links.all(LinkStatus.ACTIVE):
+                if link.rock_person_id in obs.rock:
+                    continue
+                survivor = await self.rock.resolve_merged(link.rock_person_id, link.rock_alias_id)
+                if survivor is not None and survivor != link.rock_person_id:
+                    self._repoint(link, rock_id=int(survivor), summary=summary)
+                elif survivor is None:
+                    self.store.links.set_status(link.id, LinkStatus.ORPHANED)
+                    summary.notes.append(
+                        f"Rock person {link.rock_person_id} no longer exists (deleted, not "
+                        f"merged); link {link.id} is no longer synced."
+                    )
+
+    def _repoint(
+        self,
+        link: Link,
+        *,
+        summary: RunSummary,
+        pco_id: str | None = None,
+        rock_id: int | None = None,
+    ) -> None:
+        try:
+            self.store.links.repoint(link.id, pco_person_id=pco_id, rock_person_id=rock_id)
+            summary.notes.append(
+                f"Link {link.id} followed a merge ({'Planning Center' if pco_id else 'Rock'})."
+            )
+        except LinkConflict as exc:
+            # both duplicates were synced: the survivor already has a link of its own
+            self.store.links.set_status(link.id, LinkStatus.ORPHANED)
+            summary.notes.append(str(exc))
+
+    # ------------------------------------------------------------------ plan
+
+    async def _plan(
+        self,
+        full: bool,
+        obs: _Observation,
+        links: Mapping[int, Link],
+        summary: RunSummary,
+        *,
+        record: bool,
+    ) -> tuple[SyncPlan, dict[tuple[int, str], int | None]]:
+        by_rock = {lk.rock_person_id: lk for lk in links.values()}
+        by_pco = {lk.pco_person_id: lk for lk in links.values()}
+        bases = self.store.links.load_bases()
+        pairs: list[PersonPair] = []
+
+        # links in scope with something new on either side
+        for link in links.values():
+            if link.pco_person_id not in obs.serving:
+                continue  # out of scope: never written (DESIGN §4)
+            r = obs.rock.get(link.rock_person_id)
+            p = obs.pco.get(link.pco_person_id)
+            if r is None and p is None:
+                continue
+            base = bases.get(link.id)
+            if base is None:
+                r = r or await self.rock.fetch_one(link.rock_person_id)
+                p = p or await self.pco.fetch_one(link.pco_person_id)
+                if r is None or p is None:
+                    continue
+            pairs.append(self._pair(link.id, link.rock_person_id, link.pco_person_id, base, r, p))
+
+        # unlinked people in scope: adopt mutual link ids, then match on evidence
+        unlinked = [o for pid, o in obs.pco.items() if pid in obs.serving and pid not in by_pco]
+        fresh: dict[tuple[int, str], int | None] = {}
+        one_sided: list[OneSided] = []
+        if unlinked:
+            if full:
+                rock_pool = dict(obs.rock)
+            else:
+                names = {o.person.last_name for o in unlinked if o.person.last_name}
+                rock_pool = {int(o.id): o for o in await self.rock.candidates(names)}
+                rock_pool.update(obs.rock)
+            still: list[ObservedPerson] = []
+            for o in unlinked:
+                hint = o.link_hint
+                r = rock_pool.get(int(hint)) if isinstance(hint, int) else None
+                if r is not None and r.link_hint == o.id and int(r.id) not in by_rock:
+                    fresh[(int(r.id), str(o.id))] = r.alias_id
+                    pairs.append(self._pair(None, int(r.id), str(o.id), None, r, o))
+                else:
+                    still.append(o)
+            claimed_rock = {k[0] for k in fresh}
+            rock_records = [
+                MatchRecord(
+                    Side.ROCK, rid, o.person, by_rock[rid].pco_person_id if rid in by_rock else None
+                )
+                for rid, o in rock_pool.items()
+                if rid not in claimed_rock
+            ]
+            pco_records = [MatchRecord(Side.PCO, str(o.id), o.person) for o in still]
+            result = match_people(
+                rock_records, pco_records, never_link=self.store.links.exclusions()
+            )
+            for m in result.links:
+                r, p = rock_pool[m.rock_id], obs.pco[m.pco_id]
+                fresh[(m.rock_id, m.pco_id)] = r.alias_id
+                pairs.append(self._pair(None, m.rock_id, m.pco_id, None, r, p))
+            seen_keys = []
+            for issue in result.issues:
+                summary.match_issues += 1
+                seen_keys.append(issue.key)
+                if record:
+                    self.store.issues.upsert(issue)
+            for rec in result.unmatched:
+                if rec.side is Side.PCO:
+                    o = obs.pco[str(rec.id)]
+                    one_sided.append(OneSided(Side.PCO, str(o.id), o.person, o.modified_at))
+            if record and full:
+                self.store.issues.resolve_missing(seen_keys)
+        elif record and full:
+            self.store.issues.resolve_missing([])
+
+        plan = plan_people(pairs, self.policy, one_sided=one_sided)
+        return plan, fresh
+
+    @staticmethod
+    def _pair(
+        link_id: int | None,
+        rock_id: int,
+        pco_id: str,
+        base: Any,
+        r: ObservedPerson | None,
+        p: ObservedPerson | None,
+    ) -> PersonPair:
+        return PersonPair(
+            link_id=link_id,
+            rock_id=rock_id,
+            pco_id=pco_id,
+            base=base,
+            rock=r.person if r else None,
+            pco=p.person if p else None,
+            rock_modified=r.modified_at if r else None,
+            pco_modified=p.modified_at if p else None,
+            rock_link_ok=r is None or r.link_hint == pco_id,
+            pco_link_ok=p is None or p.link_hint == rock_id,
+        )
+
+    # ------------------------------------------------------------------ gate
+
+    def _gate(
+        self, plan: SyncPlan, links: Mapping[int, Link], obs: _Observation, full: bool
+    ) -> list[str]:
+        synced = len(links)
+        population = {Side.ROCK: Population(synced), Side.PCO: Population(synced)}
+        previous = self.store.watermarks.get(OBSERVED_PCO)
+        observed = {Side.PCO: len(obs.serving)} if full else None
+        prev = {Side.PCO: int(previous)} if full and previous and previous.isdigit() else None
+        result = gate(
+            plan.operations, population, self.gate_config, observed=observed, previous_observed=prev
+        )
+        if result.decision is Decision.HOLD:
+            return [r.message for r in result.reasons]
+        return []
+
+    @staticmethod
+    def _count_planned(plan: SyncPlan, summary: RunSummary) -> None:
+        for op in plan.operations:
+            if op.kind is OpKind.CREATE:
+                summary.created[op.side.value] += 1
+            elif op.kind is OpKind.UPDATE:
+                summary.updated[op.side.value] += 1
+
+    # ------------------------------------------------------------------ apply
+
+    async def _apply(
+        self,
+        run_id: int,
+        plan: SyncPlan,
+        fresh: Mapping[tuple[int, str], int | None],
+        links: Mapping[int, Link],
+        summary: RunSummary,
+    ) -> None:
+        store = self.store
+        store.journal.record(run_id, plan.operations)
+        store.journal.record_conflicts(run_id, plan.conflicts)
+        applied: set[int] = set()
+        failed: set[int] = set()
+        link_of: dict[PersonRef, int] = {}
+        last_op_of: dict[PersonRef, int] = {op.ref: op.seq for op in plan.operations}
+        old_bases = store.links.load_bases([r.link_id for r in plan.bases if r.link_id])
+
+        for op in plan.operations:
+            if any(d in failed or d not in applied for d in op.depends_on):
+                store.journal.mark_skipped(
+                    run_id, op.seq, "an earlier step for this person did not go through"
+                )
+                failed.add(op.seq)
+            else:
+                try:
+                    await self._apply_one(run_id, op, fresh, link_of, summary)
+                    applied.add(op.seq)
+                except InDoubt as exc:
+                    summary.in_doubt += 1
+                    summary.notes.append(str(exc))
+                    failed.add(op.seq)
+                except (ApiError, SyncDataError, LinkConflict) as exc:
+                    failed.add(op.seq)
+                    self._fail(run_id, op, exc, summary)
+            if last_op_of.get(op.ref) == op.seq:
+                self._settle(op.ref, plan, applied, link_of, old_bases)
+        # bases of pairs that needed no operation (both sides already agreed)
+        for ref in plan.bases:
+            if ref not in last_op_of:
+                self._settle(ref, plan, applied, link_of, old_bases)
+
+    def _settle(
+        self,
+        ref: PersonRef,
+        plan: SyncPlan,
+        applied: set[int],
+        link_of: Mapping[PersonRef, int],
+        old_bases: Mapping[int, Any],
+    ) -> None:
+        planned = plan.bases.get(ref)
+        link_id = ref.link_id or link_of.get(ref)
+        if planned is None or link_id is None:
+            return
+        unapplied = unapplied_fields(plan.ops_for(ref), applied)
+        self.store.links.save_base(link_id, settle_base(old_bases.get(link_id), planned, unapplied))
+
+    def _fail(self, run_id: int, op: Operation, exc: BaseException, summary: RunSummary) -> None:
+        message = _safe(exc)
+        side_label = op.side.label
+        who = op.ref.describe()
+        reason = f"Could not {op.kind.value} on {side_label} for {who}: {message}"
+        if isinstance(exc, RetriesExhausted | TransportError):
+            reason += " (a temporary problem: it will be retried on the next run)"
+        current = store_status(self.store, run_id, op.seq)
+        if current in (OpStatus.PLANNED, OpStatus.SENT):
+            self.store.journal.mark_failed(run_id, op.seq, reason)
+        source = op.side.other if op.kind is OpKind.CREATE else op.side
+        record_id = op.ref.id_on(source) if op.kind is OpKind.CREATE else op.target_id
+        self.store.parked.park(
+            source,
+            _record_key(source, record_id),
+            reason,
+            {"op": op.kind.value, "run": run_id, "seq": op.seq},
+            run_id=run_id,
+        )
+        summary.parked += 1
+        log.warning(
+            "sync.op_parked run=%s seq=%s kind=%s side=%s",
+            run_id,
+            op.seq,
+            op.kind.value,
+            op.side.value,
+        )
+
+    async def _apply_one(
+        self,
+        run_id: int,
+        op: Operation,
+        fresh: Mapping[tuple[int, str], int | None],
+        link_of: dict[PersonRef, int],
+        summary: RunSummary,
+    ) -> None:
+        journal = self.store.journal
+        if op.kind is OpKind.CREATE:
+            await self._create(run_id, op, link_of, summary)
+            return
+        rock_id, pco_id = op.ref.rock_id, op.ref.pco_id
+        assert rock_id is not None and pco_id is not None
+        link_id = op.ref.link_id or link_of.get(op.ref)
+        if link_id is None:  # a fresh match: the link exists from its first operation on
+            alias = fresh.get((rock_id, pco_id))
+            link_id = self.store.links.add(rock_id, pco_id, rock_alias_id=alias).id
+            link_of[op.ref] = link_id
+            summary.linked += 1
+        writer = self._side(op.side)
+        target = rock_id if op.side is Side.ROCK else pco_id
+        journal.mark_sent(run_id, op.seq)
+        if op.kind is OpKind.LINK:
+            counterpart = pco_id if op.side is Side.ROCK else rock_id
+            await writer.write_link(target, counterpart)
+            journal.mark_applied(run_id, op.seq, link_id=link_id)
+        elif op.kind is OpKind.UPDATE:
+            changes: dict[FieldName, FieldValue] = {
+                f: after for f, (_b, after) in op.changes.items()
+            }
+            try:
+                after = await writer.update_person(target, changes)
+            except NotFoundError:
+                raise SyncDataError(
+                    f"the {op.side.label} record no longer exists (deleted or merged); the "
+                    "link will follow a merge on the next run"
+                ) from None
+            journal.mark_applied(run_id, op.seq, after=after.person, link_id=link_id)
+            summary.updated[op.side.value] += 1
+        else:  # membership kinds arrive with the teams sync
+            journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not handled here")
+
+    async def _create(
+        self, run_id: int, op: Operation, link_of: dict[PersonRef, int], summary: RunSummary
+    ) -> None:
+        """Create the person on ``op.side``; link both records; never duplicate."""
+        source_side = op.side.other
+        source_id = op.ref.id_on(source_side)
+        assert source_id is not None and op.record is not None
+        writer = self._side(op.side)
+        self.store.journal.mark_sent(run_id, op.seq)
+        try:
+            created = await writer.create_person(op.record, link_hint=source_id)
+        except AmbiguousWriteError:
+            created = await self._find_created(op, source_id)
+        rock_id = int(created.id) if op.side is Side.ROCK else int(source_id)
+        pco_id = str(created.id) if op.side is Side.PCO else str(source_id)
+        alias = created.alias_id if op.side is Side.ROCK else None
+        link = self.store.links.add(rock_id, pco_id, rock_alias_id=alias)
+        link_of[op.ref] = link.id
+        self.store.journal.mark_applied(
+            run_id,
+            op.seq,
+            after=created.person,
+            link_id=link.id,
+            rock_person_id=rock_id,
+            pco_person_id=pco_id,
+        )
+        summary.created[op.side.value] += 1
+        summary.linked += 1
+        # the source record learns its counterpart's id too (PCO remote_id / Rock PcoPersonId)
+        source = self._side(source_side)
+        await source.write_link(source_id, created.id)
+
+    async def _find_created(self, op: Operation, source_id: object) -> ObservedPerson:
+        """After a lost create answer: re-read by the link id written on the new record."""
+        found = await self._side(op.side).find_by_link_hint(source_id)  # type: ignore[arg-type]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise InDoubt(
+                f"Creating {op.ref.describe()} on {op.side.label}: the answer was lost and the "
+                "record is not visible yet. The next run checks again before doing anything, "
+                "so it will not be created twice."
+            )
+        raise SyncDataError(
+            f"{len(found)} {op.side.label} records carry the link id of {op.ref.describe()}; "
+            "merge the duplicates, then run the sync again"
+        )
+
+    # ------------------------------------------------------------------ in-doubt
+
+    async def _settle_in_doubt(self, summary: RunSummary) -> None:
+        """Operations journaled as sent by a run that did not finish (killed, or lost answers).
+
+        A create is looked up by the link id written on the new record: found → linked and
+        marked applied; not found → marked not sent, and planned afresh this run. Other
+        writes set values, so they are simply replanned from what the re-read shows.
+        """
+        journal = self.store.journal
+        for jop in journal.in_doubt():
+            op = jop.operation
+            if op.kind is OpKind.CREATE:
+                source_id = op.ref.id_on(op.side.other)
+                found = await self._side(op.side).find_by_link_hint(source_id)  # type: ignore[arg-type]
+                if len(found) == 1:
+                    created = found[0]
+                    rock_id = int(created.id) if op.side is Side.ROCK else int(str(source_id))
+                    pco_id = str(created.id) if op.side is Side.PCO else str(source_id)
+                    try:
+                        link = self.store.links.add(
+                            rock_id,
+                            pco_id,
+                            rock_alias_id=created.alias_id if op.side is Side.ROCK else None,
+                        )
+                    except LinkConflict as exc:
+                        journal.mark_failed(jop.run_id, jop.seq, str(exc))
+                        continue
+                    journal.mark_applied(
+                        jop.run_id,
+                        jop.seq,
+                        after=created.person,
+                        link_id=link.id,
+                        rock_person_id=rock_id,
+                        pco_person_id=pco_id,
+                    )
+                    if op.record is not None:
+                        self.store.links.save_base(link.id, _base_of(op))
+                    await self._side(op.side.other).write_link(
+                        source_id,  # type: ignore[arg-type]
+                        created.id,
+                    )
+                    summary.notes.append(
+                        f"A create interrupted in run {jop.run_id} had happened; it is now "
+                        "linked (no duplicate was made)."
+                    )
+                    continue
+                if len(found) > 1:
+                    journal.mark_failed(jop.run_id, jop.seq, "several records carry its link id")
+                    continue
+            journal.mark_skipped(
+                jop.run_id, jop.seq, "interrupted before its answer; replanned by a later run"
+            )
+
+
+def _base_of(op: Operation) -> Any:
+    from pcosync.engine.merge import Base
+
+    assert op.record is not None
+    return Base(op.record, frozenset(f for f in FieldName if f not in op.changes))
+
+
+def store_status(store: Store, run_id: int, seq: int) -> OpStatus:
+    return store.journal.get(run_id, seq).status
+
+
+def _safe(exc: BaseException) -> str:
+    """An error message fit for logs and the store: our errors carry no personal data."""
+    if isinstance(exc, PcoSyncError | LinkConflict):
+        return str(exc)
+    return f"{type(exc).__name__} (see the debug log)"
+
+
+__all__ = ["JournaledOp", "PeopleSync", "RunSummary", "SyncOptions"]
