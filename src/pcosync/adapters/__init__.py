@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from pcosync.adapters.common import CampusEntry, CampusMap, RejectedRecord
+from pcosync.adapters.memberships import PcoMemberships, RockMemberships
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 
-__all__ = ["CampusEntry", "CampusMap", "PcoPeople", "RejectedRecord", "RockPeople"]
+__all__ = [
+    "CampusEntry",
+    "CampusMap",
+    "PcoMemberships",
+    "PcoPeople",
+    "RejectedRecord",
+    "RockMemberships",
+    "RockPeople",
+]

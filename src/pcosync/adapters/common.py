@@ -40,6 +40,7 @@ class CampusMap:
 
     An id missing from the map reads as no campus, and leaves a note (once per id) for the
     run report; writing a campus name the map does not know raises :class:`InvalidValue`.
+    An empty map means campuses are not synced: every campus reads as None, without notes.
     """
 
     def __init__(self, entries: Iterable[CampusEntry | _CampusEntryLike | Mapping[str, Any]] = ()):
@@ -68,6 +69,8 @@ class CampusMap:
         return len(self.entries)
 
     def _note(self, side: Side, campus_id: object) -> None:
+        if not self.entries:
+            return  # no campus map configured: campuses are simply not synced
         key = (side, str(campus_id))
         if key in self._noted:
             return
