@@ -362,10 +362,10 @@ class PeopleSync:
                 continue  # out of scope: never written (DESIGN §4)
             r = obs.rock.get(link.rock_person_id)
             p = obs.pco.get(link.pco_person_id)
-            if r is None and p is None:
-                continue
             base = bases.get(link.id)
-            if base is None:
+            if r is None and p is None and base is not None:
+                continue
+            if base is None:  # e.g. linked by hand: both records are needed
                 r = r or await self.rock.fetch_one(link.rock_person_id)
                 p = p or await self.pco.fetch_one(link.pco_person_id)
                 if r is None or p is None:
@@ -384,10 +384,16 @@ class PeopleSync:
                 rock_pool = {int(o.id): o for o in await self.rock.candidates(names)}
                 rock_pool.update(obs.rock)
             still: list[ObservedPerson] = []
+            excluded = self.store.links.exclusions()
             for o in unlinked:
                 hint = o.link_hint
                 r = rock_pool.get(int(hint)) if isinstance(hint, int) else None
-                if r is not None and r.link_hint == o.id and int(r.id) not in by_rock:
+                if (
+                    r is not None
+                    and r.link_hint == o.id
+                    and int(r.id) not in by_rock
+                    and (int(r.id), str(o.id)) not in excluded
+                ):
                     fresh[(int(r.id), str(o.id))] = r.alias_id
                     pairs.append(self._pair(None, int(r.id), str(o.id), None, r, o))
                 else:

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from pcosync.cli import sync_cmds
 from pcosync.cli.emulate import emulate_app
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(emulate_app, name="emulate")
+sync_cmds.register(app)
 
 
 @app.callback()

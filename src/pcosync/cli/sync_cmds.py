@@ -1,0 +1,526 @@
+"""``pcosync sync``, ``runs``, ``people``: thin commands over the application layer.
+
+Exit codes (DESIGN §8): 0 done, 1 failed, 2 usage or configuration error, 3 partial (records
+parked), 4 held for review, 75 temporary failure (retry later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pcosync.app.context import open_connection, open_store
+from pcosync.app.people_sync import RunSummary, SyncOptions
+from pcosync.config import Settings, load_settings
+from pcosync.domain.fields import field_spec
+from pcosync.domain.identity import Side
+from pcosync.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigError,
+    PermissionDenied,
+    RetriesExhausted,
+    TransportError,
+)
+from pcosync.store import IssueStatus, LinkConflict, OpStatus, Store
+
+console = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_FAILED, EXIT_USAGE, EXIT_TEMPORARY = 1, 2, 75
+
+
+def config_path(ctx: typer.Context) -> Path | None:
+    obj = ctx.find_root().obj
+    if isinstance(obj, dict) and obj.get("config"):
+        return Path(obj["config"])
+    return None
+
+
+def settings_for(ctx: typer.Context) -> Settings:
+    return load_settings(config_path(ctx))
+
+
+def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn pcosync errors into a clear message and the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(f"[red]Configuration problem:[/red] {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        except (AuthenticationError, PermissionDenied) as exc:
+            err.print(f"[red]Access refused:[/red] {exc}")
+            raise typer.Exit(EXIT_FAILED) from None
+        except (RetriesExhausted, TransportError) as exc:
+            err.print(f"[yellow]Temporary problem, try again later:[/yellow] {exc}")
+            raise typer.Exit(EXIT_TEMPORARY) from None
+        except ApiError as exc:
+            err.print(f"[red]Failed:[/red] {exc}")
+            raise typer.Exit(EXIT_FAILED) from None
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------------- sync
+
+
+def print_summary(summary: RunSummary) -> None:
+    label = {
+        "done": "[green]done[/green]",
+        "partial": "[yellow]partial: some records were parked[/yellow]",
+        "held": "[yellow]held for review: nothing was written[/yellow]",
+        "failed": "[red]failed[/red]",
+    }.get(summary.status.value, summary.status.value)
+    mode = f"{summary.mode.value}{', dry run' if summary.dry_run else ''}"
+    console.print(f"Run {summary.run_id} ({mode}): {label}")
+    verb = "would be" if summary.dry_run or summary.status.value == "held" else ""
+    table = Table(show_header=True, box=None)
+    table.add_column("")
+    table.add_column("Rock", justify="right")
+    table.add_column("Planning Center", justify="right")
+    table.add_row(
+        f"people created{' (' + verb + ')' if verb else ''}",
+        str(summary.created["rock"]),
+        str(summary.created["pco"]),
+    )
+    table.add_row(
+        f"people updated{' (' + verb + ')' if verb else ''}",
+        str(summary.updated["rock"]),
+        str(summary.updated["pco"]),
+    )
+    console.print(table)
+    console.print(
+        f"New links: {summary.linked}   Conflicts settled: {summary.conflicts}   "
+        f"Parked: {summary.parked}   Match issues: {summary.match_issues}"
+    )
+    for reason in summary.hold_reasons:
+        console.print(f"  [yellow]•[/yellow] {reason}")
+    for note in summary.notes:
+        console.print(f"  • {note}")
+    if summary.conflicts:
+        console.print(f"See the conflicts with: pcosync runs show {summary.run_id}")
+    if summary.parked:
+        console.print(f"See what was parked and why with: pcosync runs show {summary.run_id}")
+    if summary.match_issues:
+        console.print("People who could not be matched safely: pcosync people issues")
+
+
+def sync_command(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan and report; write nothing."),
+    full: bool = typer.Option(False, "--full", help="Read everything, not just changes."),
+    hold: bool = typer.Option(
+        False, "--hold", help="Hold this run for review whatever the thresholds."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+) -> None:
+    """Run one sync between Rock and Planning Center."""
+    summary = _sync(ctx, SyncOptions(full=full, dry_run=dry_run, hold=hold), quiet=as_json)
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict()))
+    else:
+        print_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+@friendly_errors
+def _sync(ctx: typer.Context, options: SyncOptions, *, quiet: bool) -> RunSummary:
+    settings = settings_for(ctx)
+
+    async def go() -> RunSummary:
+        with (
+            console.status("Syncing…", spinner="dots")
+            if not quiet and console.is_terminal
+            else _nullcontext() as status
+        ):
+
+            def progress(message: str) -> None:
+                if status is not None:
+                    status.update(message + "…")
+
+            async with open_connection(settings, progress=progress) as conn:
+                return await conn.people.run(options)
+
+    return asyncio.run(go())
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+# ---------------------------------------------------------------------------- runs
+
+runs_app = typer.Typer(
+    help="What the sync did: runs, their operations, conflicts and parked records.",
+    invoke_without_command=True,
+)
+
+
+def _store(ctx: typer.Context) -> Store:
+    return open_store(settings_for(ctx))
+
+
+@runs_app.callback()
+def runs_list(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, help="How many runs to list."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable list."),
+) -> None:
+    """List runs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _runs_list(ctx, limit, as_json)
+
+
+@friendly_errors
+def _runs_list(ctx: typer.Context, limit: int, as_json: bool) -> None:
+    store = _store(ctx)
+    runs = store.runs.list(limit)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "status": r.status.value,
+                        "mode": r.mode.value,
+                        "dry_run": r.dry_run,
+                        "started_at": r.started_at.isoformat(),
+                        "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                        "counts": dict(r.counts),
+                        "error": r.error,
+                    }
+                    for r in runs
+                ]
+            )
+        )
+        return
+    table = Table(title="Runs (newest first)")
+    for col in (
+        "id",
+        "started (UTC)",
+        "mode",
+        "status",
+        "created R/P",
+        "updated R/P",
+        "conflicts",
+        "parked",
+    ):
+        table.add_column(col)
+    for r in runs:
+        c: dict[str, Any] = dict(r.counts)
+        created = c.get("created", {})
+        updated = c.get("updated", {})
+        table.add_row(
+            str(r.id),
+            r.started_at.strftime("%Y-%m-%d %H:%M"),
+            r.mode.value + (" (dry run)" if r.dry_run else ""),
+            r.status.value,
+            f"{created.get('rock', 0)}/{created.get('pco', 0)}",
+            f"{updated.get('rock', 0)}/{updated.get('pco', 0)}",
+            str(c.get("conflicts", 0)),
+            str(c.get("parked", 0)),
+        )
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="The run to show."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Operations, conflicts and parked records of one run."""
+    _runs_show(ctx, run_id, as_json)
+
+
+def _value(field: str, value: Any) -> str:
+    try:
+        return field_spec(field).display(value)
+    except (KeyError, ValueError):
+        return "—" if value in (None, "") else str(value)
+
+
+@friendly_errors
+def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
+    store = _store(ctx)
+    run = store.runs.get(run_id)
+    if run is None:
+        err.print(f"There is no run {run_id}. List runs with: pcosync runs")
+        raise typer.Exit(EXIT_USAGE)
+    ops = store.journal.list(run_id)
+    conflicts = store.journal.conflicts(run_id)
+    parked = [p for p in store.parked.list(None) if p.run_id == run_id]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "run": {
+                        "id": run.id,
+                        "status": run.status.value,
+                        "mode": run.mode.value,
+                        "dry_run": run.dry_run,
+                        "counts": dict(run.counts),
+                        "error": run.error,
+                        "hold_reasons": [dict(h) for h in run.hold_reasons],
+                    },
+                    "operations": [
+                        {
+                            "seq": j.seq,
+                            "status": j.status.value,
+                            "kind": j.operation.kind.value,
+                            "side": j.operation.side.value,
+                            "reason": j.operation.reason.value,
+                            "person": j.operation.ref.describe(),
+                            "error": j.error,
+                            "changes": {
+                                str(f): [_value(str(f), b), _value(str(f), a)]
+                                for f, (b, a) in j.operation.changes.items()
+                            },
+                        }
+                        for j in ops
+                    ],
+                    "conflicts": [
+                        {
+                            "person": c.ref.describe(),
+                            "field": str(c.field),
+                            "rock": _value(str(c.field), c.rock_value),
+                            "pco": _value(str(c.field), c.pco_value),
+                            "winner": c.winner.value,
+                        }
+                        for c in conflicts
+                    ],
+                    "parked": [
+                        {
+                            "side": p.side,
+                            "record": p.record_key,
+                            "reason": p.reason,
+                            "retries": p.retry_count,
+                        }
+                        for p in parked
+                    ],
+                },
+                default=str,
+            )
+        )
+        return
+    console.print(
+        f"Run {run.id}: {run.status.value} ({run.mode.value}"
+        f"{', dry run' if run.dry_run else ''}), started {run.started_at:%Y-%m-%d %H:%M}"
+        " UTC"
+    )
+    if run.error:
+        console.print(f"[red]Error:[/red] {run.error}")
+    for h in run.hold_reasons:
+        console.print(f"[yellow]Held:[/yellow] {h.get('message', h)}")
+    if ops:
+        table = Table(title="Operations")
+        for col in ("#", "status", "where", "what", "person", "changes"):
+            table.add_column(col)
+        for j in ops:
+            op = j.operation
+            changes = "; ".join(
+                f"{field_spec(f).label}: {_value(str(f), b)} → {_value(str(f), a)}"
+                for f, (b, a) in op.changes.items()
+            )
+            if j.error:
+                changes = (changes + " — " if changes else "") + j.error
+            table.add_row(
+                str(j.seq),
+                j.status.value,
+                op.side.label,
+                f"{op.kind.value} ({op.reason.value})",
+                op.ref.describe(),
+                changes,
+            )
+        console.print(table)
+    if conflicts:
+        table = Table(title="Conflicts (both sides changed the same field)")
+        for col in ("person", "field", "Rock", "Planning Center", "kept"):
+            table.add_column(col)
+        for c in conflicts:
+            table.add_row(
+                c.ref.describe(),
+                field_spec(c.field).label,
+                _value(str(c.field), c.rock_value),
+                _value(str(c.field), c.pco_value),
+                f"{c.winner.label} (edited later)",
+            )
+        console.print(table)
+    if parked:
+        table = Table(title="Parked records")
+        for col in ("where", "record", "why", "retries"):
+            table.add_column(col)
+        for p in parked:
+            table.add_row(Side(p.side).label, p.record_key, p.reason, str(p.retry_count))
+        console.print(table)
+
+
+# ---------------------------------------------------------------------------- people
+
+people_app = typer.Typer(
+    help="Linked people and the ones that could not be matched safely.", no_args_is_help=True
+)
+
+
+@people_app.command("links")
+def people_links(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every linked pair: Rock person Id ⇄ Planning Center person id."""
+    _people_links(ctx, as_json)
+
+
+@friendly_errors
+def _people_links(ctx: typer.Context, as_json: bool) -> None:
+    links = _store(ctx).links.all()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "link": lk.id,
+                        "rock_id": lk.rock_person_id,
+                        "pco_id": lk.pco_person_id,
+                        "status": lk.status.value,
+                    }
+                    for lk in links
+                ]
+            )
+        )
+        return
+    table = Table(title=f"{len(links)} linked people")
+    for col in ("link", "Rock Id", "Planning Center id", "status"):
+        table.add_column(col)
+    for lk in links:
+        table.add_row(str(lk.id), str(lk.rock_person_id), lk.pco_person_id, lk.status.value)
+    console.print(table)
+
+
+@people_app.command("link")
+def people_link(
+    ctx: typer.Context,
+    rock_id: int = typer.Argument(..., help="The Rock person Id."),
+    pco_id: str = typer.Argument(..., help="The Planning Center person id."),
+) -> None:
+    """Link two records by hand (e.g. to settle a match issue). The next run merges them."""
+    _people_link(ctx, rock_id, pco_id)
+
+
+@friendly_errors
+def _people_link(ctx: typer.Context, rock_id: int, pco_id: str) -> None:
+    store = _store(ctx)
+    store.links.allow(rock_id, pco_id)
+    try:
+        link = store.links.add(rock_id, pco_id)
+    except LinkConflict as exc:
+        err.print(f"[red]Not linked:[/red] {exc}")
+        raise typer.Exit(EXIT_FAILED) from None
+    for issue in [*store.issues.involving(rock_id=rock_id), *store.issues.involving(pco_id=pco_id)]:
+        store.issues.resolve(issue.id)
+    console.print(
+        f"Linked Rock person {rock_id} with Planning Center person {pco_id} "
+        f"(link {link.id}). The next `pcosync sync` merges their fields."
+    )
+
+
+@people_app.command("unlink")
+def people_unlink(
+    ctx: typer.Context,
+    rock_id: int | None = typer.Option(None, "--rock", help="The Rock person Id."),
+    pco_id: str | None = typer.Option(None, "--pco", help="The Planning Center person id."),
+) -> None:
+    """Stop syncing a pair; they will not be matched to each other again."""
+    _people_unlink(ctx, rock_id, pco_id)
+
+
+@friendly_errors
+def _people_unlink(ctx: typer.Context, rock_id: int | None, pco_id: str | None) -> None:
+    if (rock_id is None) == (pco_id is None):
+        err.print("Say which link: --rock ROCK_ID or --pco PCO_ID")
+        raise typer.Exit(EXIT_USAGE)
+    settings = settings_for(ctx)
+
+    async def go() -> None:
+        async with open_connection(settings) as conn:
+            links = conn.store.links
+            link = links.by_rock(rock_id) if rock_id is not None else links.by_pco(str(pco_id))
+            if link is None:
+                err.print("No such link. List them with: pcosync people links")
+                raise typer.Exit(EXIT_USAGE)
+            links.remove(link.id)
+            links.exclude(link.rock_person_id, link.pco_person_id)
+            # clear the ids written on the records so nothing relinks them
+            await conn.rock.prepare()
+            await conn.rock.write_link(link.rock_person_id, None)
+            await conn.pco.write_link(link.pco_person_id, None)
+            console.print(
+                f"Unlinked Rock person {link.rock_person_id} and Planning Center "
+                f"person {link.pco_person_id}; they will not be matched again."
+            )
+
+    asyncio.run(go())
+
+
+@people_app.command("issues")
+def people_issues(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json"),
+    show_all: bool = typer.Option(False, "--all", help="Resolved ones too."),
+) -> None:
+    """People the sync could not match safely, with which records and how to fix it."""
+    _people_issues(ctx, as_json, show_all)
+
+
+@friendly_errors
+def _people_issues(ctx: typer.Context, as_json: bool, show_all: bool) -> None:
+    issues = _store(ctx).issues.list(None if show_all else IssueStatus.OPEN)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": i.id,
+                        "kind": i.kind.value,
+                        "status": i.status.value,
+                        "rock_ids": list(i.rock_ids),
+                        "pco_ids": list(i.pco_ids),
+                        "message": i.message,
+                    }
+                    for i in issues
+                ],
+                default=str,
+            )
+        )
+        return
+    if not issues:
+        console.print("No open match issues.")
+        return
+    for i in issues:
+        console.print(f"[bold]#{i.id}[/bold] ({i.kind.value}, {i.status.value})")
+        console.print(f"  {i.message}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync_command)
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(people_app, name="people")
+
+
+__all__ = ["OpStatus", "register"]
