@@ -12,6 +12,8 @@ the new record) before it plans anything, so a retry can never duplicate a perso
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 from collections import Counter
@@ -58,6 +60,8 @@ log = logging.getLogger("pcosync.sync")
 WM_PCO = "pco.people"
 WM_ROCK = "rock.people"
 OBSERVED_PCO = "observed.pco.people"
+SERVICES_ARCHIVED = "pco.services_archived"
+SERVICES_MARK = "pco.services_people"
 
 NO_THRESHOLDS = GateConfig(
     create=Threshold(None, None), update=Threshold(None, None), remove=Threshold(None, None)
@@ -157,7 +161,9 @@ class PeopleSync:
         lookback: timedelta = timedelta(minutes=10),
         clock: Callable[[], datetime] = _utcnow,
         progress: Progress | None = None,
+        concurrency: int = 8,
     ) -> None:
+        self.concurrency = concurrency
         self.store = store
         self.rock = rock
         self.pco = pco
@@ -249,7 +255,19 @@ class PeopleSync:
     ) -> _Observation:
         pco_since = (pco_mark - self.lookback) if pco_mark else None
         rock_since = (rock_mark - self.lookback) if rock_mark else None
+        # who is archived in Services is remembered between runs, so an incremental run
+        # reads only the Services people changed since (spec §5.5: no where[updated_at])
+        marks = self.store.watermarks
+        if self.pco.services_archived is None and not full:
+            saved = marks.get(SERVICES_ARCHIVED)
+            if saved is not None:
+                self.pco.services_archived = set(json.loads(saved))
+                self.pco.services_mark = marks.get_time(SERVICES_MARK)
         serving = await self.pco.serving_ids(full=full, since=pco_since)
+        if self.pco.services_archived is not None:
+            marks.set(SERVICES_ARCHIVED, json.dumps(sorted(self.pco.services_archived)))
+        if self.pco.services_mark is not None:
+            marks.advance_time(SERVICES_MARK, self.pco.services_mark)
         if full or pco_since is None or rock_since is None:
             pco = {str(o.id): o async for o in self.pco.fetch_all()}
             rock = {int(o.id): o async for o in self.rock.fetch_all()}
@@ -259,7 +277,14 @@ class PeopleSync:
         links = self.store.links.all(LinkStatus.ACTIVE)
         linked_pco = {lk.pco_person_id for lk in links}
         # serving people we have never seen (newly assigned, unchanged record)
-        unseen = sorted(pid for pid in serving if pid not in pco and pid not in linked_pco)
+        # (people in an open match issue wait for a change or a full run: re-reading them
+        # every run would cost a request each and decide nothing new)
+        waiting = {pid for i in self.store.issues.list() for pid in i.pco_ids}
+        unseen = sorted(
+            pid
+            for pid in serving
+            if pid not in pco and pid not in linked_pco and pid not in waiting
+        )
         if unseen:
             for o in await self.pco.fetch_many(unseen):
                 pco[str(o.id)] = o
@@ -495,32 +520,59 @@ class PeopleSync:
         applied: set[int] = set()
         failed: set[int] = set()
         link_of: dict[PersonRef, int] = {}
-        last_op_of: dict[PersonRef, int] = {op.ref: op.seq for op in plan.operations}
         old_bases = store.links.load_bases([r.link_id for r in plan.bases if r.link_id])
-
+        # one chain per person, in plan order; chains run side by side (the PCO limiter
+        # paces them) and an operation waits for any it depends on in another chain
+        chains: dict[PersonRef, list[Operation]] = {}
         for op in plan.operations:
-            if any(d in failed or d not in applied for d in op.depends_on):
-                store.journal.mark_skipped(
-                    run_id, op.seq, "an earlier step for this person did not go through"
-                )
-                failed.add(op.seq)
-            else:
-                try:
-                    await self._apply_one(run_id, op, fresh, link_of, summary)
-                    applied.add(op.seq)
-                except InDoubt as exc:
-                    summary.in_doubt += 1
-                    summary.notes.append(str(exc))
-                    failed.add(op.seq)
-                except (ApiError, SyncDataError, LinkConflict) as exc:
-                    failed.add(op.seq)
-                    self._fail(run_id, op, exc, summary)
-            if last_op_of.get(op.ref) == op.seq:
-                self._settle(op.ref, plan, applied, link_of, old_bases)
+            chains.setdefault(op.ref, []).append(op)
+        done = {op.seq: asyncio.Event() for op in plan.operations}
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def run_chain(ref: PersonRef, ops: list[Operation]) -> None:
+            async with slots:
+                for op in ops:
+                    for dep in op.depends_on:
+                        if dep in done:
+                            await done[dep].wait()
+                    try:
+                        await self._apply_step(run_id, op, fresh, link_of, summary, applied, failed)
+                    finally:
+                        done[op.seq].set()
+                self._settle(ref, plan, applied, link_of, old_bases)
+
+        await asyncio.gather(*(run_chain(ref, ops) for ref, ops in chains.items()))
         # bases of pairs that needed no operation (both sides already agreed)
         for ref in plan.bases:
-            if ref not in last_op_of:
+            if ref not in chains:
                 self._settle(ref, plan, applied, link_of, old_bases)
+
+    async def _apply_step(
+        self,
+        run_id: int,
+        op: Operation,
+        fresh: Mapping[tuple[int, str], int | None],
+        link_of: dict[PersonRef, int],
+        summary: RunSummary,
+        applied: set[int],
+        failed: set[int],
+    ) -> None:
+        if any(d in failed or d not in applied for d in op.depends_on):
+            self.store.journal.mark_skipped(
+                run_id, op.seq, "an earlier step for this person did not go through"
+            )
+            failed.add(op.seq)
+            return
+        try:
+            await self._apply_one(run_id, op, fresh, link_of, summary)
+            applied.add(op.seq)
+        except InDoubt as exc:
+            summary.in_doubt += 1
+            summary.notes.append(str(exc))
+            failed.add(op.seq)
+        except (ApiError, SyncDataError, LinkConflict) as exc:
+            failed.add(op.seq)
+            self._fail(run_id, op, exc, summary)
 
     def _settle(
         self,

@@ -1,89 +1,335 @@
-"""``pcosync demo``: both emulators with one seeded church, read back through the clients."""
+"""``pcosync demo``: a real two-way sync between both emulators, explained for a church admin.
+
+1. start both emulators with the same seeded church (people on both sides, on one side only,
+   a few duplicates);
+2. ``pcosync init --non-interactive`` writes the configuration (and checks both connections);
+3. the first sync links, creates, settles first-link differences and reports match issues;
+4. people edit records on both sides: a phone in Planning Center, an email in Rock, the same
+   field on both sides (a conflict), different fields of one person on both sides, and a
+   phone number nobody can parse;
+5. the second sync copies each edit across and the demo says, field by field, what happened
+   and why; a third sync shows that nothing is left to do.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
-from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 
+from pcosync.app.context import open_connection
+from pcosync.app.people_sync import RunSummary
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.rock import RockClient
+from pcosync.config import load_settings, write_settings
+from pcosync.domain.fields import field_spec
 from pcosync.emulators.server import BackgroundServer
+from pcosync.store import Store
 
 console = Console()
 
 
-async def _report(pco_url: str, rock_url: str, app_id: str, secret: str, api_key: str) -> None:
+@dataclass
+class Demo:
+    pco_url: str
+    rock_url: str
+    app_id: str
+    secret: str
+    api_key: str
+    config: Path
+
+
+def _control(url: str, path: str, payload: Any = None) -> Any:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        resp = (
+            http.post(f"/__emulator__/{path}", json=payload)
+            if payload is not None
+            else http.get(f"/__emulator__/{path}")
+        )
+        resp.raise_for_status()
+        return resp.json() if resp.content else None
+
+
+def _configure(demo: Demo) -> None:
+    """``pcosync init --non-interactive``, as a volunteer installing pcosync would run it."""
+    from typer.main import get_command
+
+    from pcosync.cli.main import app
+
+    command = get_command(app)
+    if "init" in getattr(command, "commands", {}):
+        args = [
+            "--config",
+            str(demo.config),
+            "init",
+            "--non-interactive",
+            "--rock-url",
+            demo.rock_url,
+            "--rock-api-key",
+            demo.api_key,
+            "--pco-url",
+            demo.pco_url,
+            "--pco-app-id",
+            demo.app_id,
+            "--pco-secret",
+            demo.secret,
+            "--time-zone",
+            "America/Chicago",
+        ]
+        try:
+            command.main(args=args, prog_name="pcosync", standalone_mode=False)
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise RuntimeError(f"pcosync init failed (exit {exc.code})") from None
+        return
+    asyncio.run(_write_config(demo))
+
+
+async def _write_config(demo: Demo) -> None:
     async with (
-        PcoClient(pco_url, app_id=app_id, secret=secret) as pco,
-        RockClient(rock_url, api_key=api_key) as rock,
+        PcoClient(demo.pco_url, app_id=demo.app_id, secret=demo.secret) as pco,
+        RockClient(demo.rock_url, api_key=demo.api_key) as rock,
     ):
-        pco_people, teams, campuses = await asyncio.gather(
-            pco.people(), pco.teams(), pco.campuses()
-        )
-        rock_people, rock_campuses, version = await asyncio.gather(
-            rock.people(), rock.campuses(), rock.version()
-        )
+        pco_campuses = {c.name: c.id for c in await pco.campuses()}
+        rock_campuses = {c.name: c.id for c in await rock.campuses()}
+    write_settings(
+        demo.config,
+        {
+            "rock": {"url": demo.rock_url, "api_key": demo.api_key, "time_zone": "America/Chicago"},
+            "pco": {"url": demo.pco_url, "app_id": demo.app_id, "secret": demo.secret},
+            "state": {"url": "sqlite:///pcosync.db"},
+            "campus_map": [
+                {"name": n, "rock_id": rock_campuses[n], "pco_id": pco_campuses[n]}
+                for n in sorted(pco_campuses)
+                if n in rock_campuses
+            ],
+        },
+    )
 
-    live = [t for t in teams if t.live]
-    serving = {a.person_id for t in live for a in t.assignments}
-    pco_emails = {e.address.lower() for p in pco_people for e in p.emails}
-    rock_emails = {p.email.lower() for p in rock_people if p.email}
 
-    table = Table(title="What pcosync sees", show_lines=False)
-    table.add_column("")
-    table.add_column("Planning Center", justify="right")
-    table.add_column("Rock RMS", justify="right")
-    table.add_row("people", str(len(pco_people)), str(len(rock_people)))
-    table.add_row("campuses", str(len(campuses)), str(len(rock_campuses)))
-    table.add_row(
-        "with an email",
-        str(sum(1 for p in pco_people if p.emails)),
-        str(sum(1 for p in rock_people if p.email)),
+async def _sync(demo: Demo) -> RunSummary:
+    async with open_connection(load_settings(demo.config)) as conn:
+        return await conn.people.run()
+
+
+def _headline(summary: RunSummary) -> str:
+    return (
+        f"Run {summary.run_id} ({summary.mode.value}): {summary.linked} new links, "
+        f"{summary.created['rock']} created in Rock, {summary.created['pco']} created in "
+        f"Planning Center, {summary.updated['rock']} updated in Rock, "
+        f"{summary.updated['pco']} updated in Planning Center, {summary.conflicts} "
+        f"conflicts settled, {summary.parked} parked, {summary.match_issues} match issues "
+        f"— {summary.seconds:.1f}s"
     )
-    table.add_row(
-        "with a phone",
-        str(sum(1 for p in pco_people if p.phone_numbers)),
-        str(sum(1 for p in rock_people if p.phones)),
-    )
-    table.add_row(
-        "emails found on both sides",
-        str(len(pco_emails & rock_emails)),
-        str(len(pco_emails & rock_emails)),
-    )
+
+
+@dataclass
+class Cast:
+    """The linked people the demo edits, with their ids on both sides."""
+
+    phone: tuple[int, str, str]  # rock id, pco id, name
+    email: tuple[int, str, str]
+    conflict: tuple[int, str, str]
+    both: tuple[int, str, str]
+    broken: tuple[int, str, str]
+
+
+async def _pick_cast(demo: Demo) -> Cast:
+    store = Store.open(load_settings(demo.config).state_url())
+    links = store.links.all()
+    store.close()
+    async with PcoClient(demo.pco_url, app_id=demo.app_id, secret=demo.secret) as pco:
+        people = {p.id: p for p in await pco.people()}
+    chosen: list[tuple[int, str, str]] = []
+    for link in links:
+        p = people.get(link.pco_person_id)
+        if p is None or not p.phone_numbers or not p.emails:
+            continue
+        chosen.append((link.rock_person_id, link.pco_person_id, p.name))
+        if len(chosen) == 5:
+            break
+    if len(chosen) < 5:
+        raise RuntimeError("the demo church has too few linked people with phones and emails")
+    return Cast(*chosen)
+
+
+async def _edit(demo: Demo, cast: Cast) -> list[str]:
+    """What people do in the two web UIs between syncs. Returns the story, line by line."""
+    story = []
+    async with PcoClient(demo.pco_url, app_id=demo.app_id, secret=demo.secret) as pco:
+        # 1. a volunteer updates their mobile number in Planning Center
+        person = await pco.person(cast.phone[1])
+        phone = person.phone_numbers[0]
+        await pco.update_phone(phone.id, {"number": "+1 (615) 555-0142"})
+        story.append(
+            f"In Planning Center, {cast.phone[2]} changed their "
+            f"{(phone.location or 'phone').lower()} number."
+        )
+        # 2. Rock staff fix an email address
+        _control(demo.rock_url, f"people/{cast.email[0]}", {"Email": "new.address@example.org"})
+        story.append(f"In Rock, the office updated {cast.email[2]}'s email address.")
+        # 3. the same field on both sides: Rock first, Planning Center a minute later
+        _control(demo.rock_url, f"people/{cast.conflict[0]}", {"NickName": "Sunny"})
+        _control(demo.pco_url, "clock", {"advance_seconds": 60})
+        _control(demo.pco_url, f"people/{cast.conflict[1]}", {"nickname": "Sunshine"})
+        story.append(
+            f"{cast.conflict[2]}'s nickname was changed on both sides: to “Sunny” in "
+            "Rock, and a minute later to “Sunshine” in Planning Center."
+        )
+        # 4. different fields of one person, on both sides, at the same time
+        _control(demo.rock_url, f"people/{cast.both[0]}", {"MiddleName": "Grace"})
+        _control(demo.pco_url, f"people/{cast.both[1]}", {"birthdate": "1990-04-12"})
+        story.append(
+            f"{cast.both[2]} got a middle name in Rock and a new birthdate in "
+            "Planning Center, at the same time."
+        )
+        # 5. a phone number nobody can dial
+        broken = await pco.person(cast.broken[1])
+        await pco.update_phone(broken.phone_numbers[0].id, {"number": "12"})
+        story.append(f"In Planning Center, someone typed “12” as {cast.broken[2]}'s phone number.")
+    return story
+
+
+def _explain(demo: Demo, run_id: int) -> None:
+    store = Store.open(load_settings(demo.config).state_url())
+    try:
+        ops = store.journal.list(run_id)
+        conflicts = store.journal.conflicts(run_id)
+        parked = [p for p in store.parked.list() if p.run_id == run_id]
+    finally:
+        store.close()
+    table = Table(title=f"What run {run_id} did, field by field", show_lines=True)
+    for col in ("written to", "person", "field", "before → after", "why"):
+        table.add_column(col)
+    lost = {(c.ref.rock_id, c.field): c for c in conflicts}
+    for j in ops:
+        op = j.operation
+        for name, (before, after) in op.changes.items():
+            spec = field_spec(name)
+            reason = op.field_reasons.get(name, op.reason).value
+            conflict = lost.get((op.ref.rock_id, name))
+            if reason == "conflict_winner" and conflict is not None:
+                why = (
+                    f"changed on both sides; {conflict.winner.label}'s edit was later, so it "
+                    f"wins. The other value ({spec.display(conflict.loser_value)}) is kept "
+                    f"in run {run_id}'s record."
+                )
+            elif reason == "edit":
+                why = f"edited in {op.side.other.label}"
+            else:
+                why = reason.replace("_", " ")
+            table.add_row(
+                op.side.label,
+                op.ref.describe(),
+                spec.label,
+                f"{spec.display(before)} → {spec.display(after)}",
+                why,
+            )
     console.print(table)
-
-    kinds = Counter(
-        "deleted" if t.deleted_at else "archived" if t.archived_at else "active" for t in teams
-    )
-    console.print(
-        f"Planning Center Services: {len(teams)} teams ({kinds['active']} active, "
-        f"{kinds['archived']} archived, {kinds['deleted']} deleted), "
-        f"{sum(len(t.positions) for t in teams)} positions, "
-        f"{len(serving)} people actively serving."
-    )
-    console.print(f"Rock RMS emulator reports version {version}.")
+    for p in parked:
+        console.print(f"[yellow]Parked[/yellow] ({p.record_key} in {p.side}): {p.reason}")
+    if conflicts:
+        console.print(f"The conflict is listed with both values in `pcosync runs show {run_id}`.")
 
 
-def run_demo(*, people: int = 120, seed: int = 7) -> int:
+def run_demo(*, people: int = 120, seed: int = 7, workdir: str | None = None) -> int:
     from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET
     from pcosync.emulators.pco.app import create_app as create_pco
     from pcosync.emulators.rock.app import DEFAULT_API_KEY
     from pcosync.emulators.rock.app import create_app as create_rock
 
     started = time.monotonic()
-    console.rule("pcosync demo")
+    console.rule("[bold]pcosync demo[/bold]")
     console.print(
-        f"Starting both emulators with the same seeded church (seed {seed}, {people} people)…"
+        f"Starting Planning Center and Rock emulators with the same seeded church "
+        f"(seed {seed}, {people} people)…"
     )
-    pco_server = BackgroundServer(create_pco(seed=seed, people=people))
-    rock_server = BackgroundServer(create_rock(seed=seed, people=people))
-    with pco_server as pco_url, rock_server as rock_url:
-        console.print(f"  Planning Center emulator: {pco_url}")
-        console.print(f"  Rock RMS emulator:        {rock_url}")
-        asyncio.run(_report(pco_url, rock_url, DEFAULT_APP_ID, DEFAULT_SECRET, DEFAULT_API_KEY))
-    console.print(f"Done in {time.monotonic() - started:.1f}s.")
-    return 0
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pcosync-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    with (
+        BackgroundServer(create_pco(seed=seed, people=people)) as pco_url,
+        BackgroundServer(create_rock(seed=seed, people=people)) as rock_url,
+    ):
+        demo = Demo(
+            pco_url,
+            rock_url,
+            DEFAULT_APP_ID,
+            DEFAULT_SECRET,
+            DEFAULT_API_KEY,
+            work / "pcosync.toml",
+        )
+        console.print(f"  Planning Center: {pco_url}\n  Rock RMS:        {rock_url}")
+        console.rule("1. Setup")
+        _configure(demo)
+        console.print(f"Configuration written to {demo.config}")
+
+        console.rule("2. First sync")
+        first = asyncio.run(_sync(demo))
+        console.print(_headline(first))
+        console.print(
+            "People serving in Planning Center were matched to Rock people by email, "
+            "mobile number, or name and birthdate; those with no match were created "
+            "in Rock. Where the two records differed, the most recently edited side "
+            "won, field by field."
+        )
+        _show_issues(demo)
+
+        console.rule("3. People edit records on both sides")
+        cast = asyncio.run(_pick_cast(demo))
+        for line in asyncio.run(_edit(demo, cast)):
+            console.print(f"  • {line}")
+
+        console.rule("4. Second sync")
+        second = asyncio.run(_sync(demo))
+        console.print(_headline(second))
+        _explain(demo, second.run_id)
+
+        console.rule("5. Third sync")
+        third = asyncio.run(_sync(demo))
+        console.print(_headline(third))
+        quiet = third.planned == 0
+        console.print(
+            "Nothing left to do: both systems agree."
+            if quiet
+            else f"[yellow]{third.planned} operations planned[/yellow]"
+        )
+    console.print(
+        Panel(
+            f"Done in {time.monotonic() - started:.0f}s. The state of this demo is in {work}.\n"
+            "Try it yourself: `pcosync emulate pco` and `pcosync emulate rock` in two terminals, "
+            "then `pcosync init`, `pcosync sync --dry-run`, `pcosync sync`, `pcosync runs`.",
+            title="pcosync demo",
+        )
+    )
+    return 0 if quiet else 1
+
+
+def _show_issues(demo: Demo) -> None:
+    store = Store.open(load_settings(demo.config).state_url())
+    try:
+        issues = store.issues.list()
+    finally:
+        store.close()
+    if not issues:
+        return
+    console.print(
+        f"{len(issues)} people could not be matched safely, so pcosync linked nobody and says why:"
+    )
+    for issue in issues[:3]:
+        console.print(
+            Panel(
+                issue.message, title=f"match issue #{issue.id} ({issue.kind.value})", expand=False
+            )
+        )
+
+
+__all__: Sequence[str] = ["run_demo"]
