@@ -166,3 +166,20 @@ def test_attribute_level_denial_is_403(rock: httpx.Client, ids: dict[str, int]) 
             params={"attributeKey": "BaptismDate", "attributeValue": "2020-01-01"},
         )
         assert ok.status_code == 202
+
+
+def test_logout_ends_the_cookie_session(rock_emulator: RunningEmulator) -> None:
+    with httpx.Client(base_url=rock_emulator.url) as browser:
+        browser.post("/api/Auth/Login", json={"Username": "admin", "Password": "admin"})
+        token = browser.cookies[".ROCK"]
+        assert browser.post("/api/Auth/Logout").status_code == 204
+        stale = httpx.get(
+            f"{rock_emulator.url}/api/People/GetCurrentPerson", cookies={".ROCK": token}
+        )
+        assert stale.status_code == 401
+
+
+def test_the_api_prefix_is_not_case_sensitive(rock: httpx.Client) -> None:
+    assert rock.get("/API/People", params={"$top": "1"}).status_code == 200
+    assert rock.get("/Api/people/GetCurrentPerson").status_code == 200
+    assert rock.get("/other/People").status_code == 404

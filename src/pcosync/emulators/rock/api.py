@@ -13,7 +13,6 @@ import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -32,7 +31,7 @@ from pcosync.emulators.rock.core import (
     coerce_patch,
     server_error,
 )
-from pcosync.emulators.rock.query import QueryOptions, Shapes, check_query_parameters, run
+from pcosync.emulators.rock.query import QueryOptions, Shapes, run
 from pcosync.emulators.rock.schema import ATTRIBUTED, BY_CONTROLLER, ENTITIES, Access, EntityDef
 from pcosync.emulators.rock.store import Row
 from pcosync.emulators.rock.values import dumps, new_guid
@@ -54,6 +53,7 @@ class Req:
     lparams: dict[str, str]  # action parameters: Web API binds them case-insensitively
     body: bytes
     caller: Caller
+    cookie: str | None = None
 
     def flag(self, name: str, default: bool = False) -> bool:
         raw = self.lparams.get(name.lower())
@@ -152,6 +152,7 @@ class RockApi:
             {k.lower(): v for k, v in params.items()},
             body,
             caller,
+            cookie,
         )
         self.data.begin_request()
         try:
@@ -699,9 +700,8 @@ class RockApi:
             )
             return response
         if action == "logout":
-            cookie = None
-            for part in (req.lparams.get("cookie") or "").split(";"):
-                cookie = part or cookie
+            if req.cookie:
+                self.emu.auth.sessions.pop(req.cookie, None)
             response = empty(204)
             response.delete_cookie(".ROCK", path="/")
             return response
@@ -725,7 +725,7 @@ _ACTIONS = {
 }
 
 
-def _in_use(data: Any, entity: EntityDef, row: Row) -> str | None:
+def _in_use(data: RockData, entity: EntityDef, row: Row) -> str | None:
     references = {
         "Location": [("GroupLocation", "LocationId"), ("Campus", "LocationId")],
         "GroupType": [("Group", "GroupTypeId"), ("GroupTypeRole", "GroupTypeId")],
@@ -741,7 +741,7 @@ def _in_use(data: Any, entity: EntityDef, row: Row) -> str | None:
     return None
 
 
-def _delete_person(data: Any, row: Row, ctx: SaveContext) -> None:
+def _delete_person(data: RockData, row: Row, ctx: SaveContext) -> None:
     """Cascades as Rock's foreign keys do: phones, memberships, aliases, attribute values."""
     for table, column in (
         ("PhoneNumber", "PersonId"),
@@ -751,14 +751,9 @@ def _delete_person(data: Any, row: Row, ctx: SaveContext) -> None:
         for dependent in list(data.table(table).lookup(column, row[0])):
             data.table(table).delete(dependent[0])
     person_type = data.ids["entity:Person"]
-    acol = ENTITIES["Attribute"].col
     person_attrs = {a[0] for a in data.table("Attribute").lookup("EntityTypeId", person_type)}
     vcol = ENTITIES["AttributeValue"].col
     for value in list(data.table("AttributeValue").lookup("EntityId", row[0])):
         if value[vcol["AttributeId"]] in person_attrs:
             data.table("AttributeValue").delete(value[0])
     data.table("Person").delete(row[0])
-    _ = acol, date
-
-
-__all__ = ["RockApi", "check_query_parameters"]

@@ -7,13 +7,17 @@ state, and helpers tests use (``person_id_for_seed_key``, ``info``).
 
 from __future__ import annotations
 
+import gc
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from pcosync.emulators.control import Control, EmulatorMiddleware, control_routes
@@ -170,10 +174,11 @@ class RockEmulator:
             table.next_id = max(table.next_id, int(next_id))
         self.auth.load(meta.get("auth", {}))
         self.seed_ids = {int(k): v for k, v in meta.get("seed_ids", {}).items()}
+        self.data.store.track(True)
         if self.auth.by_key(self.api_key) is None:
             self.add_rest_key(REST_KEY_NAME, self.api_key, Rights.admin())
             self.flush(meta=True)
-        self.data.store.track(True)
+        self._settle()
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -194,6 +199,13 @@ class RockEmulator:
         if self.file is not None:
             self.file.write_all(self.data.store, self.meta())
         self.data.store.track(True)
+        self._settle()
+
+    def _settle(self) -> None:
+        """Ready for polling at scale: build the index the "modified since" poll walks, and
+        move the loaded rows out of the garbage collector's way (no full-heap pauses)."""
+        self.data.table("Person").sorted_index("ModifiedDateTime")
+        gc.freeze()
 
     def flush(self, meta: bool = False) -> None:
         """Write the request's changes through to the data file (no-op in memory)."""
@@ -273,6 +285,18 @@ class RockEmulator:
         }
 
 
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _any_case(api: RockApi) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        if request.path_params["prefix"].lower() != "api":
+            return PlainTextResponse("Not Found", status_code=404)
+        return await api(request)
+
+    return endpoint
+
+
 def create_app(
     *,
     seed: int = 1,
@@ -309,11 +333,9 @@ def create_app(
     routes = [
         *control_routes(control),
         *control_api_routes(emu),
-        Route(
-            "/api/{path:path}",
-            api.__call__,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-        ),
+        Route("/api/{path:path}", api.__call__, methods=_METHODS),
+        # routes are not case-sensitive: /API/People works too
+        Route("/{prefix}/{path:path}", _any_case(api), methods=_METHODS),
     ]
     app = Starlette(
         routes=routes,

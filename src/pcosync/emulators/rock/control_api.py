@@ -33,7 +33,6 @@ from starlette.routing import Route
 
 from pcosync.emulators.control import CONTROL_PREFIX
 from pcosync.emulators.rock import people
-from pcosync.emulators.rock.auth import Login
 from pcosync.emulators.rock.core import ApiError, BadValue, Rights, SaveContext, coerce_json
 from pcosync.emulators.rock.schema import ENTITIES, Access
 from pcosync.emulators.rock.store import Row
@@ -307,6 +306,3 @@ def _set_phone(
             },
             ctx,
         )
-
-
-__all__ = ["Login", "control_api_routes"]

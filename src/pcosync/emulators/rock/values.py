@@ -7,7 +7,6 @@ SQL Server ``datetime`` keeps 1/300 s, so milliseconds always end in 0, 3 or 7.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -15,8 +14,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 _DECIMAL_MARK = "\u0000DEC:"
-_DECIMAL_RE = re.compile(r'"\\u0000DEC:(-?[0-9.]+)"')
+_DECIMAL_RE = re.compile(rb'"\\u0000DEC:(-?[0-9.]+)"')
+_DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 
 
 def sql_datetime(value: datetime) -> datetime:
@@ -87,10 +89,10 @@ def _default(value: Any) -> Any:
 
 def dumps(payload: Any) -> bytes:
     """Compact JSON like ASP.NET Web API writes it; decimals keep their .NET scale."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_default)
-    if _DECIMAL_MARK[1:] in text:
-        text = _DECIMAL_RE.sub(r"\1", text)
-    return text.encode("utf-8")
+    body = orjson.dumps(payload, default=_default, option=_DUMPS_OPTIONS)
+    if b"u0000DEC:" in body:
+        body = _DECIMAL_RE.sub(rb"\1", body)
+    return body
 
 
 def format_phone(number: str, country_code: str | None) -> str:
