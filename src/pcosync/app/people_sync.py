@@ -304,6 +304,13 @@ class PeopleSync:
         rejected = [*self.pco.rejected, *self.rock.rejected]
         self.pco.rejected.clear()
         self.rock.rejected.clear()
+        # a record parked because it could not be read, and read cleanly now, is settled
+        open_parked = {(p.side, p.record_key) for p in self.store.parked.list()
+                       if (p.payload or {}).get("field")}
+        for side, seen in ((Side.PCO, pco), (Side.ROCK, rock)):
+            for rid in seen:
+                if (side.value, _record_key(side, rid)) in open_parked:
+                    self.store.parked.resolve(side, _record_key(side, rid))
         return _Observation(rock=rock, pco=pco, serving=serving, rejected=rejected)
 
     def _park_rejected(
@@ -566,6 +573,10 @@ class PeopleSync:
         try:
             await self._apply_one(run_id, op, fresh, link_of, summary)
             applied.add(op.seq)
+            source = op.side.other if op.kind is OpKind.CREATE else op.side
+            record_id = op.ref.id_on(source)
+            if record_id is not None:
+                self.store.parked.resolve(source, _record_key(source, record_id))
         except InDoubt as exc:
             summary.in_doubt += 1
             summary.notes.append(str(exc))
