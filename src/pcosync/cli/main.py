@@ -22,10 +22,18 @@ sync_cmds.register(app)
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
+    config: str | None = typer.Option(
+        None,
+        "--config",
+        envvar="PCOSYNC_CONFIG",
+        help="The pcosync.toml to use (default: $PCOSYNC_CONFIG, then ./pcosync.toml).",
+    ),
     verbose: int = typer.Option(
         0, "--verbose", "-v", count=True, help="More log output (-vv: debug)."
     ),
 ) -> None:
+    ctx.obj = {"config": config}
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -37,7 +45,7 @@ def demo(
     people: int = typer.Option(120, help="Size of the seeded demo church."),
     seed: int = typer.Option(7, help="Seed of the demo church."),
 ) -> None:
-    """Start both emulators with a seeded church and show what pcosync sees."""
+    """Start both emulators with a seeded church, sync both ways, and explain it."""
     from pcosync.cli.demo import run_demo
 
     raise typer.Exit(run_demo(people=people, seed=seed))
