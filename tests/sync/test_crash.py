@@ -1,0 +1,78 @@
+"""A sync process killed with SIGKILL mid-apply, then restarted, converges without duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pcosync.config import load_settings
+from tests.sync.conftest import Church
+from tests.sync.test_people_sync import _link_values
+
+
+def _applied(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            row = conn.execute("select count(*) from operations where status = 'applied'")
+            return int(row.fetchone()[0])
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+
+
+@pytest.mark.slow
+def test_sigkill_mid_apply_then_restart_converges(church: Church) -> None:
+    # slow both APIs down so the kill lands in the middle of the apply phase
+    for control in (church.pco_control, church.rock_control):
+        control("faults", {"faults": [{"kind": "latency", "ms": 40}]})
+    db = Path(load_settings(church.config).state_url().removeprefix("sqlite:///"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pcosync.cli.main", "--config", str(church.config), "sync"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+    deadline = time.monotonic() + 120
+    while _applied(db) < 15:
+        assert proc.poll() is None, "the sync finished before it could be killed"
+        assert time.monotonic() < deadline, "the sync never started applying"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    killed_at = _applied(db)
+
+    for control in (church.pco_control, church.rock_control):
+        control("faults", method="DELETE")
+    restarted = church.sync()
+    settled = church.sync()
+    before = church.writes()
+    quiet = church.sync(full=True)
+
+    assert killed_at >= 15
+    assert restarted.status.value in ("done", "partial")
+    assert settled.planned == 0 and quiet.planned == 0
+    assert church.writes() == before  # converged: nothing left to write
+    values = _link_values(church)
+    assert values and max(values.values()) == 1  # no Rock person linked twice
+    created = church.rock_get(
+        "/api/People",
+        **{"$filter": "startswith(ForeignKey,'pcosync:pco:')", "$select": "Id,ForeignKey"},
+    )
+    assert max(Counter(r["ForeignKey"] for r in created).values(), default=1) == 1
+    store = church.store()
+    try:
+        links = store.links.all()
+        assert len({lk.rock_person_id for lk in links}) == len(links)
+        assert len({lk.pco_person_id for lk in links}) == len(links)
+        assert not store.journal.in_doubt()
+    finally:
+        store.close()
