@@ -7,7 +7,6 @@ state, and helpers tests use (``person_id_for_seed_key``, ``info``).
 
 from __future__ import annotations
 
-import gc
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -202,10 +201,8 @@ class RockEmulator:
         self._settle()
 
     def _settle(self) -> None:
-        """Ready for polling at scale: build the index the "modified since" poll walks, and
-        move the loaded rows out of the garbage collector's way (no full-heap pauses)."""
+        """Ready for polling at scale: build the index the "modified since" poll walks."""
         self.data.table("Person").sorted_index("ModifiedDateTime")
-        gc.freeze()
 
     def flush(self, meta: bool = False) -> None:
         """Write the request's changes through to the data file (no-op in memory)."""

@@ -464,6 +464,7 @@ class Bound:
     entity: EntityDef | None = None
     nav: Nav | None = None
     simple: list[tuple[str, str, Any]] = field(default_factory=list)  # ANDed (col, op, value)
+    only_simple: bool = False  # the expression is exactly the AND of ``simple``
 
 
 @dataclass
@@ -471,6 +472,7 @@ class Filter:
     predicate: Callable[[Row], bool]
     simple: list[tuple[str, str, Any]]  # top-level ANDed comparisons column-vs-literal
     node_count: int
+    only_simple: bool = False  # nothing but ``simple``: an index range can replace it
 
 
 def _edm_type(prop: Prop) -> str:
@@ -511,7 +513,7 @@ class Binder:
         if bound.etype not in ("Edm.Boolean", "null"):
             raise ODataError("The $filter expression must evaluate to a single boolean value.")
         fn = bound.fn
-        return Filter(lambda row: fn(row) is True, bound.simple, self.nodes)
+        return Filter(lambda row: fn(row) is True, bound.simple, self.nodes, bound.only_simple)
 
     def bind(self, node: Node) -> Bound:
         if isinstance(node, Lit):
@@ -631,6 +633,7 @@ class Binder:
                 "Edm.Boolean",
                 lambda r: lf(r) is True and rf(r) is True,
                 simple=left.simple + right.simple,
+                only_simple=left.only_simple and right.only_simple,
             )
         return Bound("Edm.Boolean", lambda r: lf(r) is True or rf(r) is True)
 
@@ -690,7 +693,10 @@ class Binder:
         elif right.column is not None and left.const is not _NO_CONST:
             simple = [(right.column, _FLIP[op], left.const)]
         strings = "Edm.String" in (lt, rt) and left.enum is None and right.enum is None
-        return Bound("Edm.Boolean", _comparison(op, lf, rf, strings), simple=simple)
+        exact = bool(simple) and not strings and simple[0][2] is not None
+        return Bound(
+            "Edm.Boolean", _comparison(op, lf, rf, strings), simple=simple, only_simple=exact
+        )
 
     def _arith(self, op: str, left: Bound, right: Bound) -> Bound:
         numeric = left.etype in _NUMERIC and right.etype in _NUMERIC

@@ -136,6 +136,12 @@ def run(
             column = order[0].column if order else "Id"
             assert column is not None
             descending = bool(order) and order[0].descending
+            if (
+                filt is not None
+                and filt.only_simple
+                and all(c == column and op != "ne" for c, op, _ in simple)
+            ):
+                predicate = visible  # the index range is the whole filter
             rows = _index_scan(table, column, descending, simple, predicate, limit)
             return rows[opts.skip :]
     source: Iterable[Row] = candidates if candidates is not None else table.in_order()
