@@ -439,3 +439,23 @@ def test_load_attributes_per_item_and_ignored_with_expand(
     )
     assert set(limited.json()["Attributes"]) == {"BaptismDate"}
     assert "FieldType" in limited.json()["Attributes"]["BaptismDate"]
+
+
+def test_numeric_literals(rock: httpx.Client) -> None:
+    locations = rock.get("/api/Locations", params={"$select": "Id,Latitude"}).json()
+    mid = sorted(loc["Latitude"] for loc in locations if loc["Latitude"] is not None)[5]
+    north = rock.get(
+        "/api/Locations", params={"$filter": f"Latitude gt {mid}", "$select": "Id"}
+    ).json()
+    assert {x["Id"] for x in north} == {
+        loc["Id"] for loc in locations if loc["Latitude"] is not None and loc["Latitude"] > mid
+    }
+    first = locations[0]["Id"]
+    assert rock.get(
+        "/api/Locations", params={"$filter": f"Id eq {first}L", "$select": "Id"}
+    ).json() == [{"Id": first}]
+    assert rock.get(
+        "/api/Locations", params={"$filter": f"Id eq {first}.0M", "$select": "Id"}
+    ).json() == [{"Id": first}]
+    text = rock.get("/api/Locations", params={"$filter": f"Id eq '{first}'"})
+    assert "'Edm.Int32' and 'Edm.String'" in _odata_error(text)

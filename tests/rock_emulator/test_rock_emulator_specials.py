@@ -238,3 +238,18 @@ def test_flush_and_version(rock: httpx.Client) -> None:
     assert rock.put("/api/Attributes/flush/12").status_code == 204
     version = rock.get("/api/Utility/GetRockSemanticVersionNumber")
     assert version.status_code == 200 and version.json() == "1.16.4"
+
+
+def test_get_by_user_name_includes_phone_numbers(rock: httpx.Client, ids: dict[str, int]) -> None:
+    rock.post(
+        "/api/PhoneNumbers",
+        json={
+            "PersonId": ids["person:admin"],
+            "Number": "2145550999",
+            "NumberTypeValueId": ids["dv:phone_type:mobile"],
+        },
+    )
+    admin = rock.get("/api/People/GetByUserName/admin").json()
+    assert admin["Id"] == ids["person:admin"]
+    assert [p["Number"] for p in admin["PhoneNumbers"]] == ["2145550999"]
+    assert rock.get("/api/People/GetByUserName/nobody").status_code == 404

@@ -535,6 +535,8 @@ class RockApi:
                     )
                 },
             )
+        if action == "getbyusername" and len(args) == 1:
+            return self.route(req, "People", {"GET": lambda r: self.by_username(r, args[0])})
         if action == "search" and not args:
             return self.route(req, "People", {"GET": self.search})
         if action == "getcurrentperson" and not args:
@@ -555,6 +557,20 @@ class RockApi:
         if action == "addexistingpersontofamily" and not args:
             return self.route(req, "People", {"POST": self.add_existing_to_family})
         return None
+
+    def by_username(self, req: Req, username: str) -> Response:
+        """This one action includes the phone numbers (``.Include(a => a.PhoneNumbers)``)."""
+        login = next(
+            (lg for lg in self.emu.auth.logins if (lg.username or "").lower() == username.lower()),
+            None,
+        )
+        person = self.data.get("Person", login.person_id) if login else None
+        if person is None:
+            raise ApiError(404)
+        out = self.render_one(req, ENTITIES["Person"], person)
+        phones = self.data.table("PhoneNumber").lookup("PersonId", person[0])
+        out["PhoneNumbers"] = self.shapes.full_many(ENTITIES["PhoneNumber"], phones)
+        return json_response(out)
 
     def search(self, req: Req) -> Response:
         results = people.search(
