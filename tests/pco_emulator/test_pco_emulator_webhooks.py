@@ -127,7 +127,11 @@ def test_failed_deliveries_are_retried_with_the_same_id(receiver: Receiver) -> N
         create_person(api)
         received = receiver.wait_for(3)
         sub_id = api.get(SUBS).json()["data"][0]["id"]
-        event = api.get(f"{SUBS}/{sub_id}/events").json()["data"][0]
+        deadline = time.monotonic() + 5  # the emulator records the 200 after the receiver
+        while (event := api.get(f"{SUBS}/{sub_id}/events").json()["data"][0])["attributes"][
+            "status"
+        ] == "pending" and time.monotonic() < deadline:
+            time.sleep(0.02)
         deliveries = api.get(f"{SUBS}/{sub_id}/events/{event['id']}/deliveries").json()["data"]
     attempts = [json.loads(body)["data"][0] for _, body in received]
     assert [a["attributes"]["attempt"] for a in attempts] == [1, 2, 3]

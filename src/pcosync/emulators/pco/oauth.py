@@ -106,7 +106,7 @@ class OAuthServer:
             secrets.token_hex(32),
             user_id,
             scopes,
-            self.clock.now().replace(microsecond=0),
+            self.clock.now(),
         )
         self.by_access[token.access_token] = token
         self.by_refresh[token.refresh_token] = token
