@@ -232,7 +232,7 @@ class RockApi:
         special = self.special(req, entity, first, rest[1:])
         if special is not None:
             return special
-        if len(rest) == 1 and re.fullmatch(r"-?\d+|[^/]*", rest[0]) and first not in _ACTIONS:
+        if len(rest) == 1 and first not in _ACTIONS:
             row_id = parse_int(rest[0])
             table = {"GET": lambda r: self.get_one(r, entity, row_id)}
             if not entity.read_only:

@@ -487,6 +487,7 @@ def search(
             words = text.split()
             if len(words) == 1:
                 name_tests.append((None, words[0]))
+                reversed_name = True  # one word is a last name, shown "Last, First"
             else:
                 name_tests.append((words[0], " ".join(words[1:])))
                 name_tests.append((" ".join(words[1:]), words[0]))
@@ -524,7 +525,7 @@ def search(
 def _search_result(data: RockData, row: Row, details: bool, reversed_name: bool) -> dict[str, Any]:
     nick = row[P["NickName"]] or row[P["FirstName"]] or ""
     last = row[P["LastName"]] or ""
-    name = f"{last}, {nick}" if reversed_name or details else f"{nick} {last}".strip()
+    name = f"{last}, {nick}" if reversed_name else f"{nick} {last}".strip()
     status_id = row[P["RecordStatusValueId"]]
     is_active = status_id == data.ids["dv:record_status:active"]
     result: dict[str, Any] = {
