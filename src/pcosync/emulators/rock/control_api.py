@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from pcosync.emulators.control import CONTROL_PREFIX
 from pcosync.emulators.rock import people
+from pcosync.emulators.rock.attributes import set_attribute_value
 from pcosync.emulators.rock.core import ApiError, BadValue, Rights, SaveContext, coerce_json
 from pcosync.emulators.rock.schema import ENTITIES, Access
 from pcosync.emulators.rock.store import Row
@@ -146,8 +147,6 @@ def control_api_routes(emu: RockEmulator) -> list[Route]:
         if attributes is not None:
             if not isinstance(attributes, dict):
                 raise ControlError(400, "AttributeValues must map attribute keys to values")
-            from pcosync.emulators.rock.attributes import set_attribute_value
-
             for key, value in attributes.items():
                 set_attribute_value(
                     data,

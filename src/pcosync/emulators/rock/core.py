@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,7 +24,7 @@ from pcosync.emulators.control import EmulatorClock
 from pcosync.emulators.rock.odata import Getter
 from pcosync.emulators.rock.schema import ENTITIES, Access, EntityDef, Nav, Prop, PType
 from pcosync.emulators.rock.store import Row, Store, Table
-from pcosync.emulators.rock.values import new_guid, parse_datetime_text, to_local
+from pcosync.emulators.rock.values import new_guid, parse_datetime_text, sql_datetime, to_local
 
 
 class ApiError(Exception):
@@ -182,8 +183,6 @@ def coerce_json(prop: Prop, value: Any, tz: ZoneInfo) -> Any:
         if ptype is PType.GUID:
             if not isinstance(value, str):
                 raise BadValue(prop.name)
-            import uuid
-
             return str(uuid.UUID(value.strip()))
         if ptype is PType.DECIMAL:
             return Decimal(str(value))
@@ -196,8 +195,6 @@ def coerce_json(prop: Prop, value: Any, tz: ZoneInfo) -> Any:
 
 def parse_body_datetime(text: str, tz: ZoneInfo) -> datetime:
     """A date-time from a body: no offset = org-local wall time; an offset is converted."""
-    from pcosync.emulators.rock.values import sql_datetime
-
     raw = text.strip()
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -232,7 +232,7 @@ class GroupMemberHooks(NamedHooks):
             if other[0] == row[0] or other[GM["IsArchived"]]:
                 continue
             if other[GM["PersonId"]] == person[0] and other[GM["GroupRoleId"]] == role[0]:
-                from pcosync.emulators.rock.people import full_name
+                from pcosync.emulators.rock.people import full_name  # people imports us
 
                 return [
                     f"{full_name(person)} already belongs to the {role_name.lower()} role "

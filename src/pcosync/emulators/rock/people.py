@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pcosync.emulators.rock import groups
+from pcosync.emulators.rock.attributes import db_update_error
 from pcosync.emulators.rock.core import (
     ApiError,
     NamedHooks,
@@ -256,8 +257,6 @@ class PersonAliasHooks(NamedHooks):
 
     def validate(self, row: Row, old: Row | None) -> list[str]:
         if self.data.get("Person", row[PA["PersonId"]]) is None:
-            from pcosync.emulators.rock.attributes import db_update_error
-
             raise db_update_error()
         return []
 
@@ -282,8 +281,6 @@ class PhoneNumberHooks(NamedHooks):
 
     def validate(self, row: Row, old: Row | None) -> list[str]:
         if self.data.get("Person", row[PH["PersonId"]]) is None:
-            from pcosync.emulators.rock.attributes import db_update_error
-
             raise db_update_error()
         if not row[PH["Number"]]:
             return ["The Number field is required."]

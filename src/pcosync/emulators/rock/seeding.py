@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pcosync.emulators.rock.attributes import value_as_numeric
 from pcosync.emulators.rock.core import RockData
+from pcosync.emulators.rock.people import birth_date
 from pcosync.emulators.rock.schema import ENTITIES
 from pcosync.emulators.rock.store import Row
 from pcosync.emulators.rock.values import format_phone, sql_datetime
@@ -451,8 +453,6 @@ def _alias(s: Seeder, person: Row) -> Row:
 
 
 def _finish_person(s: Seeder, row: Row) -> None:
-    from pcosync.emulators.rock.people import birth_date
-
     col = ENTITIES["Person"].col
     row[col["BirthDate"]] = birth_date(row)
     giving_group = row[col["GivingGroupId"]]
@@ -803,8 +803,6 @@ def _seed_attributes(s: Seeder, installed: datetime) -> None:
 
 
 def _value(s: Seeder, attribute_id: int, entity_id: int, value: str) -> None:
-    from pcosync.emulators.rock.attributes import value_as_numeric
-
     when = s.moment(datetime(2019, 1, 1), SEEDED_UNTIL)
     s.add(
         "AttributeValue",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,11 +38,6 @@ def to_local(moment: datetime, tz: ZoneInfo) -> datetime:
     return sql_datetime(moment.astimezone(tz).replace(tzinfo=None))
 
 
-def local_to_utc(value: datetime, tz: ZoneInfo) -> datetime:
-    """Naive org-local wall time → aware UTC (the first of the two in the DST fall-back hour)."""
-    return value.replace(tzinfo=tz).astimezone(UTC)
-
-
 def format_datetime(value: datetime) -> str:
     """.NET ``yyyy-MM-ddTHH:mm:ss.FFFFFFF``: no offset, fraction without trailing zeros."""
     text = value.isoformat()
@@ -66,10 +61,6 @@ def parse_datetime_text(text: str) -> datetime | None:
 
 def new_guid() -> str:
     return str(uuid.uuid4())
-
-
-def guid_from(rng_bits: int) -> str:
-    return str(uuid.UUID(int=rng_bits, version=4))
 
 
 def decimal_out(value: Decimal) -> str:
