@@ -1,0 +1,354 @@
+"""``pcosync init`` and ``pcosync check`` without the terminal: verify, prepare, write.
+
+``init`` never writes the file unless every verification passed, and never creates anything
+in Planning Center. In Rock it creates one thing, idempotently: the ``PcoPersonId`` person
+attribute that carries each link (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import ValidationError as PydanticValidationError
+
+from pcosync.clients.http import RetryPolicy
+from pcosync.clients.pco import PcoClient
+from pcosync.clients.rock import RockClient
+from pcosync.clients.rock.models import Guids
+from pcosync.config import (
+    ENV_SECRETS,
+    PERSON_FIELDS,
+    RockSettings,
+    Settings,
+    StateSettings,
+    SyncSettings,
+    write_settings,
+)
+from pcosync.errors import ApiError, ConfigError
+from pcosync.setup.campuses import CampusPair, MatchKind, propose_campus_map
+from pcosync.setup.probes import (
+    PCO_PERSON_ATTRIBUTE,
+    PcoFacts,
+    RockFacts,
+    campus_map_check,
+    probe_pco,
+    probe_rock,
+    rock_attribute_check,
+    state_check,
+)
+from pcosync.setup.results import Check, all_passed, failed, ok, warning
+from pcosync.setup.timezone import TimeZoneChoice, choose_time_zone, rock_utc_offset
+
+DEFAULT_PCO_URL = "https://api.planningcenteronline.com"
+DEFAULT_STATE_URL = "sqlite:///pcosync.db"
+# setup talks to a person waiting at a prompt: fail fast rather than back off for minutes
+SETUP_RETRY = RetryPolicy(max_attempts=2, max_total_seconds=10.0, cap_seconds=2.0)
+SETUP_TIMEOUT = 20.0
+SECRET_KEYS = {
+    "rock": ("api_key", "api_key_file"),
+    "pco": ("app_id", "secret", "secret_file"),
+}
+MANAGED_SECTIONS = ("rock", "pco", "state", "campus_map")
+ATTRIBUTE_NAME = "Planning Center Person Id"
+ATTRIBUTE_DESCRIPTION = (
+    "Written by pcosync: links this person to their Planning Center record. Do not edit."
+)
+
+
+def normalize_url(value: str, what: str) -> tuple[str, str | None]:
+    """A base URL without a trailing slash or ``/api``; a note when it was changed."""
+    text = value.strip()
+    note = None
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
+        text = "https://" + text
+        note = f"{what}: no http:// or https:// given, using {text}"
+    text = text.rstrip("/")
+    if text.lower().endswith("/api"):
+        text = text[: -len("/api")]
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(
+            f"{value!r} is not a web address (e.g. https://rock.example.org)", key=what
+        )
+    return text, note
+
+
+def env_names() -> list[str]:
+    return list(ENV_SECRETS.values())
+
+
+# ------------------------------------------------------------------------------ verification
+
+
+async def verify_rock(url: str, api_key: str) -> tuple[list[Check], RockFacts | None]:
+    async with RockClient(url, api_key=api_key, retry=SETUP_RETRY, timeout=SETUP_TIMEOUT) as rock:
+        return await probe_rock(rock, url)
+
+
+async def verify_pco(url: str, app_id: str, secret: str) -> tuple[list[Check], PcoFacts | None]:
+    async with PcoClient(
+        url, app_id=app_id, secret=secret, retry=SETUP_RETRY, timeout=SETUP_TIMEOUT
+    ) as pco:
+        return await probe_pco(pco, url, webhooks=False)
+
+
+# ------------------------------------------------------------------------------ init
+
+
+@dataclass
+class InitPlan:
+    """Everything init was told; secrets are only held, never shown."""
+
+    config_path: Path
+    rock_url: str
+    rock_api_key: str
+    pco_url: str
+    pco_app_id: str
+    pco_secret: str
+    state_url: str = DEFAULT_STATE_URL
+    time_zone: str | None = None
+    time_zone_source: str = "given with --time-zone"
+    secrets_in_env: bool = False
+
+
+@dataclass
+class InitOutcome:
+    checks: list[Check]
+    time_zone: TimeZoneChoice | None = None
+    campus_pairs: list[CampusPair] = field(default_factory=list)
+    attribute_created: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all_passed(self.checks)
+
+
+def read_existing(path: Path) -> dict[str, Any] | None:
+    """The current file's TOML, to keep the sections init does not manage; None if unusable."""
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
+def resolve_state_url(state_url: str, config_path: Path) -> str:
+    """The state URL as the sync will open it (SQLite paths are relative to the file)."""
+    settings = Settings(
+        rock=RockSettings(url="http://localhost"), state=StateSettings(url=state_url)
+    )
+    settings.source = config_path.resolve()
+    return settings.state_url()
+
+
+async def _ensure_attribute(rock: RockClient) -> tuple[Check, bool, timedelta | None]:
+    """Find or create ``PcoPersonId``; a fresh one also tells Rock's UTC offset."""
+    name = f"Rock attribute {PCO_PERSON_ATTRIBUTE}"
+    try:
+        found = await rock.find_attribute(Guids.ENTITY_PERSON, PCO_PERSON_ATTRIBUTE)
+        if found is not None:
+            return ok(name, f"already there (Attribute Id {found['Id']})"), False, None
+        attribute_id = await rock.ensure_attribute(
+            Guids.ENTITY_PERSON, PCO_PERSON_ATTRIBUTE, ATTRIBUTE_NAME, ATTRIBUTE_DESCRIPTION
+        )
+    except ApiError as exc:
+        return (
+            failed(
+                name,
+                f"could not create the person attribute: {exc}",
+                "Give the REST user Edit on Attributes, or create a Text person attribute "
+                f"with the key {PCO_PERSON_ATTRIBUTE} in Rock (Admin Tools › Settings › Person "
+                "Attributes); then run this again.",
+            ),
+            False,
+            None,
+        )
+    created = ok(
+        name,
+        f"created the person attribute '{ATTRIBUTE_NAME}' (key {PCO_PERSON_ATTRIBUTE}, "
+        f"Attribute Id {attribute_id})",
+    )
+    offset = None
+    try:
+        response = await rock.http.request("GET", f"/api/Attributes/{attribute_id}")
+        written = datetime.fromisoformat(str(response.json()["CreatedDateTime"]))
+        server = parsedate_to_datetime(response.headers["date"])
+        offset = rock_utc_offset(written.replace(tzinfo=None), server.astimezone(UTC))
+    except (ApiError, KeyError, TypeError, ValueError):
+        pass
+    return created, True, offset
+
+
+def build_config(
+    plan: InitPlan,
+    zone: str,
+    pairs: list[CampusPair],
+    pco: PcoFacts | None,
+    existing: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The file's content: managed sections rewritten, any other section kept as it was."""
+    old = dict(existing or {})
+
+    def kept(section: str, drop: tuple[str, ...]) -> dict[str, Any]:
+        raw = old.get(section)
+        return {k: v for k, v in raw.items() if k not in drop} if isinstance(raw, dict) else {}
+
+    rock = kept("rock", (*SECRET_KEYS["rock"], "url", "time_zone"))
+    rock = {"url": plan.rock_url, "time_zone": zone, **rock}
+    pco_section = kept("pco", (*SECRET_KEYS["pco"], "url"))
+    pco_section = {"url": plan.pco_url, **pco_section}
+    if not plan.secrets_in_env:
+        rock["api_key"] = plan.rock_api_key
+        pco_section["app_id"] = plan.pco_app_id
+        pco_section["secret"] = plan.pco_secret
+    state = {**kept("state", ("url",)), "url": plan.state_url}
+
+    sync_defaults = SyncSettings().model_dump()
+    country = (pco.country_code or "") if pco else ""
+    if re.fullmatch(r"[A-Z]{2}", country):
+        sync_defaults["default_region"] = country
+    data: dict[str, Any] = {
+        "rock": rock,
+        "pco": pco_section,
+        "state": state,
+        "sync": old.get("sync", sync_defaults),
+        "fields": old.get("fields", {name: "both" for name in PERSON_FIELDS}),
+    }
+    for key, value in old.items():
+        if key not in data and key not in MANAGED_SECTIONS:
+            data[key] = value
+    data["campus_map"] = [p.as_config() for p in pairs]
+    return data
+
+
+async def prepare_init(
+    plan: InitPlan,
+    rock_facts: RockFacts,
+    pco_facts: PcoFacts,
+    existing: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> InitOutcome:
+    """After both sides verified: state store, the Rock attribute, time zone, campus map."""
+    folder = plan.config_path.resolve().parent
+    state_url = resolve_state_url(plan.state_url, plan.config_path)
+    checks = [
+        await asyncio.to_thread(
+            state_check, state_url, creatable=None if folder.exists() else folder
+        )
+    ]
+    if not all_passed(checks):
+        return InitOutcome(checks)
+    async with RockClient(
+        plan.rock_url, api_key=plan.rock_api_key, retry=SETUP_RETRY, timeout=SETUP_TIMEOUT
+    ) as rock:
+        attribute, created, offset = await _ensure_attribute(rock)
+    checks.append(attribute)
+    if not all_passed(checks):
+        return InitOutcome(checks)
+
+    choice = choose_time_zone(
+        explicit=plan.time_zone,
+        explicit_source=plan.time_zone_source,
+        rock_campus_zones=rock_facts.campus_time_zones,
+        pco_zone=pco_facts.org_time_zone,
+        rock_offset=offset,
+        now=now or datetime.now(UTC),
+    )
+    tz_check = (
+        warning("Rock time zone", f"{choice.zone}: {choice.source}", choice.warning)
+        if choice.warning
+        else ok("Rock time zone", f"{choice.zone}: {choice.source}")
+    )
+    checks.append(tz_check)
+
+    pairs = propose_campus_map(rock_facts.campuses, pco_facts.campuses)
+    if not (rock_facts.campuses_read and pco_facts.campuses_read):
+        checks.append(
+            warning(
+                "Campus map",
+                "the campuses of one side could not be read; the map is incomplete",
+                "Fill in the campus_map entries by hand, or run init again once both can be read.",
+            )
+        )
+    data = build_config(plan, choice.zone, pairs, pco_facts, existing)
+    try:
+        Settings.model_validate(data)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"the existing file has a setting init cannot keep: {first['msg']}",
+            key=key,
+            file=str(plan.config_path),
+        ) from None
+    return InitOutcome(checks, choice, pairs, created, data)
+
+
+def save(plan: InitPlan, outcome: InitOutcome) -> None:
+    write_settings(plan.config_path, outcome.data)
+
+
+def unmatched(pairs: list[CampusPair]) -> list[CampusPair]:
+    return [p for p in pairs if p.kind in (MatchKind.ROCK_ONLY, MatchKind.PCO_ONLY)]
+
+
+# ------------------------------------------------------------------------------ check
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    """Every check of ``pcosync check``, in the order they are shown."""
+    source = str(settings.source) if settings.source else "the config file"
+    checks = [ok("Config file", f"{source} is valid")]
+    async with (
+        RockClient(
+            settings.rock.url,
+            api_key=settings.rock_api_key(),
+            time_zone=settings.rock.time_zone,
+            retry=SETUP_RETRY,
+            timeout=SETUP_TIMEOUT,
+        ) as rock,
+        PcoClient(
+            settings.pco.url,
+            app_id=settings.pco_app_id(),
+            secret=settings.pco_secret(),
+            retry=SETUP_RETRY,
+            timeout=SETUP_TIMEOUT,
+        ) as pco,
+    ):
+        (rock_checks, rock_facts), (pco_checks, pco_facts) = await asyncio.gather(
+            probe_rock(rock, settings.rock.url), probe_pco(pco, settings.pco.url)
+        )
+        checks += rock_checks
+        if rock_facts is not None:
+            checks.append(await rock_attribute_check(rock))
+            zone = choose_time_zone(
+                explicit=settings.rock.time_zone,
+                explicit_source="from the config file",
+                rock_campus_zones=rock_facts.campus_time_zones,
+                pco_zone=None,
+                rock_offset=None,
+                now=datetime.now(UTC),
+            )
+            checks.append(
+                warning("Rock time zone", f"{zone.zone}: {zone.source}", zone.warning)
+                if zone.warning
+                else ok("Rock time zone", f"{zone.zone}: {zone.source}")
+            )
+    checks += pco_checks
+    checks.append(await asyncio.to_thread(state_check, settings.state_url()))
+    entries = [(e.name, e.rock_id, e.pco_id) for e in settings.campus_map]
+    checks += campus_map_check(entries, rock_facts, pco_facts)
+    return checks
