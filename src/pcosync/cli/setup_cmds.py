@@ -1,0 +1,552 @@
+"""``pcosync init`` and ``pcosync check``: prompts, tables, exit codes.
+
+The work is done by :mod:`pcosync.setup`; this module asks, prints and maps outcomes to exit
+codes (0 done, 1 a verification failed, 2 usage or configuration). Secrets are read hidden
+and never printed. Both commands take ``--config`` themselves too, so
+``pcosync init --config FILE`` and ``pcosync --config FILE check`` both work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import typer
+from rich.console import Console
+from rich.prompt import Confirm, Prompt
+from rich.table import Table
+from rich.text import Text
+
+from pcosync.config import find_config, load_settings
+from pcosync.errors import ConfigError
+from pcosync.setup.assistant import (
+    DEFAULT_PCO_URL,
+    DEFAULT_STATE_URL,
+    InitOutcome,
+    InitPlan,
+    env_names,
+    normalize_url,
+    prepare_init,
+    read_existing,
+    run_checks,
+    save,
+    unmatched,
+    verify_pco,
+    verify_rock,
+)
+from pcosync.setup.campuses import CampusPair, MatchKind
+from pcosync.setup.probes import PcoFacts, RockFacts
+from pcosync.setup.results import Check, Status, all_passed
+from pcosync.setup.timezone import choose_time_zone, is_valid_zone
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ATTEMPTS = 3
+
+_LABELS = {
+    Status.OK: ("ok", "green"),
+    Status.WARNING: ("warning", "yellow"),
+    Status.FAILED: ("FAILED", "bold red"),
+}
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+class _Prompt(Prompt):
+    """Rich's prompt, reading hidden input through Typer's prompt so it works without a
+    terminal (piped input, tests) exactly as it does with one."""
+
+    @classmethod
+    def get_input(
+        cls,
+        console: Console,
+        prompt: Any,
+        password: bool,
+        stream: TextIO | None = None,
+    ) -> str:
+        if not password:
+            return console.input(prompt, stream=stream)
+        console.print(prompt, end="")
+        value: str = typer.prompt(
+            "", default="", show_default=False, hide_input=True, prompt_suffix=""
+        )
+        return value
+
+
+def print_checks(console: Console, checks: list[Check]) -> None:
+    for check in checks:
+        label, style = _LABELS[check.status]
+        console.print(
+            Text.assemble((f"{label:<8}", style), (check.name, "bold"), f": {check.detail}")
+        )
+        if check.fix and check.status is not Status.OK:
+            console.print(Text(f"         what to do: {check.fix}", style="dim"))
+
+
+def _campus_table(pairs: list[CampusPair]) -> Table:
+    table = Table(title="Proposed campus map", title_justify="left")
+    table.add_column("Rock campus (Id)")
+    table.add_column("Planning Center campus (id)")
+    table.add_column("Matched by")
+    for p in pairs:
+        rock = f"{p.rock_name} ({p.rock_id})" if p.rock_id is not None else "-"
+        pco = f"{p.pco_name} ({p.pco_id})" if p.pco_id is not None else "-"
+        how = {
+            MatchKind.SAME_NAME: Text("same name", style="green"),
+            MatchKind.SIMILAR_NAME: Text("similar name: please check", style="yellow"),
+        }.get(p.kind, Text("not matched: map by hand", style="red"))
+        table.add_row(rock, pco, how)
+    return table
+
+
+# ------------------------------------------------------------------------------ init
+
+
+@dataclass
+class InitOptions:
+    config: Path | None
+    non_interactive: bool
+    rock_url: str | None
+    rock_api_key: str | None
+    pco_url: str | None
+    pco_app_id: str | None
+    pco_secret: str | None
+    time_zone: str | None
+    state_url: str | None
+    secrets_in_env: bool
+    force: bool
+
+
+class _Usage(Exception):
+    """A usage or configuration problem: exit 2 with this message."""
+
+
+def run_init(opts: InitOptions) -> int:
+    console = _console()
+    errors = _console(stderr=True)
+    try:
+        if opts.non_interactive:
+            return _init_non_interactive(opts, console)
+        return _init_interactive(opts, console)
+    except (_Usage, ConfigError) as exc:
+        errors.print(Text(f"pcosync init: {exc}", style="red"))
+        return EXIT_USAGE
+
+
+def _config_path(opts: InitOptions) -> Path:
+    path = find_config(opts.config)
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if path.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise _Usage(f"cannot write {path} here; pick a file you may write with --config")
+    return path
+
+
+def _zone_or_usage(value: str | None) -> str | None:
+    if value is not None and not is_valid_zone(value):
+        raise _Usage(
+            f"unknown time zone {value!r} for --time-zone (use a name like America/Chicago)"
+        )
+    return value
+
+
+def _init_non_interactive(opts: InitOptions, console: Console) -> int:
+    missing = [
+        flag
+        for flag, value in (
+            ("--rock-url", opts.rock_url),
+            ("--rock-api-key (or PCOSYNC_ROCK_API_KEY)", opts.rock_api_key),
+            ("--pco-app-id (or PCOSYNC_PCO_APP_ID)", opts.pco_app_id),
+            ("--pco-secret (or PCOSYNC_PCO_SECRET)", opts.pco_secret),
+        )
+        if not value
+    ]
+    if missing:
+        raise _Usage("--non-interactive needs " + ", ".join(missing))
+    path = _config_path(opts)
+    if path.exists() and not opts.force:
+        raise _Usage(
+            f"{path} already exists; pass --force to replace it (settings init does not "
+            "manage are kept), or --config to write another file"
+        )
+    rock_url, rock_note = normalize_url(opts.rock_url or "", "--rock-url")
+    pco_url, pco_note = normalize_url(opts.pco_url or DEFAULT_PCO_URL, "--pco-url")
+    for note in (rock_note, pco_note):
+        if note:
+            console.print(note)
+    plan = InitPlan(
+        config_path=path,
+        rock_url=rock_url,
+        rock_api_key=opts.rock_api_key or "",
+        pco_url=pco_url,
+        pco_app_id=opts.pco_app_id or "",
+        pco_secret=opts.pco_secret or "",
+        state_url=opts.state_url or DEFAULT_STATE_URL,
+        time_zone=_zone_or_usage(opts.time_zone),
+        secrets_in_env=opts.secrets_in_env,
+    )
+    console.print(f"Checking Rock RMS at {plan.rock_url} and Planning Center at {plan.pco_url}…")
+    (rock_checks, rock_facts), (pco_checks, pco_facts) = asyncio.run(_verify_both(plan))
+    print_checks(console, rock_checks + pco_checks)
+    if rock_facts is None or pco_facts is None or not all_passed(rock_checks + pco_checks):
+        console.print(
+            Text("Nothing was written. Fix the problems above and run init again.", style="red")
+        )
+        return EXIT_FAILED
+    return _finish(plan, rock_facts, pco_facts, console)
+
+
+async def _verify_both(
+    plan: InitPlan,
+) -> tuple[tuple[list[Check], RockFacts | None], tuple[list[Check], PcoFacts | None]]:
+    return await asyncio.gather(
+        verify_rock(plan.rock_url, plan.rock_api_key),
+        verify_pco(plan.pco_url, plan.pco_app_id, plan.pco_secret),
+    )
+
+
+def _finish(plan: InitPlan, rock: RockFacts, pco: PcoFacts, console: Console) -> int:
+    existing = read_existing(plan.config_path) if plan.config_path.exists() else None
+    outcome = asyncio.run(prepare_init(plan, rock, pco, existing))
+    print_checks(console, outcome.checks)
+    if not outcome.ok:
+        console.print(
+            Text("Nothing was written. Fix the problems above and run init again.", style="red")
+        )
+        return EXIT_FAILED
+    try:
+        save(plan, outcome)
+    except OSError as exc:
+        raise _Usage(
+            f"cannot write {plan.config_path}: {exc.strerror}; pick another --config"
+        ) from None
+    _report_written(plan, outcome, console)
+    return EXIT_OK
+
+
+def _report_written(plan: InitPlan, outcome: InitOutcome, console: Console) -> None:
+    if outcome.campus_pairs:
+        console.print(_campus_table(outcome.campus_pairs))
+    else:
+        console.print("Neither side has campuses: the campus map is empty.")
+    left = unmatched(outcome.campus_pairs)
+    if left:
+        console.print(
+            Text(
+                f"{len(left)} campus(es) could not be matched by name. In {plan.config_path}, "
+                "add the missing rock_id or pco_id to their campus_map entries (the ids "
+                "are shown above), or delete an entry to leave that campus out.",
+                style="yellow",
+            )
+        )
+    console.print(Text(f"Wrote {plan.config_path} (readable only by you).", style="green"))
+    if not plan.secrets_in_env:
+        console.print(
+            "It holds the secrets: keep it private. To keep the file in version control, run "
+            "init again with --secrets-in-env."
+        )
+    if plan.secrets_in_env:
+        console.print(
+            "The secrets are not in the file. Set these environment variables wherever "
+            "pcosync runs (for example in the service's environment file):"
+        )
+        for name in env_names():
+            console.print(f"  {name}")
+    config_flag = f" --config {plan.config_path}" if plan.config_path != find_config() else ""
+    console.print(f"Next: run `pcosync{config_flag} check`.")
+
+
+def _ask(console: Console, label: str, default: str | None = None, *, secret: bool = False) -> str:
+    while True:
+        if default is not None:
+            answer = _Prompt.ask(
+                label, console=console, default=default, password=secret, show_default=not secret
+            )
+        else:
+            answer = _Prompt.ask(label, console=console, password=secret)
+        if answer.strip():
+            return answer.strip()
+        console.print("Please enter a value.")
+
+
+def _init_interactive(opts: InitOptions, console: Console) -> int:
+    path = _config_path(opts)
+    console.rule("pcosync setup")
+    console.print(
+        "This connects pcosync to Rock RMS and Planning Center, checks the permissions the "
+        f"sync needs, and writes {path}. Secrets are typed hidden and never shown."
+    )
+    if (
+        path.exists()
+        and not opts.force
+        and not Confirm.ask(
+            f"{path} already exists. Replace it? (settings init does not manage are kept)",
+            console=console,
+            default=False,
+        )
+    ):
+        console.print("Nothing was changed.")
+        return EXIT_OK
+
+    console.rule("Rock RMS")
+    rock_url = opts.rock_url
+    rock_key = opts.rock_api_key
+    rock_facts: RockFacts | None = None
+    for attempt in range(ATTEMPTS):
+        raw_url = (
+            rock_url
+            if (rock_url and attempt == 0 and opts.rock_url)
+            else _ask(console, "Rock address (e.g. https://rock.example.org)", rock_url)
+        )
+        try:
+            rock_url, note = normalize_url(raw_url, "Rock address")
+        except ConfigError as exc:
+            console.print(Text(str(exc), style="red"))
+            rock_url = None
+            continue
+        if note:
+            console.print(note)
+        if not (rock_key and attempt == 0):
+            rock_key = _ask_secret(console, "Rock REST key", rock_key)
+        else:
+            console.print(
+                "Using the Rock REST key given on the command line or in PCOSYNC_ROCK_API_KEY."
+            )
+        checks, rock_facts = asyncio.run(verify_rock(rock_url, rock_key))
+        print_checks(console, checks)
+        if rock_facts is not None and all_passed(checks):
+            break
+        rock_facts = None
+        if attempt + 1 == ATTEMPTS or not Confirm.ask("Try again?", console=console, default=True):
+            console.print(Text("Nothing was written.", style="red"))
+            return EXIT_FAILED
+    assert rock_url and rock_key and rock_facts is not None
+
+    console.rule("Planning Center")
+    console.print(
+        "Use a Personal Access Token (https://api.planningcenteronline.com/oauth/applications) "
+        "of a login with People Editor and Services Scheduler (or higher)."
+    )
+    pco_url = opts.pco_url or DEFAULT_PCO_URL
+    app_id, secret = opts.pco_app_id, opts.pco_secret
+    pco_facts: PcoFacts | None = None
+    for attempt in range(ATTEMPTS):
+        try:
+            pco_url, note = normalize_url(
+                pco_url
+                if (attempt == 0 and opts.pco_url)
+                else _ask(console, "Planning Center API address", pco_url),
+                "Planning Center address",
+            )
+        except ConfigError as exc:
+            console.print(Text(str(exc), style="red"))
+            pco_url = DEFAULT_PCO_URL
+            continue
+        if note:
+            console.print(note)
+        if not (app_id and secret and attempt == 0):
+            app_id = _ask_secret(console, "Planning Center application id", app_id)
+            secret = _ask_secret(console, "Planning Center secret", secret)
+        else:
+            console.print(
+                "Using the Planning Center token given on the command line or in the environment."
+            )
+        checks, pco_facts = asyncio.run(verify_pco(pco_url, app_id, secret))
+        print_checks(console, checks)
+        if pco_facts is not None and all_passed(checks):
+            break
+        pco_facts = None
+        if attempt + 1 == ATTEMPTS or not Confirm.ask("Try again?", console=console, default=True):
+            console.print(Text("Nothing was written.", style="red"))
+            return EXIT_FAILED
+    assert app_id and secret and pco_facts is not None
+
+    console.rule("Settings")
+    zone = _zone_or_usage(opts.time_zone)
+    source = "given with --time-zone"
+    if zone is None:
+        guess = choose_time_zone(
+            explicit=None,
+            rock_campus_zones=rock_facts.campus_time_zones,
+            pco_zone=pco_facts.org_time_zone,
+            rock_offset=None,
+            now=_now(),
+        )
+        console.print(f"Rock's time zone: the best guess is {guess.zone}, {guess.source}.")
+        while True:
+            zone = _ask(
+                console,
+                "Rock's time zone (Rock › Admin Tools › Settings › General Settings)",
+                guess.zone,
+            )
+            if is_valid_zone(zone):
+                break
+            console.print(
+                Text(f"{zone!r} is not a time zone name like America/Chicago.", style="red")
+            )
+        source = "confirmed at the prompt"
+    state_url = opts.state_url or _ask(console, "State database", DEFAULT_STATE_URL)
+    secrets_in_env = opts.secrets_in_env or Confirm.ask(
+        "Keep the secrets out of the file (you will set them as environment variables)?",
+        console=console,
+        default=False,
+    )
+    plan = InitPlan(
+        config_path=path,
+        rock_url=rock_url,
+        rock_api_key=rock_key,
+        pco_url=pco_url,
+        pco_app_id=app_id,
+        pco_secret=secret,
+        state_url=state_url,
+        time_zone=zone,
+        time_zone_source=source,
+        secrets_in_env=secrets_in_env,
+    )
+    return _finish(plan, rock_facts, pco_facts, console)
+
+
+def _ask_secret(console: Console, label: str, previous: str | None) -> str:
+    if previous:
+        answer = _Prompt.ask(
+            f"{label} (Enter keeps the one you typed)",
+            console=console,
+            password=True,
+            default="",
+            show_default=False,
+        )
+        return answer.strip() or previous
+    return _ask(console, label, secret=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------------ check
+
+
+def run_check(config: Path | None, as_json: bool) -> int:
+    errors = _console(stderr=True)
+    try:
+        settings = load_settings(config)
+        checks = asyncio.run(run_checks(settings))
+    except ConfigError as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "error": str(exc), "checks": []}, indent=2))
+        errors.print(Text(f"pcosync check: {exc}", style="red"))
+        return EXIT_USAGE
+    passed = all_passed(checks)
+    if as_json:
+        body = {
+            "ok": passed,
+            "config": str(settings.source),
+            "checks": [c.as_dict() for c in checks],
+        }
+        typer.echo(json.dumps(body, indent=2))
+        return EXIT_OK if passed else EXIT_FAILED
+    console = _console()
+    table = Table(title=f"pcosync check: {settings.source}", title_justify="left")
+    table.add_column("Check", no_wrap=True)
+    table.add_column("Result", no_wrap=True)
+    table.add_column("Details")
+    for check in checks:
+        label, style = _LABELS[check.status]
+        detail = Text(check.detail)
+        if check.fix and check.status is not Status.OK:
+            detail.append(f"\nWhat to do: {check.fix}", style="dim")
+        table.add_row(check.name, Text(label, style=style), detail)
+    console.print(table)
+    counts = {s: sum(1 for c in checks if c.status is s) for s in Status}
+    summary = (
+        f"{counts[Status.OK]} ok, {counts[Status.WARNING]} warning(s), "
+        f"{counts[Status.FAILED]} failed"
+    )
+    console.print(Text(summary, style="green" if passed else "red"))
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+# ------------------------------------------------------------------------------ commands
+
+CONFIG_HELP = "The config file (default: pcosync --config, $PCOSYNC_CONFIG, ./pcosync.toml)."
+
+
+def _config_option(ctx: typer.Context, own: str | None) -> Path | None:
+    """The command's own ``--config``, else the root ``pcosync --config``, else None."""
+    if own:
+        return Path(own)
+    obj = ctx.find_root().obj
+    found = obj.get("config") if isinstance(obj, dict) else None
+    return Path(found) if found else None
+
+
+def init_command(
+    ctx: typer.Context,
+    non_interactive: bool = typer.Option(
+        False, "--non-interactive", help="Ask nothing: take every answer from the options."
+    ),
+    config: str | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    rock_url: str | None = typer.Option(None, help="Rock's address, e.g. https://rock.example.org"),
+    rock_api_key: str | None = typer.Option(
+        None,
+        envvar="PCOSYNC_ROCK_API_KEY",
+        help="Rock REST key (safer in PCOSYNC_ROCK_API_KEY than on the command line).",
+    ),
+    pco_url: str | None = typer.Option(
+        None, help=f"Planning Center API address (default {DEFAULT_PCO_URL})."
+    ),
+    pco_app_id: str | None = typer.Option(
+        None, envvar="PCOSYNC_PCO_APP_ID", help="Planning Center application id."
+    ),
+    pco_secret: str | None = typer.Option(
+        None,
+        envvar="PCOSYNC_PCO_SECRET",
+        help="Planning Center secret (safer in PCOSYNC_PCO_SECRET than on the command line).",
+    ),
+    time_zone: str | None = typer.Option(
+        None, help="Rock's time zone, e.g. America/Chicago (default: detected)."
+    ),
+    state_url: str | None = typer.Option(
+        None, help=f"State database URL (default {DEFAULT_STATE_URL}, beside the config file)."
+    ),
+    secrets_in_env: bool = typer.Option(
+        False, "--secrets-in-env", help="Keep secrets out of the file; set env variables instead."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing config file."),
+) -> None:
+    """Set pcosync up: verify both connections and permissions, then write pcosync.toml."""
+    options = InitOptions(
+        config=_config_option(ctx, config),
+        non_interactive=non_interactive,
+        rock_url=rock_url,
+        rock_api_key=rock_api_key,
+        pco_url=pco_url,
+        pco_app_id=pco_app_id,
+        pco_secret=pco_secret,
+        time_zone=time_zone,
+        state_url=state_url,
+        secrets_in_env=secrets_in_env,
+        force=force,
+    )
+    raise typer.Exit(run_init(options))
+
+
+def check_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    config: str | None = typer.Option(None, "--config", help=CONFIG_HELP),
+) -> None:
+    """Check connections, credentials, permissions, clocks, versions and the campus map."""
+    raise typer.Exit(run_check(_config_option(ctx, config), as_json))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init_command)
+    app.command("check")(check_command)

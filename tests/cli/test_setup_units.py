@@ -1,0 +1,176 @@
+"""The pure parts of setup: campus matching, time zone evidence, version and clock checks,
+and the state store probe (on real SQLite files)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from pcosync.setup.campuses import MatchKind, name_similarity, propose_campus_map
+from pcosync.setup.probes import (
+    clock_check,
+    pco_versions_check,
+    rock_major_version,
+    state_check,
+)
+from pcosync.setup.results import Status
+from pcosync.setup.timezone import choose_time_zone, iana_zone, rock_utc_offset
+from pcosync.store import migrate
+
+NOW = datetime(2026, 1, 15, 18, 0, tzinfo=UTC)  # winter: Chicago is UTC-06:00
+
+
+def test_campuses_match_by_name_then_similarity_each_used_once() -> None:
+    rock = [
+        (3, "Downtown"),
+        (1, "Main  Campus"),
+        (2, "north campus"),
+        (4, "East Side"),
+        (5, "West"),
+    ]
+    pco = [
+        ("p1", "Main Campus"),
+        ("p2", "North Campus"),
+        ("p3", "Downtown Campus"),
+        ("p9", "Online"),
+        ("p5", "Westside Campus"),
+    ]
+    pairs = propose_campus_map(rock, pco)
+    got = [(p.name, p.kind, p.rock_id, p.pco_id) for p in pairs]
+    assert got == [
+        ("Main Campus", MatchKind.SAME_NAME, 1, "p1"),
+        ("north campus", MatchKind.SAME_NAME, 2, "p2"),
+        ("Downtown", MatchKind.SIMILAR_NAME, 3, "p3"),
+        ("East Side", MatchKind.ROCK_ONLY, 4, None),
+        ("West", MatchKind.ROCK_ONLY, 5, None),
+        ("Online", MatchKind.PCO_ONLY, None, "p9"),
+        ("Westside Campus", MatchKind.PCO_ONLY, None, "p5"),
+    ]
+    assert [p.as_config() for p in pairs if p.rock_id == 4] == [{"name": "East Side", "rock_id": 4}]
+    assert [p.as_config() for p in pairs if p.pco_id == "p9"] == [
+        {"name": "Online", "pco_id": "p9"}
+    ]
+
+
+def test_best_similar_pair_wins() -> None:
+    pairs = propose_campus_map([(1, "North Side Campus"), (2, "Northside")], [("a", "North-side")])
+    assert [(p.rock_id, p.pco_id, p.kind) for p in pairs if p.pco_id] == [
+        (2, "a", MatchKind.SIMILAR_NAME)
+    ]
+    assert name_similarity("St. Mark's", "St Marks Campus") == 1.0
+    assert name_similarity("Nort Campus", "North Campus") > 0.85  # a typo
+    assert name_similarity("East Side", "Westside Campus") == 0.0
+    assert name_similarity("Main", "Mainland Chapel") < 0.85
+
+
+def test_empty_sides() -> None:
+    assert propose_campus_map([], []) == []
+    assert [p.kind for p in propose_campus_map([], [("a", "Main")])] == [MatchKind.PCO_ONLY]
+
+
+def test_time_zone_choice_and_evidence() -> None:
+    assert iana_zone("Central Standard Time") == "America/Chicago"
+    assert iana_zone("America/Denver") == "America/Denver"
+    assert iana_zone("Nowhere Standard Time") is None
+
+    from_campus = choose_time_zone(
+        explicit=None,
+        rock_campus_zones=["Mountain Standard Time", "America/Denver"],
+        pco_zone="America/Chicago",
+        rock_offset=None,
+        now=NOW,
+    )
+    assert (from_campus.zone, from_campus.warning) == ("America/Denver", None)
+    assert "campus" in from_campus.source
+
+    confirmed = choose_time_zone(
+        explicit=None,
+        rock_campus_zones=[],
+        pco_zone="America/Chicago",
+        rock_offset=timedelta(hours=-6),
+        now=NOW,
+    )
+    assert confirmed.zone == "America/Chicago" and confirmed.warning is None
+    assert "agrees (UTC-06:00)" in confirmed.source
+
+    contradicted = choose_time_zone(
+        explicit="America/Chicago",
+        rock_campus_zones=["Eastern Standard Time"],
+        pco_zone=None,
+        rock_offset=timedelta(hours=-5),
+        now=NOW,
+    )
+    assert contradicted.zone == "America/Chicago"
+    assert contradicted.warning is not None
+    assert "America/New_York" in contradicted.warning and "UTC-05:00" in contradicted.warning
+
+    fallback = choose_time_zone(
+        explicit=None, rock_campus_zones=[], pco_zone=None, rock_offset=None, now=NOW
+    )
+    assert fallback.zone == "America/Chicago" and "default" in fallback.source
+
+
+def test_rock_offset_from_a_fresh_timestamp() -> None:
+    server = datetime(2026, 1, 15, 18, 0, 2, tzinfo=UTC)
+    assert rock_utc_offset(datetime(2026, 1, 15, 12, 0, 1), server) == timedelta(hours=-6)
+    assert rock_utc_offset(datetime(2026, 1, 15, 23, 30, 3), server) == timedelta(
+        hours=5, minutes=30
+    )
+    assert rock_utc_offset(datetime(2026, 1, 15, 12, 7, 30), server) is None  # not fresh
+
+
+def test_rock_versions() -> None:
+    assert rock_major_version("1.16.4") == 16
+    assert rock_major_version("1.14.0.19") == 14
+    assert rock_major_version("17.2.1") == 17
+    assert rock_major_version("") is None
+
+
+def _response(date: str | None) -> httpx.Response:
+    return httpx.Response(200, headers={"Date": date} if date else {})
+
+
+def test_clock_skew() -> None:
+    received = datetime(2026, 1, 15, 18, 0, 0, tzinfo=UTC)
+    fine = clock_check("Rock clock", "Rock", _response("Thu, 15 Jan 2026 18:01:10 GMT"), received)
+    assert fine.status is Status.OK
+    ahead = clock_check("Rock clock", "Rock", _response("Thu, 15 Jan 2026 18:05:00 GMT"), received)
+    assert ahead.status is Status.WARNING and "5 min ahead of" in ahead.detail
+    assert "NTP" in ahead.fix
+    behind = clock_check("Rock clock", "Rock", _response("Thu, 15 Jan 2026 15:00:00 GMT"), received)
+    assert behind.status is Status.WARNING and "3.0 h behind" in behind.detail
+    assert clock_check("Rock clock", "Rock", _response(None), received).status is Status.OK
+
+
+def test_pco_versions() -> None:
+    pinned = {"people": "2025-11-10", "services": "2018-11-01"}
+    same = pco_versions_check({"people": "2025-11-10", "services": "2018-11-01"}, pinned)
+    assert same.status is Status.OK
+    older = pco_versions_check({"people": "2024-09-12", "services": None}, pinned)
+    assert older.status is Status.WARNING
+    assert "People as 2024-09-12 (pcosync is built for 2025-11-10)" in older.detail
+    assert "Services as an unreported version" in older.detail
+
+
+def test_state_store_probe(tmp_path: Path) -> None:
+    fresh = state_check(f"sqlite:///{tmp_path / 'state.db'}")
+    assert fresh.status is Status.OK and "will be created" in fresh.detail
+    assert not (tmp_path / "state.db").exists()
+
+    missing_folder = state_check(f"sqlite:///{tmp_path / 'nope' / 'state.db'}")
+    assert missing_folder.status is Status.FAILED and "folder" in missing_folder.detail
+
+    assert state_check("sqlite://").status is Status.WARNING
+    assert state_check("not a url").status is Status.FAILED
+
+    url = f"sqlite:///{tmp_path / 'ready.db'}"
+    migrate(url)
+    ready = state_check(url)
+    assert ready.status is Status.OK and "up to date" in ready.detail
+
+    secret_url = "postgresql+psycopg://sync:hunter2@127.0.0.1:1/nowhere"
+    down = state_check(secret_url)
+    assert down.status is Status.FAILED
+    assert "hunter2" not in down.detail and "***" in down.detail
