@@ -305,8 +305,11 @@ class PeopleSync:
         self.pco.rejected.clear()
         self.rock.rejected.clear()
         # a record parked because it could not be read, and read cleanly now, is settled
-        open_parked = {(p.side, p.record_key) for p in self.store.parked.list()
-                       if (p.payload or {}).get("field")}
+        open_parked = {
+            (p.side, p.record_key)
+            for p in self.store.parked.list()
+            if (p.payload or {}).get("field")
+        }
         for side, seen in ((Side.PCO, pco), (Side.ROCK, rock)):
             for rid in seen:
                 if (side.value, _record_key(side, rid)) in open_parked:
