@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -219,7 +219,7 @@ def redact_target(url: httpx.URL | str) -> str:
         return parts.path
     names = []
     for pair in parts.query.split("&"):
-        name = pair.split("=", 1)[0]
+        name = unquote(pair.split("=", 1)[0])
         if name and name not in names:
             names.append(name)
     return f"{parts.path}?{'&'.join(names)}"
