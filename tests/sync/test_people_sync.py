@@ -292,3 +292,38 @@ def test_dry_run_writes_nothing_and_hold_writes_nothing(church: Church) -> None:
     assert held.status is RunStatus.HELD and held.exit_code == 4
     assert church.writes() == before
     assert _links(church) == []
+
+
+def test_fields_can_be_switched_off_or_made_one_way(church: Church) -> None:
+    from pcosync.config import write_settings
+
+    data = {
+        "rock": {"url": church.rock_url, "api_key": church.api_key},
+        "pco": {"url": church.pco_url, "app_id": church.app_id, "secret": church.secret},
+        "state": {"url": "sqlite:///state.db"},
+        "fields": {"middle_name": "off", "nickname": "pco_to_rock"},
+    }
+    write_settings(church.config, data)
+    church.sync()
+    link = _links(church)[2]
+    church.pco_control(f"people/{link.pco_person_id}", {"nickname": "Fromplanning"})
+    church.sync()
+    assert _rock_person(church, link.rock_person_id)["NickName"] == "Fromplanning"
+    original_nick = "Fromplanning"
+    church.rock_control(
+        f"people/{link.rock_person_id}", {"MiddleName": "Offfield", "NickName": "Rockonly"}
+    )
+    summary = church.sync()
+    # middle name is off: not copied; nickname flows from Planning Center only, so the Rock
+    # edit is overwritten and recorded as a conflict, never silently dropped
+    assert _pco_person(church, link.pco_person_id)["middle_name"] != "Offfield"
+    assert _pco_person(church, link.pco_person_id)["nickname"] == original_nick
+    rock_nick = _rock_person(church, link.rock_person_id)["NickName"]
+    assert rock_nick == "Fromplanning"
+    store = church.store()
+    conflicts = [
+        c for c in store.journal.conflicts(summary.run_id) if c.ref.rock_id == link.rock_person_id
+    ]
+    store.close()
+    assert [c.field for c in conflicts] == [FieldName.NICKNAME]
+    assert conflicts[0].loser_value == "Rockonly"
