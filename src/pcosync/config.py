@@ -102,10 +102,85 @@ class SyncSettings(_Section):
     work_location: str = "Work"
 
 
+class LimitSettings(_Section):
+    """One kind of operation's brake: a share of the synced people, and/or a count per run.
+
+    Leave a key out to switch that limit off. ``percent = 0`` holds every run that would
+    write anything of this kind.
+    """
+
+    percent: float | None = Field(None, ge=0, le=100)
+    max_count: int | None = Field(None, ge=0)
+
+
+class SafetySettings(_Section):
+    """``[safety]``: when a run is held for review instead of written (DESIGN §6.3).
+
+    ``archive`` is counted with ``remove`` (unlinking and archiving both take people away);
+    the stricter of the two limits applies. Without this section no share or count holds a
+    run, and the drop guard stays on at ``drop_percent``.
+    """
+
+    create: LimitSettings = LimitSettings()
+    update: LimitSettings = LimitSettings()
+    remove: LimitSettings = LimitSettings()
+    archive: LimitSettings = LimitSettings()
+    drop_percent: float = Field(20.0, ge=0, le=100)
+
+
+class SmtpSettings(_Section):
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    user: str | None = None
+    # the password never sits in the file: name the environment variable that holds it
+    password_env: str = "PCOSYNC_SMTP_PASSWORD"
+    starttls: bool = True
+    sender: str = Field("pcosync@localhost", alias="from")
+    to: list[str] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) or None
+
+
+class WebhookSettings(_Section):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class NotificationSettings(_Section):
+    """``[notifications]``: told when a run fails, is held, or ends partial."""
+
+    smtp: SmtpSettings | None = None
+    webhook: WebhookSettings | None = None
+
+
 class CampusMapEntry(_Section):
     name: str
     rock_id: int | None = None
     pco_id: str | None = None
+
+
+SERVING_TEAM_GROUP_TYPE = "2C42B2D4-1C5F-4AD5-A9AD-08631B872AC4"
+
+
+class TeamsSettings(_Section):
+    """Where ``pcosync teams import`` puts the PCO folder tree in Rock.
+
+    ``parent_group_id`` wins over ``parent_group_name``; ``group_type`` is a GroupType GUID
+    or Id (default: Rock's Serving Team type).
+    """
+
+    parent_group_id: int | None = Field(None, ge=1)
+    parent_group_name: str | None = None
+    group_type: str = SERVING_TEAM_GROUP_TYPE
 
 
 class Settings(_Section):
@@ -113,8 +188,11 @@ class Settings(_Section):
     pco: PcoSettings = PcoSettings()
     state: StateSettings = StateSettings()
     sync: SyncSettings = SyncSettings()
+    safety: SafetySettings = SafetySettings()
+    notifications: NotificationSettings = NotificationSettings()
     fields: dict[str, Direction] = Field(default_factory=dict)
     campus_map: list[CampusMapEntry] = Field(default_factory=list)
+    teams: TeamsSettings = TeamsSettings()
 
     @field_validator("fields")
     @classmethod

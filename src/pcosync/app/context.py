@@ -11,6 +11,7 @@ from pcosync.adapters.common import CampusMap
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 from pcosync.app.people_sync import PeopleSync, Progress
+from pcosync.app.safety import gate_config_from
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.rock import RockClient
 from pcosync.config import Settings
@@ -69,6 +70,7 @@ async def open_connection(
         rock,
         pco,
         policy=policy_from(settings),
+        gate_config=gate_config_from(settings),
         lookback=timedelta(minutes=sync.lookback_minutes),
         progress=progress,
     )

@@ -25,6 +25,7 @@ from typing import Any
 from pcosync.adapters.common import RejectedRecord
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
+from pcosync.app.safety import for_population
 from pcosync.domain.fields import FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
 from pcosync.domain.policy import DEFAULT_POLICY, SyncPolicy
@@ -499,8 +500,9 @@ class PeopleSync:
         previous = self.store.watermarks.get(OBSERVED_PCO)
         observed = {Side.PCO: len(obs.serving)} if full else None
         prev = {Side.PCO: int(previous)} if full and previous and previous.isdigit() else None
+        config = for_population(self.gate_config, synced)  # first sync: see app.safety
         result = gate(
-            plan.operations, population, self.gate_config, observed=observed, previous_observed=prev
+            plan.operations, population, config, observed=observed, previous_observed=prev
         )
         if result.decision is Decision.HOLD:
             return [r.message for r in result.reasons]
@@ -665,14 +667,35 @@ class PeopleSync:
             try:
                 after = await writer.update_person(target, changes)
             except NotFoundError:
-                raise SyncDataError(
-                    f"the {op.side.label} record no longer exists (deleted or merged); the "
-                    "link will follow a merge on the next run"
-                ) from None
+                # merged (or deleted) since it was read: follow the merge, then write once more
+                survivor = await self._follow(op.side, link_id, target, summary)
+                after = await writer.update_person(survivor, changes)
             journal.mark_applied(run_id, op.seq, after=after.person, link_id=link_id)
             summary.updated[op.side.value] += 1
         else:  # membership kinds arrive with the teams sync
             journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not handled here")
+
+    async def _follow(
+        self, side: Side, link_id: int, gone: RockPersonId | PcoPersonId, summary: RunSummary
+    ) -> RockPersonId | PcoPersonId:
+        """The survivor of a record merged away mid-run; the link is moved to it."""
+        link = self.store.links.get(link_id)
+        alias = link.rock_alias_id if link is not None and side is Side.ROCK else None
+        survivor = await self._side(side).resolve_merged(gone, alias)
+        if survivor is None or survivor == gone:
+            self.store.links.set_status(link_id, LinkStatus.ORPHANED)
+            raise SyncDataError(
+                f"the {side.label} record {gone} no longer exists (deleted, not merged); "
+                f"link {link_id} is no longer synced"
+            )
+        if side is Side.ROCK:
+            self.store.links.repoint(link_id, rock_person_id=int(survivor))
+        else:
+            self.store.links.repoint(link_id, pco_person_id=str(survivor))
+        summary.notes.append(
+            f"Link {link_id} followed a merge in {side.label} ({gone} → {survivor})."
+        )
+        return survivor
 
     async def _create(
         self, run_id: int, op: Operation, link_of: dict[PersonRef, int], summary: RunSummary
