@@ -327,3 +327,30 @@ def test_fields_can_be_switched_off_or_made_one_way(church: Church) -> None:
     store.close()
     assert [c.field for c in conflicts] == [FieldName.NICKNAME]
     assert conflicts[0].loser_value == "Rockonly"
+
+
+def test_an_update_to_a_person_merged_away_since_the_read_follows_the_merge(
+    church: Church,
+) -> None:
+    church.sync()
+    link = _links(church)[9]
+
+    async def survivor() -> int:
+        async with church.rock() as rock:
+            kind = await rock.defined_value_id(Guids.RECORD_TYPE_PERSON)
+            return await rock.create_person(
+                {"FirstName": "Late", "LastName": "Keeper", "Gender": 0, "RecordTypeValueId": kind}
+            )
+
+    keep = asyncio.run(survivor())
+    # Rock merges leave nothing for an incremental read to see: the write to the old Id
+    # answers 404, and the sync follows the alias to the survivor and writes there
+    church.rock_control("merge", {"keep": keep, "remove": link.rock_person_id})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Followed"})
+    summary = church.sync()
+    store = church.store()
+    moved = store.links.by_pco(link.pco_person_id)
+    store.close()
+    assert moved is not None and moved.rock_person_id == keep
+    assert _rock_person(church, keep)["MiddleName"] == "Followed"
+    assert any("followed a merge" in n for n in summary.notes)
