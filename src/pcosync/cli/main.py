@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from pcosync.cli import setup_cmds, sync_cmds
+from pcosync.cli import setup_cmds, sync_cmds, teams_cmds
 from pcosync.cli.emulate import emulate_app
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(emulate_app, name="emulate")
 sync_cmds.register(app)
 setup_cmds.register(app)
+teams_cmds.register(app)
 
 
 @app.callback()

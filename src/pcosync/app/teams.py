@@ -1,0 +1,867 @@
+"""Folder import: PCO Services structure mirrored as Rock groups, and its removal (DESIGN §7).
+
+Folder → service type → team → position, each a Rock group under the configured parent
+group, carrying the group attributes ``PcoId`` (``Team:12``) and, for groups the import
+created, ``PcoMarker``. Every group is recorded in the store's group links.
+
+Both operations first build a plan from one read of each side, then apply it; a dry run
+stops after the plan. Re-running the import against unchanged data plans nothing, so it
+writes nothing. Only groups the import created (store flag *and* ``PcoMarker``) are ever
+renamed, moved or removed; adopted and linked groups are only inactivated (their PCO team
+was archived or deleted) and reactivated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pcosync.clients.pco import PcoClient
+from pcosync.clients.pco.models import PcoFolder, PcoServiceType, PcoTeam
+from pcosync.clients.rock import RockClient
+from pcosync.clients.rock.models import Guids, RockGroup
+from pcosync.clients.rock.odata import guid as odata_guid
+from pcosync.config import TeamsSettings
+from pcosync.domain.identity import GroupKind
+from pcosync.errors import AmbiguousWriteError, ConfigError, NotFoundError
+from pcosync.store import Store
+from pcosync.store.links import GroupLink, GroupLinkStatus
+
+log = logging.getLogger(__name__)
+
+PCO_ID_KEY = "PcoId"
+PCO_MARKER_KEY = "PcoMarker"
+
+KIND_PREFIX = {
+    GroupKind.FOLDER: "Folder",
+    GroupKind.SERVICE_TYPE: "ServiceType",
+    GroupKind.TEAM: "Team",
+    GroupKind.TEAM_POSITION: "TeamPosition",
+}
+PREFIX_KIND = {v: k for k, v in KIND_PREFIX.items()}
+STRUCTURE_KINDS = frozenset(KIND_PREFIX)
+
+
+def pco_ref(kind: GroupKind, pco_id: str) -> str:
+    """``GroupKind.TEAM, "12"`` → ``"Team:12"`` (the ``PcoId`` attribute value, DESIGN §3)."""
+    return f"{KIND_PREFIX[kind]}:{pco_id}"
+
+
+def parse_ref(ref: str) -> tuple[GroupKind, str] | None:
+    prefix, _, raw = ref.partition(":")
+    kind = PREFIX_KIND.get(prefix)
+    return (kind, raw) if kind is not None and raw else None
+
+
+# ---------------------------------------------------------------------------- PCO tree
+
+
+@dataclass
+class PcoNode:
+    """One folder, service type, team or position, placed in the tree."""
+
+    ref: str
+    kind: GroupKind
+    name: str
+    parent_ref: str | None  # None: directly under the configured parent group
+    live: bool = True
+    why_not_live: str = ""
+    folder_refs: frozenset[str] = frozenset()  # every folder above (for --folder)
+
+
+def _dead_reason(archived_at: datetime | None, deleted_at: datetime | None) -> str:
+    if deleted_at is not None:
+        return f"deleted in Planning Center on {deleted_at:%Y-%m-%d} (restorable for 30 days)"
+    if archived_at is not None:
+        return f"archived in Planning Center on {archived_at:%Y-%m-%d}"
+    return ""
+
+
+def build_tree(
+    folders: Sequence[PcoFolder],
+    service_types: Sequence[PcoServiceType],
+    teams: Sequence[PcoTeam],
+) -> dict[str, PcoNode]:
+    """Every PCO node by ref, in parent-before-child order; archived/deleted marked not live."""
+    by_id = {f.id: f for f in folders}
+    nodes: dict[str, PcoNode] = {}
+
+    def folder_chain(folder_id: str | None) -> list[str]:
+        chain: list[str] = []
+        seen: set[str] = set()
+        while folder_id is not None and folder_id in by_id and folder_id not in seen:
+            seen.add(folder_id)
+            chain.append(pco_ref(GroupKind.FOLDER, folder_id))
+            folder_id = by_id[folder_id].parent_id
+        return chain
+
+    def depth(f: PcoFolder) -> int:
+        return len(folder_chain(f.id))
+
+    for f in sorted(folders, key=lambda f: (depth(f), f.name.lower(), f.id)):
+        parent = f.parent_id if f.parent_id in by_id else None
+        nodes[pco_ref(GroupKind.FOLDER, f.id)] = PcoNode(
+            pco_ref(GroupKind.FOLDER, f.id),
+            GroupKind.FOLDER,
+            f.name,
+            pco_ref(GroupKind.FOLDER, parent) if parent else None,
+            folder_refs=frozenset(folder_chain(f.id)),
+        )
+    for st in sorted(service_types, key=lambda s: (s.name.lower(), s.id)):
+        parent = st.folder_id if st.folder_id in by_id else None
+        nodes[pco_ref(GroupKind.SERVICE_TYPE, st.id)] = PcoNode(
+            pco_ref(GroupKind.SERVICE_TYPE, st.id),
+            GroupKind.SERVICE_TYPE,
+            st.name,
+            pco_ref(GroupKind.FOLDER, parent) if parent else None,
+            live=st.archived_at is None and st.deleted_at is None,
+            why_not_live=_dead_reason(st.archived_at, st.deleted_at),
+            folder_refs=frozenset(folder_chain(st.folder_id)),
+        )
+    for team in sorted(teams, key=lambda t: (t.name.lower(), t.id)):
+        st_ref = pco_ref(GroupKind.SERVICE_TYPE, team.service_type_id or "")
+        st_node = nodes.get(st_ref)
+        live, why = team.live, _dead_reason(team.archived_at, team.deleted_at)
+        if st_node is None:
+            live, why = False, "its service type is not in Planning Center"
+        elif not st_node.live:
+            live, why = False, f"its service type was {st_node.why_not_live}"
+        team_ref = pco_ref(GroupKind.TEAM, team.id)
+        folders_above = st_node.folder_refs if st_node else frozenset()
+        nodes[team_ref] = PcoNode(
+            team_ref,
+            GroupKind.TEAM,
+            team.name,
+            st_ref if st_node else None,
+            live=live,
+            why_not_live=why,
+            folder_refs=folders_above,
+        )
+        for pos in sorted(team.positions, key=lambda p: (p.name.lower(), p.id)):
+            pos_ref = pco_ref(GroupKind.TEAM_POSITION, pos.id)
+            nodes[pos_ref] = PcoNode(
+                pos_ref,
+                GroupKind.TEAM_POSITION,
+                pos.name,
+                team_ref,
+                live=live,
+                why_not_live=f"its team was {why}" if why and not why.startswith("its") else why,
+                folder_refs=folders_above,
+            )
+    return nodes
+
+
+def select_folders(folders: Sequence[PcoFolder], wanted: Sequence[str]) -> frozenset[str]:
+    """Folder refs named by ``--folder`` (a name, case-insensitive, or an id)."""
+    out: set[str] = set()
+    for want in wanted:
+        hits = [f for f in folders if f.id == want or f.name.strip().lower() == want.lower()]
+        if not hits:
+            names = ", ".join(sorted(f"{f.name} ({f.id})" for f in folders)) or "none"
+            raise ConfigError(
+                f"Planning Center has no folder named or numbered {want!r}; folders: {names}",
+                key="--folder",
+            )
+        out.update(pco_ref(GroupKind.FOLDER, f.id) for f in hits)
+    return frozenset(out)
+
+
+# ---------------------------------------------------------------------------- plans
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    ADOPT = "adopt"
+    RENAME = "rename"
+    MOVE = "move"
+    MARK = "mark"  # write a missing PcoId / PcoMarker / store link
+    INACTIVATE = "inactivate"
+    REACTIVATE = "reactivate"
+    UNCHANGED = "unchanged"
+
+
+@dataclass
+class ImportItem:
+    """What the import does to one PCO node's Rock group."""
+
+    ref: str
+    kind: GroupKind
+    name: str
+    parent_group_id: int | None  # known at plan time
+    parent_pending: str | None  # else: the ref of a parent this plan creates first
+    group_id: int | None
+    actions: list[Action]
+    detail: list[str] = field(default_factory=list)
+    created_by_import: bool = True
+    link_id: int | None = None
+    reason: str = ""  # why inactivated
+    write_pco_id: bool = False
+    write_marker: bool = False
+
+    @property
+    def changes(self) -> bool:
+        return self.actions != [Action.UNCHANGED]
+
+
+@dataclass
+class ImportPlan:
+    root_group_id: int
+    root_name: str
+    group_type_id: int
+    marker: str
+    items: list[ImportItem]
+    dry_run: bool = False
+    applied: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for i in self.items if action in i.actions)
+
+    @property
+    def tree_items(self) -> list[ImportItem]:
+        return [i for i in self.items if Action.INACTIVATE not in i.actions]
+
+    @property
+    def inactivated(self) -> list[ImportItem]:
+        return [i for i in self.items if Action.INACTIVATE in i.actions]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root_group_id": self.root_group_id,
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "items": [
+                {
+                    "pco_id": i.ref,
+                    "kind": i.kind.value,
+                    "name": i.name,
+                    "parent_group_id": i.parent_group_id,
+                    "parent_pco_id": i.parent_pending,
+                    "rock_group_id": i.group_id,
+                    "actions": [a.value for a in i.actions],
+                    "detail": i.detail,
+                    "reason": i.reason,
+                }
+                for i in self.items
+            ],
+            "errors": self.errors,
+        }
+
+
+class RemoveAction(StrEnum):
+    DELETE = "delete"
+    ARCHIVE = "archive"
+    KEEP = "keep"
+
+
+@dataclass
+class RemoveItem:
+    link: GroupLink
+    group_id: int
+    name: str
+    depth: int
+    action: RemoveAction
+    reason: str = ""
+    done: bool = False
+
+
+@dataclass
+class RemovePlan:
+    items: list[RemoveItem]
+    dry_run: bool = False
+    applied: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, action: RemoveAction) -> int:
+        return sum(1 for i in self.items if i.action is action)
+
+
+# ---------------------------------------------------------------------------- the service
+
+
+class TeamImport:
+    """The folder import, its removal, and manual group links, for one connection."""
+
+    def __init__(
+        self,
+        store: Store,
+        rock: RockClient,
+        pco: PcoClient,
+        settings: TeamsSettings,
+        *,
+        config_file: str | None = None,
+    ) -> None:
+        self.store = store
+        self.rock = rock
+        self.pco = pco
+        self.settings = settings
+        self.config_file = config_file
+
+    # -- Rock lookups ------------------------------------------------------------------
+
+    async def root_group(self) -> RockGroup:
+        s = self.settings
+        if s.parent_group_id is not None:
+            try:
+                return await self.rock.group(s.parent_group_id)
+            except NotFoundError:
+                raise ConfigError(
+                    f"Rock has no group with Id {s.parent_group_id}",
+                    key="teams.parent_group_id",
+                    file=self.config_file,
+                ) from None
+        if not s.parent_group_name:
+            raise ConfigError(
+                "say where imported groups go: set parent_group_id or parent_group_name "
+                "in the [teams] section",
+                key="teams.parent_group_id",
+                file=self.config_file,
+            )
+        escaped = s.parent_group_name.replace("'", "''")
+        found = await self.rock.groups(filter=f"Name eq '{escaped}'")
+        if len(found) != 1:
+            which = ", ".join(str(g.id) for g in found)
+            raise ConfigError(
+                f"Rock has {len(found)} groups named {s.parent_group_name!r}"
+                + (f" (Ids {which}); set parent_group_id instead" if found else ""),
+                key="teams.parent_group_name",
+                file=self.config_file,
+            )
+        return found[0]
+
+    async def group_type_id(self) -> int:
+        value = self.settings.group_type.strip()
+        if value.isdigit():
+            return int(value)
+        try:
+            return await self.rock.id_for_guid("GroupTypes", value)
+        except NotFoundError:
+            raise ConfigError(
+                f"Rock has no group type with GUID {value}",
+                key="teams.group_type",
+                file=self.config_file,
+            ) from None
+
+    async def _attribute_map(self, key: str, name: str, *, create: bool) -> dict[int, str]:
+        """Group Id → value of a group attribute (creating the attribute when allowed)."""
+        if create:
+            attr_id = await self.rock.ensure_attribute(
+                Guids.ENTITY_GROUP, key, name, "Written by pcosync (Planning Center sync)"
+            )
+        else:
+            found = await self.rock.find_attribute(Guids.ENTITY_GROUP, key)
+            if found is None:
+                return {}
+            attr_id = int(found["Id"])
+        return {v.entity_id: v.value for v in await self.rock.attribute_values(attr_id)}
+
+    async def _groups_by_id(self, ids: Iterable[int]) -> dict[int, RockGroup]:
+        rows = await self.rock.query_any("Groups", "Id", sorted(set(ids)))
+        return {g.id: g for g in (RockGroup.parse(r, self.rock.tz) for r in rows)}
+
+    # -- import ------------------------------------------------------------------------
+
+    async def plan_import(
+        self, *, folders: Sequence[str] = (), adopt: bool = False, dry_run: bool = False
+    ) -> ImportPlan:
+        root = await self.root_group()
+        type_id = await self.group_type_id()
+        pco_folders = await self.pco.folders()
+        tree = build_tree(
+            pco_folders,
+            await self.pco.service_types(),
+            await self.pco.teams(with_assignments=False),
+        )
+        selected = select_folders(pco_folders, folders) if folders else None
+
+        def in_scope(node: PcoNode) -> bool:
+            return selected is None or bool(node.folder_refs & selected)
+
+        # a dry run must not create the attributes; read them when they exist
+        pco_ids = await self._attribute_map(PCO_ID_KEY, "PCO Id", create=not dry_run)
+        markers = await self._attribute_map(PCO_MARKER_KEY, "PCO Marker", create=not dry_run)
+        links = {link.pco_id: link for link in self.store.groups.all()}
+        groups = await self._groups_by_id(
+            [link.rock_group_id for link in links.values()] + list(pco_ids)
+        )
+        marker = f"pcosync import {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        plan = ImportPlan(root.id, root.name, type_id, marker, [], dry_run=dry_run)
+
+        adoptable: dict[str, int] = {}
+        if adopt:
+            linked_groups = {link.rock_group_id for link in links.values()}
+            for gid, value in sorted(pco_ids.items()):
+                if gid in groups and gid not in linked_groups and value not in adoptable:
+                    adoptable[value] = gid
+
+        # Rock group of each node: an existing linked group, or None while it is to be created
+        planned_group: dict[str, int | None] = {
+            ref: link.rock_group_id
+            for ref, link in links.items()
+            if link.rock_group_id in groups and link.status is GroupLinkStatus.ACTIVE
+        }
+
+        def parent_of(node: PcoNode) -> tuple[int | None, str | None]:
+            """(known parent group Id, or the ref of a parent created earlier in this plan)."""
+            if node.parent_ref is None or node.parent_ref not in planned_group:
+                return root.id, None  # top level, or its parent folder is not imported
+            gid = planned_group[node.parent_ref]
+            return (gid, None) if gid is not None else (None, node.parent_ref)
+
+        for node in tree.values():
+            if not in_scope(node):
+                continue
+            link = links.get(node.ref)
+            group = groups.get(link.rock_group_id) if link else None
+            if link is not None and group is None:
+                # the group was deleted or archived in Rock: forget the link, start afresh
+                if not dry_run:
+                    self.store.groups.remove(link.id)
+                link = None
+            if not node.live:
+                planned_group.pop(node.ref, None)
+                if link is not None and group is not None:
+                    item = self._plan_dead(node, link, group)
+                    if item is not None:
+                        plan.items.append(item)
+                continue
+            parent_id, parent_pending = parent_of(node)
+            if link is None and node.ref in adoptable:
+                gid = adoptable[node.ref]
+                planned_group[node.ref] = gid
+                plan.items.append(
+                    ImportItem(
+                        node.ref,
+                        node.kind,
+                        groups[gid].name,
+                        parent_id,
+                        parent_pending,
+                        gid,
+                        [Action.ADOPT],
+                        [f"existing Rock group {gid} carries PcoId {node.ref}"],
+                        created_by_import=False,
+                    )
+                )
+                continue
+            if link is None or group is None:
+                planned_group[node.ref] = None
+                plan.items.append(
+                    ImportItem(
+                        node.ref,
+                        node.kind,
+                        node.name,
+                        parent_id,
+                        parent_pending,
+                        None,
+                        [Action.CREATE],
+                    )
+                )
+                continue
+            planned_group[node.ref] = group.id
+            plan.items.append(
+                self._plan_existing(
+                    node,
+                    link,
+                    group,
+                    parent_id,
+                    parent_pending,
+                    pco_ids.get(group.id),
+                    markers.get(group.id),
+                )
+            )
+
+        # imported groups whose PCO node has gone (404 / past the 30 days) or moved out of scope
+        for ref, link in links.items():
+            if ref in tree or link.kind not in STRUCTURE_KINDS:
+                continue
+            group = groups.get(link.rock_group_id)
+            if group is None or not self._rock_in_scope(group, links, groups, selected):
+                continue
+            kind_ref = parse_ref(ref)
+            node = PcoNode(
+                ref,
+                link.kind,
+                group.name,
+                None,
+                live=False,
+                why_not_live="no longer in Planning Center (deleted more than 30 days ago)",
+            )
+            if kind_ref is not None and kind_ref[0] is GroupKind.TEAM:
+                node.why_not_live = await self._team_gone_reason(kind_ref[1])
+            item = self._plan_dead(node, link, group)
+            if item is not None:
+                plan.items.append(item)
+        return plan
+
+    async def _team_gone_reason(self, team_id: str) -> str:
+        try:
+            team = await self.pco.team(team_id)
+        except NotFoundError:
+            return "no longer in Planning Center (404: deleted more than 30 days ago)"
+        return _dead_reason(team.archived_at, team.deleted_at) or "not listed by Planning Center"
+
+    def _rock_in_scope(
+        self,
+        group: RockGroup,
+        links: dict[str, GroupLink],
+        groups: dict[int, RockGroup],
+        selected: frozenset[str] | None,
+    ) -> bool:
+        if selected is None:
+            return True
+        by_group = {link.rock_group_id: link.pco_id for link in links.values()}
+        seen: set[int] = set()
+        current: RockGroup | None = group
+        while current is not None and current.id not in seen:
+            seen.add(current.id)
+            if by_group.get(current.id) in selected:
+                return True
+            current = groups.get(current.parent_group_id or -1)
+        return False
+
+    def _plan_dead(self, node: PcoNode, link: GroupLink, group: RockGroup) -> ImportItem | None:
+        if not group.is_active and link.status is GroupLinkStatus.INACTIVE:
+            return None  # already inactivated and reported on an earlier run
+        return ImportItem(
+            node.ref,
+            node.kind,
+            group.name,
+            group.parent_group_id,
+            None,
+            group.id,
+            [Action.INACTIVATE],
+            created_by_import=link.created_by_import,
+            link_id=link.id,
+            reason=node.why_not_live,
+        )
+
+    def _plan_existing(
+        self,
+        node: PcoNode,
+        link: GroupLink,
+        group: RockGroup,
+        parent_group_id: int | None,
+        parent_pending: str | None,
+        pco_id_value: str | None,
+        marker_value: str | None,
+    ) -> ImportItem:
+        ours = link.created_by_import
+        item = ImportItem(
+            node.ref,
+            node.kind,
+            node.name,
+            parent_group_id,
+            parent_pending,
+            group.id,
+            [],
+            created_by_import=link.created_by_import,
+            link_id=link.id,
+        )
+        if not group.is_active or link.status is GroupLinkStatus.INACTIVE:
+            item.actions.append(Action.REACTIVATE)
+            item.detail.append("restored in Planning Center")
+        if ours and group.name != node.name:
+            item.actions.append(Action.RENAME)
+            item.detail.append(f"renamed from {group.name!r}")
+        if ours and (parent_pending or group.parent_group_id != parent_group_id):
+            item.actions.append(Action.MOVE)
+            item.detail.append(f"moved from parent group {group.parent_group_id}")
+        item.write_pco_id = pco_id_value != node.ref
+        item.write_marker = ours and not marker_value
+        if item.write_pco_id or item.write_marker:
+            item.actions.append(Action.MARK)
+            item.detail.append(
+                "attributes repaired: "
+                + ", ".join(
+                    k
+                    for k, on in (
+                        (PCO_ID_KEY, item.write_pco_id),
+                        (PCO_MARKER_KEY, item.write_marker),
+                    )
+                    if on
+                )
+            )
+        if not item.actions:
+            item.actions.append(Action.UNCHANGED)
+        if not ours:
+            item.name = group.name  # a group we did not create keeps its own name
+        return item
+
+    async def apply_import(self, plan: ImportPlan) -> ImportPlan:
+        """Write the plan, parents before children; one failing group is reported, not fatal."""
+        if plan.dry_run:
+            return plan
+        group_of: dict[str, int] = {
+            i.ref: i.group_id
+            for i in plan.items
+            if i.group_id is not None and Action.INACTIVATE not in i.actions
+        }
+        for item in plan.items:
+            try:
+                await self._apply_item(plan, item, group_of)
+            except NotFoundError as exc:
+                plan.errors.append(f"{item.ref} {item.name!r}: {exc}")
+                log.warning("teams.import_failed ref=%s error=%s", item.ref, exc)
+        plan.applied = True
+        return plan
+
+    async def _apply_item(
+        self, plan: ImportPlan, item: ImportItem, group_of: dict[str, int]
+    ) -> None:
+        parent_id = (
+            group_of.get(item.parent_pending) if item.parent_pending else item.parent_group_id
+        )
+        if Action.CREATE in item.actions:
+            if parent_id is None:
+                plan.errors.append(f"{item.ref} {item.name!r}: its parent group was not created")
+                return
+            item.group_id = await self._create_group(plan, item, parent_id)
+            group_of[item.ref] = item.group_id
+            link = self.store.groups.upsert(
+                item.group_id, item.ref, item.kind, created_by_import=True
+            )
+            item.link_id = link.id
+            await self.rock.set_attribute_value("Groups", item.group_id, PCO_ID_KEY, item.ref)
+            await self.rock.set_attribute_value(
+                "Groups", item.group_id, PCO_MARKER_KEY, plan.marker
+            )
+            return
+        assert item.group_id is not None
+        gid = item.group_id
+        if Action.ADOPT in item.actions:
+            self.store.groups.upsert(gid, item.ref, item.kind, created_by_import=False)
+            return
+        if Action.INACTIVATE in item.actions:
+            await self.rock.update_group(gid, {"IsActive": False})
+            if item.link_id is not None:
+                self.store.groups.set_status(item.link_id, GroupLinkStatus.INACTIVE)
+            return
+        changes: dict[str, Any] = {}
+        if Action.REACTIVATE in item.actions:
+            changes["IsActive"] = True
+        if Action.RENAME in item.actions:
+            changes["Name"] = item.name
+        if Action.MOVE in item.actions and parent_id is not None:
+            changes["ParentGroupId"] = parent_id
+        if changes:
+            await self.rock.update_group(gid, changes)
+        if Action.REACTIVATE in item.actions and item.link_id is not None:
+            self.store.groups.set_status(item.link_id, GroupLinkStatus.ACTIVE)
+        if item.write_pco_id:
+            await self.rock.set_attribute_value("Groups", gid, PCO_ID_KEY, item.ref)
+        if item.write_marker:
+            await self.rock.set_attribute_value("Groups", gid, PCO_MARKER_KEY, plan.marker)
+
+    async def _create_group(self, plan: ImportPlan, item: ImportItem, parent_id: int) -> int:
+        """POST with our own Guid, so a lost answer is settled by reading that Guid back."""
+        guid = str(uuid.uuid4())
+        body = {
+            "Name": item.name,
+            "GroupTypeId": plan.group_type_id,
+            "ParentGroupId": parent_id,
+            "IsActive": True,
+            "IsPublic": False,
+            "IsSystem": False,
+            "IsSecurityRole": False,
+            "Guid": guid,
+            "Description": f"Planning Center {item.ref} (created by pcosync teams import)",
+        }
+        try:
+            return await self.rock.create_group(body)
+        except AmbiguousWriteError:
+            rows = await self.rock.query("Groups", filter=f"Guid eq {odata_guid(guid)}", top=2)
+            if rows:
+                return int(rows[0]["Id"])
+            return await self.rock.create_group(body)
+
+    # -- removal -----------------------------------------------------------------------
+
+    async def plan_remove(
+        self, *, folders: Sequence[str] = (), dry_run: bool = False
+    ) -> RemovePlan:
+        links = [link for link in self.store.groups.all(imported_only=True)]
+        markers = await self._attribute_map(PCO_MARKER_KEY, "PCO Marker", create=False)
+        groups = await self._groups_by_id([link.rock_group_id for link in links])
+        ours = {
+            link.rock_group_id: link
+            for link in links
+            if link.rock_group_id in groups and markers.get(link.rock_group_id)
+        }
+        if folders:
+            wanted = {w.lower() for w in folders}
+            roots = {
+                gid
+                for gid, link in ours.items()
+                if link.kind is GroupKind.FOLDER
+                and (
+                    link.pco_id.partition(":")[2] in wanted
+                    or groups[gid].name.strip().lower() in wanted
+                )
+            }
+            if not roots:
+                raise ConfigError(
+                    "no imported folder group matches " + ", ".join(repr(f) for f in folders),
+                    key="--folder",
+                )
+
+        def depth_and_scope(gid: int) -> tuple[int, bool]:
+            depth, current, in_scope = 0, groups.get(gid), not folders
+            seen: set[int] = set()
+            while current is not None and current.id not in seen:
+                seen.add(current.id)
+                if folders and current.id in roots:
+                    in_scope = True
+                depth += 1
+                current = groups.get(current.parent_group_id or -1)
+            return depth, in_scope
+
+        candidates: list[tuple[int, GroupLink]] = []
+        for gid, link in ours.items():
+            depth, in_scope = depth_and_scope(gid)
+            if in_scope:
+                candidates.append((depth, link))
+        ids = [link.rock_group_id for _, link in candidates]
+        members = await self.rock.group_members(group_ids=ids) if ids else []
+        children = await self.rock.query_any("Groups", "ParentGroupId", ids) if ids else []
+        history = await self._group_history(ids)
+        managed = self._managed_people(candidates)
+        members_by_group: dict[int, list[int]] = {}
+        for m in members:
+            members_by_group.setdefault(m.group_id, []).append(m.person_id)
+        children_by_group: dict[int, list[int]] = {}
+        for row in children:
+            if row.get("ParentGroupId") is not None:
+                children_by_group.setdefault(int(row["ParentGroupId"]), []).append(int(row["Id"]))
+        removing = {link.rock_group_id for _, link in candidates}
+
+        items: list[RemoveItem] = []
+        archived: set[int] = set()
+        for depth, link in sorted(candidates, key=lambda c: (-c[0], c[1].rock_group_id)):
+            gid = link.rock_group_id
+            g = groups[gid]
+            foreign_children = [c for c in children_by_group.get(gid, []) if c not in removing]
+            foreign_members = [
+                p for p in members_by_group.get(gid, []) if p not in managed.get(gid, set())
+            ]
+            foreign_history = [p for p in history.get(gid, []) if p not in managed.get(gid, set())]
+            kept_children = [c for c in children_by_group.get(gid, []) if c in archived]
+            if foreign_children:
+                action = RemoveAction.KEEP
+                listed = ", ".join(map(str, foreign_children))
+                reason = f"holds groups the import did not create ({listed})"
+            elif foreign_members:
+                action, reason = RemoveAction.ARCHIVE, f"has {len(foreign_members)} member(s)"
+            elif foreign_history:
+                action, reason = RemoveAction.ARCHIVE, "has membership history"
+            elif kept_children:
+                action, reason = RemoveAction.ARCHIVE, "some of its groups were archived"
+            else:
+                action, reason = RemoveAction.DELETE, ""
+            if action is not RemoveAction.DELETE:
+                archived.add(gid)
+            items.append(RemoveItem(link, gid, g.name, depth, action, reason))
+        # a kept group keeps its ancestors too
+        kept = {i.group_id for i in items if i.action is RemoveAction.KEEP}
+        for item in sorted(items, key=lambda i: i.depth, reverse=True):
+            if item.action is not RemoveAction.KEEP and any(
+                c in kept for c in children_by_group.get(item.group_id, [])
+            ):
+                item.action, item.reason = RemoveAction.KEEP, "holds a group that is kept"
+                kept.add(item.group_id)
+        return RemovePlan(items, dry_run=dry_run)
+
+    def _managed_people(self, candidates: Iterable[tuple[int, GroupLink]]) -> dict[int, set[int]]:
+        """Rock person Ids whose membership the sync manages, per group."""
+        by_link = {link.id: link.rock_group_id for _, link in candidates}
+        if not by_link:
+            return {}
+        people = {link.id: link.rock_person_id for link in self.store.links.all()}
+        out: dict[int, set[int]] = {}
+        for link_id, group_link_id in self.store.links.load_memberships():
+            gid = by_link.get(group_link_id)
+            if gid is not None and link_id in people:
+                out.setdefault(gid, set()).add(people[link_id])
+        return out
+
+    async def _group_history(self, group_ids: Sequence[int]) -> dict[int, list[int]]:
+        """People with membership history in each group (Rock keeps it on the person)."""
+        if not group_ids:
+            return {}
+        group_type = await self.rock.id_for_guid("EntityTypes", Guids.ENTITY_GROUP)
+        rows = await self.rock.query_any(
+            "Histories",
+            "RelatedEntityId",
+            group_ids,
+            filter=f"RelatedEntityTypeId eq {group_type}",
+            select=["Id", "EntityId", "RelatedEntityId"],
+        )
+        out: dict[int, list[int]] = {}
+        for row in rows:
+            out.setdefault(int(row["RelatedEntityId"]), []).append(int(row["EntityId"]))
+        return out
+
+    async def apply_remove(self, plan: RemovePlan) -> RemovePlan:
+        if plan.dry_run:
+            return plan
+        for item in plan.items:
+            if item.action is RemoveAction.KEEP:
+                continue
+            try:
+                if item.action is RemoveAction.DELETE:
+                    await self.rock.delete("Groups", item.group_id)
+                else:
+                    await self.rock.update_group(item.group_id, {"IsArchived": True})
+            except NotFoundError:
+                pass  # already gone: the outcome we wanted
+            self.store.groups.remove(item.link.id)
+            item.done = True
+        plan.applied = True
+        return plan
+
+    # -- manual links ------------------------------------------------------------------
+
+    async def link(self, group_id: int, team_position_id: str) -> GroupLink:
+        group = await self.rock.group(group_id)
+        teams = await self.pco.teams(with_assignments=False)
+        team = next((t for t in teams if any(p.id == team_position_id for p in t.positions)), None)
+        if team is None:
+            raise NotFoundError(
+                f"Planning Center has no team position {team_position_id}",
+                service="pco",
+                method="GET",
+                path="/services/v2/teams",
+            )
+        if not team.live:
+            raise ConfigError(
+                f"team {team.name!r} ({team.id}) is "
+                + _dead_reason(team.archived_at, team.deleted_at)
+                + "; restore it there first",
+                key="TEAM_POSITION_ID",
+            )
+        ref = pco_ref(GroupKind.TEAM_POSITION, team_position_id)
+        link = self.store.groups.upsert(group.id, ref, GroupKind.TEAM_POSITION)
+        await self.rock.ensure_attribute(
+            Guids.ENTITY_GROUP, PCO_ID_KEY, "PCO Id", "Written by pcosync (Planning Center sync)"
+        )
+        await self.rock.set_attribute_value("Groups", group.id, PCO_ID_KEY, ref)
+        return link
+
+    async def unlink(self, group_id: int) -> GroupLink:
+        link = self.store.groups.by_rock(group_id)
+        if link is None:
+            raise ConfigError(f"Rock group {group_id} is not linked", key="GROUP_ID")
+        self.store.groups.remove(link.id)
+        with contextlib.suppress(NotFoundError):
+            await self.rock.clear_attribute_value("Groups", group_id, PCO_ID_KEY)
+        return link
+
+    async def links(self) -> list[tuple[GroupLink, RockGroup | None]]:
+        links = self.store.groups.all()
+        groups = await self._groups_by_id([link.rock_group_id for link in links]) if links else {}
+        return [(link, groups.get(link.rock_group_id)) for link in links]

@@ -1,0 +1,310 @@
+"""``pcosync teams``: folder import, its removal, and links between Rock groups and PCO teams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from pcosync.app.context import open_connection
+from pcosync.app.teams import (
+    Action,
+    ImportItem,
+    ImportPlan,
+    RemoveAction,
+    RemovePlan,
+    TeamImport,
+)
+from pcosync.cli.sync_cmds import config_path, friendly_errors, settings_for
+from pcosync.domain.identity import GroupKind
+from pcosync.store import LinkConflict
+
+console = Console()
+err = Console(stderr=True)
+
+T = TypeVar("T")
+
+EXIT_PARTIAL = 3
+
+teams_app = typer.Typer(
+    help="Mirror Planning Center folders and teams as Rock groups, and link groups to teams.",
+    no_args_is_help=True,
+)
+
+KIND_LABEL = {
+    GroupKind.FOLDER: "Folder",
+    GroupKind.SERVICE_TYPE: "Service type",
+    GroupKind.TEAM: "Team",
+    GroupKind.TEAM_POSITION: "Position",
+    GroupKind.TAG: "Tag",
+}
+
+ACTION_STYLE = {
+    Action.CREATE: ("green", "create"),
+    Action.ADOPT: ("cyan", "adopt"),
+    Action.RENAME: ("yellow", "rename"),
+    Action.MOVE: ("yellow", "move"),
+    Action.MARK: ("yellow", "repair"),
+    Action.REACTIVATE: ("green", "reactivate"),
+    Action.INACTIVATE: ("red", "inactivate"),
+}
+
+
+def _run(ctx: typer.Context, work: Callable[[TeamImport], Awaitable[T]]) -> T:
+    settings = settings_for(ctx)
+    source = config_path(ctx)
+
+    async def go() -> T:
+        async with open_connection(settings) as conn:
+            teams = TeamImport(
+                conn.store,
+                conn.rock_client,
+                conn.pco_client,
+                settings.teams,
+                config_file=str(settings.source or source or ""),
+            )
+            return await work(teams)
+
+    return asyncio.run(go())
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def _label(item: ImportItem) -> str:
+    text = f"{KIND_LABEL[item.kind]}: [bold]{escape(item.name)}[/bold] [dim]({item.ref}"
+    text += f", group {item.group_id})[/dim]" if item.group_id is not None else ")[/dim]"
+    marks = [
+        f"[{ACTION_STYLE[a][0]}]{ACTION_STYLE[a][1]}[/{ACTION_STYLE[a][0]}]"
+        for a in item.actions
+        if a in ACTION_STYLE
+    ]
+    text = " ".join(marks) + " " + text if marks else f"[dim]{text}[/dim]"
+    if item.detail:
+        text += " [dim]— " + escape("; ".join(item.detail)) + "[/dim]"
+    return text
+
+
+def render_import_tree(plan: ImportPlan) -> Tree:
+    root = Tree(f"Rock group [bold]{escape(plan.root_name)}[/bold] [dim](Id {plan.root_group_id})")
+    ref_of_group = {i.group_id: i.ref for i in plan.tree_items if i.group_id is not None}
+    nodes: dict[str, Tree] = {}
+    for item in plan.tree_items:
+        if item.parent_pending is not None:
+            parent_ref: str | None = item.parent_pending
+        else:
+            parent_ref = ref_of_group.get(item.parent_group_id or -1)
+        parent = nodes.get(parent_ref) if parent_ref else None
+        nodes[item.ref] = (parent or root).add(_label(item))
+    return root
+
+
+def print_import(plan: ImportPlan) -> None:
+    console.print(render_import_tree(plan))
+    would = "would be " if plan.dry_run else ""
+    counts = [
+        (Action.CREATE, "created"),
+        (Action.ADOPT, "adopted"),
+        (Action.RENAME, "renamed"),
+        (Action.MOVE, "moved"),
+        (Action.REACTIVATE, "reactivated"),
+        (Action.MARK, "repaired"),
+        (Action.INACTIVATE, "inactivated"),
+    ]
+    parts = [f"{plan.count(a)} {would}{word}" for a, word in counts if plan.count(a)]
+    console.print("Groups: " + (", ".join(parts) if parts else "nothing to change"))
+    if plan.inactivated:
+        console.print(
+            f"[yellow]Teams no longer live in Planning Center ({would}inactivated in Rock, "
+            "links kept):[/yellow]"
+        )
+        for item in plan.inactivated:
+            console.print(
+                f"  • {KIND_LABEL[item.kind]} {escape(item.name)} ({item.ref}, group "
+                f"{item.group_id}): {escape(item.reason)}"
+            )
+    for error in plan.errors:
+        console.print(f"  [red]•[/red] {escape(error)}")
+    if plan.dry_run:
+        console.print("Dry run: nothing was written.")
+
+
+@teams_app.command("import")
+@friendly_errors
+def import_cmd(
+    ctx: typer.Context,
+    folder: list[str] = typer.Option(  # noqa: B008
+        [], "--folder", help="Only this folder (name or id) and what is inside it; repeatable."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the tree; write nothing."),
+    adopt: bool = typer.Option(
+        False,
+        "--adopt",
+        help="Link existing Rock groups that already carry a PcoId attribute instead of "
+        "creating new ones.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """Mirror Planning Center folders, service types, teams and positions as Rock groups."""
+
+    async def work(teams: TeamImport) -> ImportPlan:
+        plan = await teams.plan_import(folders=folder, adopt=adopt, dry_run=dry_run)
+        return await teams.apply_import(plan)
+
+    plan = _run(ctx, work)
+    if as_json:
+        typer.echo(json.dumps(plan.to_json(), indent=2))
+    else:
+        print_import(plan)
+    if plan.errors:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+# ---------------------------------------------------------------------------- remove
+
+
+def print_remove(plan: RemovePlan) -> None:
+    if not plan.items:
+        console.print("No groups created by the import were found: nothing to remove.")
+        return
+    table = Table(show_header=True, box=None)
+    for col in ("", "Group", "Name", "Planning Center", "Why"):
+        table.add_column(col)
+    verbs = {
+        RemoveAction.DELETE: ("red", "delete", "deleted"),
+        RemoveAction.ARCHIVE: ("yellow", "archive", "archived"),
+        RemoveAction.KEEP: ("dim", "keep", "kept"),
+    }
+    for item in plan.items:
+        style, todo, done = verbs[item.action]
+        word = done if item.done or item.action is RemoveAction.KEEP else todo
+        table.add_row(
+            f"[{style}]{word}[/{style}]",
+            str(item.group_id),
+            escape(item.name),
+            item.link.pco_id,
+            escape(item.reason),
+        )
+    console.print(table)
+    n_del, n_arch, n_keep = (plan.count(a) for a in RemoveAction)
+    prefix = "Would delete" if not plan.applied else "Deleted"
+    console.print(
+        f"{prefix} {n_del} group(s), {'archive' if not plan.applied else 'archived'} "
+        f"{n_arch} (they have members or history), kept {n_keep}."
+    )
+    if plan.dry_run:
+        console.print("Dry run: nothing was written.")
+
+
+@teams_app.command("remove-import")
+@friendly_errors
+def remove_import_cmd(
+    ctx: typer.Context,
+    folder: list[str] = typer.Option(  # noqa: B008
+        [], "--folder", help="Only groups under this imported folder (name or id)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would go; write nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove exactly the groups the import created (archiving those with members)."""
+
+    async def plan_only(teams: TeamImport) -> RemovePlan:
+        return await teams.plan_remove(folders=folder, dry_run=True)
+
+    plan = _run(ctx, plan_only)
+    print_remove(plan)
+    if dry_run or not any(i.action is not RemoveAction.KEEP for i in plan.items):
+        return
+    if not yes and not typer.confirm("Remove these groups from Rock?", default=False):
+        console.print("Nothing was removed.")
+        raise typer.Exit(1)
+
+    async def work(teams: TeamImport) -> RemovePlan:
+        # plan again: it is what is true now that gets removed
+        fresh = await teams.plan_remove(folders=folder)
+        return await teams.apply_remove(fresh)
+
+    done = _run(ctx, work)
+    print_remove(done)
+
+
+# ---------------------------------------------------------------------------- links
+
+
+@teams_app.command("links")
+@friendly_errors
+def links_cmd(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Rock groups linked to Planning Center folders, service types, teams and positions."""
+    rows = _run(ctx, lambda teams: teams.links())
+    if as_json:
+        out = [
+            {
+                "id": link.id,
+                "rock_group_id": link.rock_group_id,
+                "rock_group_name": group.name if group else None,
+                "pco_id": link.pco_id,
+                "kind": link.kind.value,
+                "created_by_import": link.created_by_import,
+                "status": link.status.value,
+            }
+            for link, group in rows
+        ]
+        typer.echo(json.dumps(out, indent=2))
+        return
+    if not rows:
+        console.print("No groups are linked. Run `pcosync teams import` or `pcosync teams link`.")
+        return
+    table = Table(show_header=True, box=None)
+    for col in ("Group", "Name", "Planning Center", "Kind", "Origin", "Status"):
+        table.add_column(col)
+    for link, group in rows:
+        table.add_row(
+            str(link.rock_group_id),
+            escape(group.name) if group else "[red](missing in Rock)[/red]",
+            link.pco_id,
+            KIND_LABEL[link.kind],
+            "import" if link.created_by_import else "linked",
+            link.status.value,
+        )
+    console.print(table)
+
+
+@teams_app.command("link")
+@friendly_errors
+def link_cmd(
+    ctx: typer.Context,
+    group_id: int = typer.Argument(..., help="The Rock group Id."),
+    team_position_id: str = typer.Argument(..., help="The Planning Center team position id."),
+) -> None:
+    """Link an existing Rock group to a Planning Center team position."""
+    try:
+        link = _run(ctx, lambda teams: teams.link(group_id, team_position_id))
+    except LinkConflict as exc:
+        err.print(f"[red]Cannot link:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"Linked Rock group {link.rock_group_id} ⇄ Planning Center {link.pco_id}.")
+
+
+@teams_app.command("unlink")
+@friendly_errors
+def unlink_cmd(
+    ctx: typer.Context,
+    group_id: int = typer.Argument(..., help="The Rock group Id."),
+) -> None:
+    """Forget a group's link and clear its PcoId attribute (the group itself stays)."""
+    link = _run(ctx, lambda teams: teams.unlink(group_id))
+    console.print(f"Unlinked Rock group {link.rock_group_id} from Planning Center {link.pco_id}.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(teams_app, name="teams")
