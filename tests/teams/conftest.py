@@ -26,9 +26,32 @@ SERVING_TEAM_TYPE = "2C42B2D4-1C5F-4AD5-A9AD-08631B872AC4"
 class TeamsChurch:
     """The church plus helpers to drive ``pcosync teams`` and read Rock groups back."""
 
-    def __init__(self, church: Church, pco_emulator: Any) -> None:
+    def __init__(self, church: Church, pco_emulator: Any, rock_emulator: Any) -> None:
         self.c = church
         self.pco_emu = pco_emulator
+        self.rock_emu = rock_emulator
+
+    def group_state(self, group_id: int) -> str:
+        """What Rock's database holds (the API hides archived groups): deleted, archived,
+        inactive or active."""
+        data = self.rock_emu.data
+        row = data.get("Group", group_id)
+        if row is None:
+            return "deleted"
+        if data.val("Group", row, "IsArchived"):
+            return "archived"
+        return "active" if data.val("Group", row, "IsActive") else "inactive"
+
+    def add_member(self, group_id: int, person_id: int) -> int:
+        found = self.c.rock_control("group-members", {"GroupId": group_id, "PersonId": person_id})
+        return int(found["Id"])
+
+    def remove_member(self, member_id: int) -> None:
+        self.c.rock_control(f"group-members/{member_id}", method="DELETE")
+
+    def some_person(self) -> int:
+        rows = self.c.rock_get("/api/People", **{"$top": 5, "$orderby": "Id desc"})
+        return int(rows[0]["Id"])
 
     # -- edits only the Planning Center web UI can make ---------------------------------
     def rename_team(self, team_id: int, name: str) -> None:
@@ -162,9 +185,10 @@ def tc(tmp_path: Path) -> Iterator[TeamsChurch]:
     from pcosync.emulators.rock.app import create_app as create_rock
 
     pco_app = create_pco(seed=TEST_SEED, people=60, rate_limit=5000)
+    rock_app = create_rock(seed=TEST_SEED, people=60)
     with (
         BackgroundServer(pco_app) as pco_url,
-        BackgroundServer(create_rock(seed=TEST_SEED, people=60)) as rock_url,
+        BackgroundServer(rock_app) as rock_url,
     ):
         church = Church(
             pco_url,
@@ -183,4 +207,4 @@ def tc(tmp_path: Path) -> Iterator[TeamsChurch]:
                 "teams": {"parent_group_name": "Serving Teams", "group_type": SERVING_TEAM_TYPE},
             },
         )
-        yield TeamsChurch(church, pco_app.state.emulator)
+        yield TeamsChurch(church, pco_app.state.emulator, rock_app.state.emulator)
