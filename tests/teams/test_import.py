@@ -235,3 +235,27 @@ def test_without_adopt_a_group_with_a_pco_id_is_left_alone(tc: TeamsChurch) -> N
         assert link is not None and link.rock_group_id != old
     finally:
         store.close()
+
+
+def test_a_group_an_admin_inactivated_stays_inactive(tc: TeamsChurch) -> None:
+    assert tc.cli("teams", "import").exit_code == 0
+    band = {ref: gid for gid, ref in tc.attribute("PcoId").items()}["Team:6600001"]
+    tc.c.rock_control(f"groups/{band}", {"IsActive": False})
+    writes = tc.rock_writes()
+    assert tc.cli("teams", "import").exit_code == 0
+    assert tc.group_state(band) == "inactive"  # the import only undoes what it did itself
+    assert tc.rock_writes() == writes
+
+
+def test_import_without_a_parent_group_says_what_to_set(tc: TeamsChurch) -> None:
+    import tomllib
+
+    from pcosync.config import write_settings
+
+    raw = tomllib.loads(tc.c.config.read_text())
+    del raw["teams"]
+    write_settings(tc.c.config, raw)
+    result = tc.cli("teams", "import")
+    assert result.exit_code == 2
+    assert "parent_group_id" in result.output
+    assert tc.rock_writes() == 0

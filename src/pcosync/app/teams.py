@@ -29,7 +29,13 @@ from pcosync.clients.rock.models import Guids, RockGroup
 from pcosync.clients.rock.odata import guid as odata_guid
 from pcosync.config import TeamsSettings
 from pcosync.domain.identity import GroupKind
-from pcosync.errors import AmbiguousWriteError, ConfigError, NotFoundError
+from pcosync.errors import (
+    AmbiguousWriteError,
+    ConfigError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+)
 from pcosync.store import Store
 from pcosync.store.links import GroupLink, GroupLinkStatus
 
@@ -203,6 +209,7 @@ class ImportItem:
     reason: str = ""  # why inactivated
     write_pco_id: bool = False
     write_marker: bool = False
+    set_active: bool = False
 
     @property
     def changes(self) -> bool:
@@ -390,7 +397,7 @@ class TeamImport:
         groups = await self._groups_by_id(
             [link.rock_group_id for link in links.values()] + list(pco_ids)
         )
-        marker = f"pcosync import {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        marker = f"pcosync import {self.store.now().astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
         plan = ImportPlan(root.id, root.name, type_id, marker, [], dry_run=dry_run)
 
         adoptable: dict[str, int] = {}
@@ -526,8 +533,8 @@ class TeamImport:
         return False
 
     def _plan_dead(self, node: PcoNode, link: GroupLink, group: RockGroup) -> ImportItem | None:
-        if not group.is_active and link.status is GroupLinkStatus.INACTIVE:
-            return None  # already inactivated and reported on an earlier run
+        if link.status is GroupLinkStatus.INACTIVE:
+            return None  # inactivated and reported on an earlier run (an admin may undo it)
         return ImportItem(
             node.ref,
             node.kind,
@@ -563,9 +570,11 @@ class TeamImport:
             created_by_import=link.created_by_import,
             link_id=link.id,
         )
-        if not group.is_active or link.status is GroupLinkStatus.INACTIVE:
+        if link.status is GroupLinkStatus.INACTIVE:
+            # only what the import inactivated is reactivated; an admin's choice stays
             item.actions.append(Action.REACTIVATE)
             item.detail.append("restored in Planning Center")
+            item.set_active = not group.is_active
         if ours and group.name != node.name:
             item.actions.append(Action.RENAME)
             item.detail.append(f"renamed from {group.name!r}")
@@ -605,7 +614,8 @@ class TeamImport:
         for item in plan.items:
             try:
                 await self._apply_item(plan, item, group_of)
-            except NotFoundError as exc:
+            except (NotFoundError, ValidationError, PermissionDenied) as exc:
+                # one group Rock refuses is reported; the rest of the import goes on
                 plan.errors.append(f"{item.ref} {item.name!r}: {exc}")
                 log.warning("teams.import_failed ref=%s error=%s", item.ref, exc)
         plan.applied = True
@@ -643,7 +653,7 @@ class TeamImport:
                 self.store.groups.set_status(item.link_id, GroupLinkStatus.INACTIVE)
             return
         changes: dict[str, Any] = {}
-        if Action.REACTIVATE in item.actions:
+        if item.set_active:
             changes["IsActive"] = True
         if Action.RENAME in item.actions:
             changes["Name"] = item.name
