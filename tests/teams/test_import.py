@@ -259,3 +259,55 @@ def test_import_without_a_parent_group_says_what_to_set(tc: TeamsChurch) -> None
     assert result.exit_code == 2
     assert "parent_group_id" in result.output
     assert tc.rock_writes() == 0
+
+
+def test_a_lost_answer_to_a_create_makes_no_duplicate(tc: TeamsChurch) -> None:
+    # the first group POST is applied but its answer never arrives
+    tc.c.rock_control(
+        "faults",
+        {
+            "faults": [
+                {
+                    "kind": "drop",
+                    "method": "POST",
+                    "path": "/api/Groups",
+                    "after_apply": True,
+                    "count": 1,
+                }
+            ]
+        },
+    )
+    result = tc.cli("teams", "import")
+    assert result.exit_code == 0, result.output
+    stats = tc.c.rock_control("stats")
+    assert stats["faults_fired"].get("drop") == 1
+    names = [g["Name"] for g in tc.groups().values() if g["ParentGroupId"] == tc.serving_teams_id()]
+    assert sorted(names) == ["Special Events", "Student Ministry", "Weekend Services"]
+    assert len(tc.attribute("PcoId")) == 36
+
+
+def test_a_group_left_half_written_is_repaired_by_the_next_import(tc: TeamsChurch) -> None:
+    # Rock refuses the first attribute write: that group is reported, the rest goes on
+    tc.c.rock_control(
+        "faults",
+        {
+            "faults": [
+                {
+                    "kind": "error",
+                    "status": 400,
+                    "method": "POST",
+                    "path": "/api/Groups/AttributeValue",
+                    "count": 1,
+                }
+            ]
+        },
+    )
+    result = tc.cli("teams", "import")
+    assert result.exit_code == 3, result.output
+    assert len(tc.attribute("PcoId")) == 35
+    result = tc.cli("teams", "import")
+    assert result.exit_code == 0, result.output
+    assert "repair" in result.output
+    assert len(tc.attribute("PcoId")) == 36
+    assert len(tc.attribute("PcoMarker")) == 36
+    assert len([g for g in tc.groups().values() if g["Name"] == "Special Events"]) == 1
