@@ -6,12 +6,30 @@ import asyncio
 import tomllib
 from typing import Any
 
+from click.testing import Result
+from typer.testing import CliRunner
+
+from pcosync.app import review
+from pcosync.app.context import open_connection
+from pcosync.app.review import ApproveResult, RevertResult
+from pcosync.cli.main import app
 from pcosync.clients.rock import Guids
-from pcosync.config import write_settings
+from pcosync.config import load_settings, write_settings
 from pcosync.store import LinkStatus
 from tests.sync.conftest import Church, church
 
-__all__ = ["Church", "church", "configure", "init_rock", "links"]
+__all__ = [
+    "Church",
+    "approve",
+    "church",
+    "cli",
+    "configure",
+    "init_rock",
+    "links",
+    "pco_person",
+    "revert",
+    "rock_person",
+]
 
 
 def init_rock(church: Church) -> None:
@@ -37,3 +55,34 @@ def links(church: Church) -> list[Any]:
         return store.links.all(LinkStatus.ACTIVE)
     finally:
         store.close()
+
+
+def cli(church: Church, *args: str) -> Result:
+    """Run ``pcosync --config <church> ARGS`` in-process; returns the click result."""
+    return CliRunner().invoke(app, ["--config", str(church.config), *args])
+
+
+def approve(church: Church, run_id: int, **options: Any) -> ApproveResult:
+    async def go() -> ApproveResult:
+        async with open_connection(load_settings(church.config)) as conn:
+            return await review.approve(conn.people, run_id, **options)
+
+    return asyncio.run(go())
+
+
+def revert(church: Church, run_id: int) -> RevertResult:
+    async def go() -> RevertResult:
+        async with open_connection(load_settings(church.config)) as conn:
+            return await review.revert(conn.people, run_id)
+
+    return asyncio.run(go())
+
+
+def pco_person(church: Church, pid: str) -> dict[str, Any]:
+    data: dict[str, Any] = church.pco_get(f"/people/v2/people/{pid}")["data"]["attributes"]
+    return data
+
+
+def rock_person(church: Church, rid: int) -> dict[str, Any]:
+    data: dict[str, Any] = church.rock_get(f"/api/People/{rid}")
+    return data

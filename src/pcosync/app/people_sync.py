@@ -559,6 +559,37 @@ class PeopleSync:
             if ref not in chains:
                 self._settle(ref, plan, applied, link_of, old_bases)
 
+    async def apply_operations(
+        self, run_id: int, operations: Iterable[Operation], summary: RunSummary
+    ) -> tuple[set[int], dict[PersonRef, int]]:
+        """Apply operations already in the run's journal (an approved held run).
+
+        Same per-person chains, journaling and parking as :meth:`_apply`; bases are left to
+        the caller. Returns the applied seqs and the links made on the way.
+        """
+        applied: set[int] = set()
+        failed: set[int] = set()
+        link_of: dict[PersonRef, int] = {}
+        chains: dict[PersonRef, list[Operation]] = {}
+        for op in operations:
+            chains.setdefault(op.ref, []).append(op)
+        done = {op.seq: asyncio.Event() for ops in chains.values() for op in ops}
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def run_chain(ops: list[Operation]) -> None:
+            async with slots:
+                for op in ops:
+                    for dep in op.depends_on:
+                        if dep in done:
+                            await done[dep].wait()
+                    try:
+                        await self._apply_step(run_id, op, {}, link_of, summary, applied, failed)
+                    finally:
+                        done[op.seq].set()
+
+        await asyncio.gather(*(run_chain(ops) for ops in chains.values()))
+        return applied, link_of
+
     async def _apply_step(
         self,
         run_id: int,

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from pcosync.cli import setup_cmds, sync_cmds, teams_cmds
+from pcosync.cli import safety_cmds, setup_cmds, sync_cmds, teams_cmds
 from pcosync.cli.emulate import emulate_app
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app.add_typer(emulate_app, name="emulate")
 sync_cmds.register(app)
 setup_cmds.register(app)
 teams_cmds.register(app)
+safety_cmds.register(app)
 
 
 @app.callback()

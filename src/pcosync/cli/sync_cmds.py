@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pcosync.app.context import open_connection, open_store
+from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.people_sync import RunSummary, SyncOptions
 from pcosync.config import Settings, load_settings
 from pcosync.domain.fields import field_spec
@@ -30,7 +31,7 @@ from pcosync.errors import (
     RetriesExhausted,
     TransportError,
 )
-from pcosync.store import IssueStatus, LinkConflict, OpStatus, Store
+from pcosync.store import IssueStatus, LinkConflict, OpStatus, RunStatus, Store
 
 console = Console()
 err = Console(stderr=True)
@@ -153,7 +154,16 @@ def _sync(ctx: typer.Context, options: SyncOptions, *, quiet: bool) -> RunSummar
                     status.update(message + "…")
 
             async with open_connection(settings, progress=progress) as conn:
-                return await conn.people.run(options)
+                try:
+                    summary = await conn.people.run(options)
+                except Exception as exc:
+                    latest = conn.store.runs.list(1)
+                    if latest and latest[0].status is RunStatus.FAILED:
+                        await notify_failure(settings, latest[0].id, exc)
+                    raise
+                if not summary.dry_run:
+                    await notify_run(settings, summary)
+                return summary
 
     return asyncio.run(go())
 

@@ -1,0 +1,53 @@
+"""Send the configured notifications for a run that failed, was held, or ended partial."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+import httpx
+
+from pcosync.app.people_sync import RunSummary
+from pcosync.config import Settings
+from pcosync.notify import Notice, notice_for, post_webhook, send_email
+
+log = logging.getLogger("pcosync.notify")
+
+
+async def deliver(settings: Settings, notice: Notice | None) -> list[str]:
+    """Send ``notice`` everywhere configured. A failed delivery is logged, never raised:
+    the run's outcome matters more than the message about it. Returns what failed."""
+    if notice is None:
+        return []
+    failed: list[str] = []
+    cfg = settings.notifications
+    if cfg.smtp is not None:
+        try:
+            await send_email(cfg.smtp, notice)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("notify.email_failed run=%s error=%s", notice.run_id, type(exc).__name__)
+            failed.append("email")
+    if cfg.webhook is not None:
+        try:
+            await post_webhook(cfg.webhook, notice)
+        except httpx.HTTPError as exc:
+            log.warning("notify.webhook_failed run=%s error=%s", notice.run_id, type(exc).__name__)
+            failed.append("webhook")
+    return failed
+
+
+async def notify_run(settings: Settings, summary: RunSummary) -> list[str]:
+    """Notify about a finished (or held) run when its status calls for it."""
+    return await deliver(
+        settings,
+        notice_for(
+            summary.run_id,
+            summary.status.value,
+            counts=summary.as_dict(),
+            hold_reasons=summary.hold_reasons,
+        ),
+    )
+
+
+async def notify_failure(settings: Settings, run_id: int, exc: BaseException) -> list[str]:
+    return await deliver(settings, notice_for(run_id, "failed", error_kind=type(exc).__name__))

@@ -1,0 +1,308 @@
+"""``pcosync review``, ``approve``, ``reject``, ``revert`` and ``parked``: the safety commands.
+
+Exit codes (DESIGN §8): 0 done, 1 failed, 2 usage or configuration error, 3 partial (records
+parked), 4 held for review, 75 temporary failure (retry later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+
+import typer
+from rich.table import Table
+
+from pcosync.app import parked as parked_ops
+from pcosync.app.context import open_connection, open_store
+from pcosync.app.notify_runs import notify_run
+from pcosync.app.review import ApproveResult, RevertResult, ReviewError, approve, reject, review
+from pcosync.app.review import revert as revert_run
+from pcosync.cli.sync_cmds import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    console,
+    err,
+    friendly_errors,
+    print_summary,
+    settings_for,
+)
+from pcosync.domain.identity import Side
+from pcosync.store import RunStateError
+
+EXIT_DONE = 0
+
+
+def _ids(text: str | None) -> set[int] | None:
+    if text is None:
+        return None
+    try:
+        return {int(part) for part in text.replace(" ", "").split(",") if part}
+    except ValueError:
+        err.print(f"Operation numbers are comma-separated integers, e.g. 3,7,12 (got {text!r}).")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+# ---------------------------------------------------------------------------- review
+
+
+def review_command(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="The run to review (see: pcosync runs)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable diff."),
+) -> None:
+    """What a run would change (or changed), field by field, grouped by person."""
+    _review(ctx, run_id, as_json)
+
+
+@friendly_errors
+def _review(ctx: typer.Context, run_id: int, as_json: bool) -> None:
+    store = open_store(settings_for(ctx))
+    try:
+        rv = review(store, run_id)
+    except ReviewError as exc:
+        err.print(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(rv.as_dict(), default=str))
+        return
+    run = rv.run
+    console.print(f"Run {run.id}: {run.status.value} ({run.mode.value})")
+    for h in run.hold_reasons:
+        console.print(f"[yellow]Held:[/yellow] {dict(h).get('message', h)}")
+    if not rv.people:
+        console.print("This run has no operations.")
+    for person in rv.people:
+        console.print(f"\n[bold]{person.person}[/bold]")
+        table = Table(box=None, show_header=True)
+        for col in ("op", "status", "where", "what", "field", "before", "after", "why"):
+            table.add_column(col)
+        for op in person.operations:
+            if not op.fields:
+                table.add_row(
+                    str(op.seq), op.status, op.where, op.kind, "", "", "", op.note or op.why
+                )
+            for i, f in enumerate(op.fields):
+                first = i == 0
+                table.add_row(
+                    str(op.seq) if first else "",
+                    op.status if first else "",
+                    op.where if first else "",
+                    op.kind if first else "",
+                    f.label,
+                    f.before,
+                    f.after,
+                    f.why,
+                )
+        console.print(table)
+    if run.status.value == "held":
+        console.print(
+            f"\nApprove it with: pcosync approve {run.id}   "
+            f"(or part: --only 1,2 / --skip 3)   Discard it with: pcosync reject {run.id}"
+        )
+
+
+# ---------------------------------------------------------------------------- approve
+
+
+def approve_command(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="The held run to apply."),
+    only: str | None = typer.Option(None, "--only", help="Apply only these operations: 1,4,7"),
+    skip: str | None = typer.Option(None, "--skip", help="Apply all but these operations."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Apply a held run, checking every value against what is there now."""
+    result = _approve(ctx, run_id, _ids(only), _ids(skip))
+    summary = result.summary
+    if as_json:
+        out = summary.as_dict()
+        out["stale"] = [s.as_dict() for s in result.stale]
+        out["left_out"] = result.left_out
+        typer.echo(json.dumps(out))
+    else:
+        print_summary(summary)
+        if result.left_out:
+            console.print(f"Left out as asked: operations {', '.join(map(str, result.left_out))}")
+    raise typer.Exit(summary.exit_code)
+
+
+@friendly_errors
+def _approve(
+    ctx: typer.Context, run_id: int, only: set[int] | None, skip: set[int] | None
+) -> ApproveResult:
+    settings = settings_for(ctx)
+
+    async def go() -> ApproveResult:
+        async with open_connection(settings) as conn:
+            result = await approve(conn.people, run_id, only=only, skip=skip, by=_who())
+            await notify_run(settings, result.summary)
+            return result
+
+    try:
+        return asyncio.run(go())
+    except (ReviewError, RunStateError) as exc:
+        err.print(f"[red]Not approved:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def reject_command(
+    ctx: typer.Context, run_id: int = typer.Argument(..., help="The held run to discard.")
+) -> None:
+    """Discard a held run: nothing it planned is written."""
+    _reject(ctx, run_id)
+
+
+@friendly_errors
+def _reject(ctx: typer.Context, run_id: int) -> None:
+    store = open_store(settings_for(ctx))
+    try:
+        n = reject(store, run_id, by=_who())
+    except (ReviewError, RunStateError) as exc:
+        err.print(f"[red]Not rejected:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        store.close()
+    console.print(f"Run {run_id} rejected: its {n} planned operation(s) will not be written.")
+
+
+# ---------------------------------------------------------------------------- revert
+
+
+def revert_command(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="The applied run to undo."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Undo an applied run on both systems; values changed since are left alone."""
+    result = _revert(ctx, run_id)
+    summary = result.summary
+    if as_json:
+        out = summary.as_dict()
+        out["reverted_run"] = result.reverted_run
+        out["left_alone"] = result.left_alone
+        out["kept"] = result.kept
+        typer.echo(json.dumps(out))
+    else:
+        console.print(f"Run {summary.run_id} reverted run {result.reverted_run}.")
+        print_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+@friendly_errors
+def _revert(ctx: typer.Context, run_id: int) -> RevertResult:
+    settings = settings_for(ctx)
+
+    async def go() -> RevertResult:
+        async with open_connection(settings) as conn:
+            result = await revert_run(conn.people, run_id)
+            await notify_run(settings, result.summary)
+            return result
+
+    try:
+        return asyncio.run(go())
+    except (ReviewError, RunStateError) as exc:
+        err.print(f"[red]Not reverted:[/red] {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+# ---------------------------------------------------------------------------- parked
+
+parked_app = typer.Typer(
+    help="Records that could not be written, why, and when they are tried again.",
+    invoke_without_command=True,
+)
+
+
+@parked_app.callback()
+def parked_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable list."),
+    show_all: bool = typer.Option(False, "--all", help="Dismissed and resolved ones too."),
+) -> None:
+    """List parked records with their reasons."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _parked_list(ctx, as_json, show_all)
+
+
+@friendly_errors
+def _parked_list(ctx: typer.Context, as_json: bool, show_all: bool) -> None:
+    store = open_store(settings_for(ctx))
+    try:
+        records = parked_ops.listing(store, show_all=show_all)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in records]))
+        return
+    if not records:
+        console.print("Nothing is parked.")
+        return
+    table = Table(title=f"{len(records)} parked record(s)")
+    for col in ("id", "where", "record", "why", "retries", "next try (UTC)", "status"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(
+            str(r.id),
+            Side(r.side).label,
+            r.record_key,
+            r.reason,
+            str(r.retry_count),
+            r.next_attempt_at.strftime("%Y-%m-%d %H:%M"),
+            r.status,
+        )
+    console.print(table)
+    console.print("Retry one at the next sync: pcosync parked retry ID   Stop: parked dismiss ID")
+
+
+@parked_app.command("retry")
+def parked_retry(
+    ctx: typer.Context, parked_id: int = typer.Argument(..., help="The parked record's id.")
+) -> None:
+    """Try this record again at the next sync (instead of waiting for its backoff)."""
+    _parked_action(ctx, parked_id, retry=True)
+
+
+@parked_app.command("dismiss")
+def parked_dismiss(
+    ctx: typer.Context, parked_id: int = typer.Argument(..., help="The parked record's id.")
+) -> None:
+    """Stop retrying this record (it stays listed under --all)."""
+    _parked_action(ctx, parked_id, retry=False)
+
+
+@friendly_errors
+def _parked_action(ctx: typer.Context, parked_id: int, *, retry: bool) -> None:
+    store = open_store(settings_for(ctx))
+    try:
+        record = (parked_ops.retry if retry else parked_ops.dismiss)(store, parked_id)
+    except LookupError as exc:
+        err.print(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        store.close()
+    if retry:
+        console.print(f"Parked record {record.id} ({record.record_key}) is tried at the next sync.")
+    else:
+        console.print(f"Parked record {record.id} ({record.record_key}) is no longer retried.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("review")(review_command)
+    app.command("approve")(approve_command)
+    app.command("reject")(reject_command)
+    app.command("revert")(revert_command)
+    app.add_typer(parked_app, name="parked")
+
+
+__all__ = ["EXIT_DONE", "EXIT_FAILED", "register"]

@@ -1,0 +1,180 @@
+"""Held runs: review, approve (checked against now), partial approve, reject (issue #6 §2)."""
+
+from __future__ import annotations
+
+import json
+
+from pcosync.domain.fields import FieldName
+from pcosync.store import OpStatus, RunStatus
+from tests.safety.conftest import (
+    Church,
+    approve,
+    cli,
+    configure,
+    init_rock,
+    links,
+    pco_person,
+    rock_person,
+)
+
+
+def _held_with_edits(church: Church, edits: dict[int, dict[str, str]]) -> tuple[int, list]:
+    """Sync, make the PCO edits (by link index), then a run held for review."""
+    church.sync()
+    synced = links(church)
+    for index, attrs in edits.items():
+        church.pco_control(f"people/{synced[index].pco_person_id}", attrs)
+    held = church.sync(hold=True)
+    assert held.status is RunStatus.HELD
+    return held.run_id, synced
+
+
+def _update_seq(church: Church, run_id: int, rock_id: int) -> int:
+    store = church.store()
+    try:
+        return next(
+            j.seq
+            for j in store.journal.list(run_id)
+            if j.operation.ref.rock_id == rock_id and j.operation.kind.value == "update"
+        )
+    finally:
+        store.close()
+
+
+def test_review_shows_a_field_level_diff_grouped_by_person(church: Church) -> None:
+    run_id, synced = _held_with_edits(church, {0: {"last_name": "Reviewed"}})
+    before = rock_person(church, synced[0].rock_person_id)["LastName"]
+    result = cli(church, "review", str(run_id), "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["run"]["status"] == "held"
+    person = next(p for p in doc["people"] if p["rock_id"] == synced[0].rock_person_id)
+    op = person["operations"][0]
+    assert op["side"] == "rock" and op["kind"] == "update" and op["status"] == "planned"
+    field = next(f for f in op["fields"] if f["field"] == "last_name")
+    assert (field["before"], field["after"]) == (before, "Reviewed")
+    assert "edited on the other side" in field["why"]
+    text = cli(church, "review", str(run_id))
+    assert "Reviewed" in text.output and f"pcosync approve {run_id}" in text.output
+
+
+def test_approve_applies_the_held_plan_and_the_next_run_writes_nothing(church: Church) -> None:
+    run_id, synced = _held_with_edits(
+        church, {1: {"last_name": "Approved"}, 2: {"middle_name": "Later"}}
+    )
+    assert rock_person(church, synced[1].rock_person_id)["LastName"] != "Approved"
+    result = cli(church, "approve", str(run_id), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["status"] == "done" and out["updated"]["rock"] == 2 and out["stale"] == []
+    assert rock_person(church, synced[1].rock_person_id)["LastName"] == "Approved"
+    assert rock_person(church, synced[2].rock_person_id)["MiddleName"] == "Later"
+    store = church.store()
+    run = store.runs.get(run_id)
+    statuses = {j.status for j in store.journal.list(run_id)}
+    store.close()
+    assert run is not None and run.status is RunStatus.DONE and run.reviewed_by
+    assert statuses == {OpStatus.APPLIED}
+    before = church.writes()
+    again = church.sync()
+    assert again.planned == 0 and church.writes() == before
+    # approving twice is refused with a usage error
+    assert cli(church, "approve", str(run_id)).exit_code == 2
+
+
+def test_approve_skips_a_field_changed_since_the_hold_and_reports_it(church: Church) -> None:
+    run_id, synced = _held_with_edits(
+        church, {3: {"last_name": "Heldname", "nickname": "Heldnick"}, 4: {"nickname": "Fine"}}
+    )
+    changed = synced[3]
+    # time passes: someone edits the Rock last name the held plan would overwrite
+    church.rock_control(f"people/{changed.rock_person_id}", {"LastName": "Newerinrock"})
+    result = approve(church, run_id)
+    assert result.summary.status is RunStatus.DONE
+    assert [(s.field, s.ref.rock_id) for s in result.stale] == [
+        (FieldName.LAST_NAME, changed.rock_person_id)
+    ]
+    assert "changed after the run was held" in result.stale[0].message
+    rock = rock_person(church, changed.rock_person_id)
+    assert rock["LastName"] == "Newerinrock"  # left alone
+    assert rock["NickName"] == "Heldnick"  # the other field of the same person applied
+    assert rock_person(church, synced[4].rock_person_id)["NickName"] == "Fine"
+    store = church.store()
+    run = store.runs.get(run_id)
+    store.close()
+    assert run is not None and run.counts["stale"][0]["field"] == "last_name"
+
+
+def test_partial_approve_with_only_and_skip(church: Church) -> None:
+    run_id, synced = _held_with_edits(
+        church, {5: {"nickname": "One"}, 6: {"nickname": "Two"}, 7: {"nickname": "Three"}}
+    )
+    one = _update_seq(church, run_id, synced[5].rock_person_id)
+    result = cli(church, "approve", str(run_id), "--only", str(one), "--json")
+    assert result.exit_code == 0, result.output
+    assert rock_person(church, synced[5].rock_person_id)["NickName"] == "One"
+    assert rock_person(church, synced[6].rock_person_id)["NickName"] != "Two"
+    assert rock_person(church, synced[7].rock_person_id)["NickName"] != "Three"
+    store = church.store()
+    left = {j.seq: j for j in store.journal.list(run_id) if j.seq != one}
+    store.close()
+    assert left and all(j.status is OpStatus.SKIPPED for j in left.values())
+    assert all("left out" in (j.error or "") for j in left.values())
+
+    # --skip: the next held run carries the two left out; skip one of them
+    held = church.sync(hold=True)
+    three = _update_seq(church, held.run_id, synced[7].rock_person_id)
+    assert approve(church, held.run_id, skip={three}).summary.status is RunStatus.DONE
+    assert rock_person(church, synced[6].rock_person_id)["NickName"] == "Two"
+    assert rock_person(church, synced[7].rock_person_id)["NickName"] != "Three"
+    # an operation number that is not in the run is a usage error
+    later = church.sync(hold=True)
+    assert cli(church, "approve", str(later.run_id), "--only", "9999").exit_code == 2
+
+
+def test_reject_writes_nothing(church: Church) -> None:
+    run_id, synced = _held_with_edits(church, {8: {"last_name": "Rejected"}})
+    before = church.writes()
+    result = cli(church, "reject", str(run_id))
+    assert result.exit_code == 0 and "rejected" in result.output
+    assert church.writes() == before
+    assert rock_person(church, synced[8].rock_person_id)["LastName"] != "Rejected"
+    store = church.store()
+    run = store.runs.get(run_id)
+    ops = store.journal.list(run_id)
+    store.close()
+    assert run is not None and run.status is RunStatus.REJECTED
+    assert ops and all(j.status is OpStatus.SKIPPED for j in ops)
+    assert cli(church, "approve", str(run_id)).exit_code == 2
+
+
+def test_a_held_first_sync_approved_links_creates_and_converges(church: Church) -> None:
+    configure(church, safety={"update": {"percent": 0}, "create": {"percent": 0}})
+    init_rock(church)
+    held = church.sync()
+    assert held.status is RunStatus.HELD
+    result = cli(church, "approve", str(held.run_id), "--json")
+    assert result.exit_code in (0, 3), result.output
+    out = json.loads(result.output)
+    assert out["created"]["rock"] == held.created["rock"] > 0
+    synced = links(church)
+    assert len(synced) > 20
+    assert pco_person(church, synced[0].pco_person_id)["remote_id"] == synced[0].rock_person_id
+    configure(church, safety={})
+    before = church.writes()
+    again = church.sync()
+    assert again.planned == 0, again.as_dict()
+    assert church.writes() == before
+    # an edit after the approved first sync propagates like any other
+    church.pco_control(f"people/{synced[0].pco_person_id}", {"middle_name": "Afterwards"})
+    church.sync()
+    assert rock_person(church, synced[0].rock_person_id)["MiddleName"] == "Afterwards"
+
+
+def test_runs_json_lists_the_held_run_newest_first_with_counts(church: Church) -> None:
+    run_id, _ = _held_with_edits(church, {9: {"nickname": "Listed"}})
+    result = cli(church, "runs", "--json")
+    assert result.exit_code == 0
+    runs = json.loads(result.output)
+    assert runs[0]["id"] == run_id and runs[0]["status"] == "held"
+    assert runs[0]["counts"]["updated"]["rock"] == 1
