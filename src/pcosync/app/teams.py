@@ -497,7 +497,7 @@ class TeamImport:
                 group.name,
                 None,
                 live=False,
-                why_not_live="no longer in Planning Center (deleted more than 30 days ago)",
+                why_not_live="no longer in Planning Center",
             )
             if kind_ref is not None and kind_ref[0] is GroupKind.TEAM:
                 node.why_not_live = await self._team_gone_reason(kind_ref[1])

@@ -218,13 +218,14 @@ def remove_import_cmd(
     async def plan_only(teams: TeamImport) -> RemovePlan:
         return await teams.plan_remove(folders=folder, dry_run=True)
 
-    plan = _run(ctx, plan_only)
-    print_remove(plan)
-    if dry_run or not any(i.action is not RemoveAction.KEEP for i in plan.items):
-        return
-    if not yes and not typer.confirm("Remove these groups from Rock?", default=False):
-        console.print("Nothing was removed.")
-        raise typer.Exit(1)
+    if dry_run or not yes:
+        plan = _run(ctx, plan_only)
+        print_remove(plan)
+        if dry_run or not any(i.action is not RemoveAction.KEEP for i in plan.items):
+            return
+        if not typer.confirm("Remove these groups from Rock?", default=False):
+            console.print("Nothing was removed.")
+            raise typer.Exit(1)
 
     async def work(teams: TeamImport) -> RemovePlan:
         # plan again: it is what is true now that gets removed
