@@ -457,11 +457,10 @@ async def revert(sync: PeopleSync, run_id: int) -> RevertResult:
                 seq += 1
         store.journal.record(run.id, ops)
         window = (original.started_at, original.ended_at)
-        created_seqs = {o.ref for o in applied if o.kind is OpKind.CREATE}
         for op in ops:
             await _apply_revert_op(sync, run.id, op, window, summary)
         for op in applied:
-            if op.kind is OpKind.CREATE and op.ref in created_seqs:
+            if op.kind is OpKind.CREATE:
                 result.kept.append(
                     f"The {op.side.label} person made for {op.ref.describe()} was unlinked and "
                     f"kept (pcosync never deletes people); archive or remove them in "
