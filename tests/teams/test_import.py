@@ -84,6 +84,7 @@ def test_reimport_is_idempotent(tc: TeamsChurch) -> None:
     assert tc.cli("teams", "import").exit_code == 0
     after_first = tc.c.writes()
     assert after_first["rock"] > 0
+    assert after_first["pco"] == 0  # the import only reads Planning Center
     result = tc.cli("teams", "import")
     assert result.exit_code == 0, result.output
     assert "nothing to change" in result.output
@@ -311,3 +312,15 @@ def test_a_group_left_half_written_is_repaired_by_the_next_import(tc: TeamsChurc
     assert len(tc.attribute("PcoId")) == 36
     assert len(tc.attribute("PcoMarker")) == 36
     assert len([g for g in tc.groups().values() if g["Name"] == "Special Events"]) == 1
+
+
+def test_import_json_lists_every_group_and_action(tc: TeamsChurch) -> None:
+    import json
+
+    result = tc.cli("teams", "import", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["dry_run"] is True and plan["applied"] is False
+    band = next(i for i in plan["items"] if i["pco_id"] == "Team:6600001")
+    assert band["actions"] == ["create"] and band["parent_pco_id"] == "ServiceType:1200001"
+    assert len(plan["items"]) == 36
