@@ -166,11 +166,6 @@ class TeamsChurch:
         )
         return {int(r["EntityId"]): r["Value"] for r in rows if r["Value"]}
 
-    def group_by_pco(self, ref: str) -> dict[str, Any]:
-        ids = [gid for gid, value in self.attribute("PcoId").items() if value == ref]
-        assert len(ids) == 1, f"{ref}: {ids}"
-        return self.c.rock_get(f"/api/Groups/{ids[0]}")
-
     def serving_teams_id(self) -> int:
         rows = self.c.rock_get("/api/Groups", **{"$filter": "Name eq 'Serving Teams'"})
         return int(rows[0]["Id"])

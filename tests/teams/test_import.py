@@ -203,7 +203,7 @@ def test_adopt_links_groups_that_already_carry_a_pco_id(tc: TeamsChurch) -> None
     result = tc.cli("teams", "import", "--adopt")
     assert result.exit_code == 0, result.output
     assert "adopt" in result.output
-    refs = {}
+    refs: dict[str, list[int]] = {}
     for gid, ref in tc.attribute("PcoId").items():
         refs.setdefault(ref, []).append(gid)
     assert refs["Team:6600001"] == [old]  # no second group for the team
