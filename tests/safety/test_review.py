@@ -159,6 +159,7 @@ def test_a_held_first_sync_approved_links_creates_and_converges(church: Church) 
     assert out["created"]["rock"] == held.created["rock"] > 0
     synced = links(church)
     assert len(synced) > 20
+    assert all(lk.rock_alias_id is not None for lk in synced)  # to follow Rock merges
     assert pco_person(church, synced[0].pco_person_id)["remote_id"] == synced[0].rock_person_id
     configure(church, safety={})
     before = church.writes()

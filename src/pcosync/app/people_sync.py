@@ -560,13 +560,19 @@ class PeopleSync:
                 self._settle(ref, plan, applied, link_of, old_bases)
 
     async def apply_operations(
-        self, run_id: int, operations: Iterable[Operation], summary: RunSummary
+        self,
+        run_id: int,
+        operations: Iterable[Operation],
+        summary: RunSummary,
+        fresh: Mapping[tuple[int, str], int | None] | None = None,
     ) -> tuple[set[int], dict[PersonRef, int]]:
         """Apply operations already in the run's journal (an approved held run).
 
         Same per-person chains, journaling and parking as :meth:`_apply`; bases are left to
-        the caller. Returns the applied seqs and the links made on the way.
+        the caller. ``fresh`` gives new pairs' Rock alias ids. Returns the applied seqs and
+        the links made on the way.
         """
+        new_pairs = fresh or {}
         applied: set[int] = set()
         failed: set[int] = set()
         link_of: dict[PersonRef, int] = {}
@@ -583,7 +589,9 @@ class PeopleSync:
                         if dep in done:
                             await done[dep].wait()
                     try:
-                        await self._apply_step(run_id, op, {}, link_of, summary, applied, failed)
+                        await self._apply_step(
+                            run_id, op, new_pairs, link_of, summary, applied, failed
+                        )
                     finally:
                         done[op.seq].set()
 

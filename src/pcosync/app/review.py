@@ -275,6 +275,22 @@ async def _revalidate(
     return replace(op, changes=kept, field_reasons=reasons), None
 
 
+async def _fresh_aliases(
+    sync: PeopleSync, ops: Iterable[Operation]
+) -> dict[tuple[int, str], int | None]:
+    """New pairs' Rock alias ids, stored with the link so it can follow a Rock merge."""
+    out: dict[tuple[int, str], int | None] = {}
+    for op in ops:
+        ref = op.ref
+        if ref.link_id is not None or ref.rock_id is None or ref.pco_id is None:
+            continue
+        if op.kind is OpKind.CREATE or (ref.rock_id, ref.pco_id) in out:
+            continue
+        seen = await sync.rock.fetch_one(ref.rock_id)
+        out[(ref.rock_id, ref.pco_id)] = seen.alias_id if seen is not None else None
+    return out
+
+
 def _fill_agreed(base: Base, ops: Iterable[Operation]) -> Base:
     """For a new pair: a field both records held alike when planned is known too."""
     rock = next((o.before for o in ops if o.side is Side.ROCK and o.before is not None), None)
@@ -349,7 +365,9 @@ async def approve(
                 continue
             ready.append(op)
         summary.planned = len(ready)
-        applied, link_of = await sync.apply_operations(run_id, ready, summary)
+        applied, link_of = await sync.apply_operations(
+            run_id, ready, summary, await _fresh_aliases(sync, ready)
+        )
         _save_bases(sync, ready, applied, link_of)
         summary.notes.extend(s.message for s in result.stale)
         summary.status = RunStatus.PARTIAL if summary.parked or summary.in_doubt else RunStatus.DONE
