@@ -145,6 +145,19 @@ def test_a_failed_run_is_announced_without_its_error_text(
     assert "pcosync check" in text and "wrong-" not in text
 
 
+def test_an_approval_that_fails_is_announced(church: Church, receivers: Receivers) -> None:
+    church.sync()
+    church.pco_control(f"people/{links(church)[0].pco_person_id}", {"nickname": "Held"})
+    held = church.sync(hold=True)
+    configure(church, notifications=receivers.section())
+    data = church.config.read_text().replace('api_key = "', 'api_key = "wrong-')
+    church.config.write_text(data)
+    result = cli(church, "approve", str(held.run_id))
+    assert result.exit_code == 1, result.output
+    assert [h["status"] for h in receivers.hooks] == ["failed"]
+    assert receivers.hooks[0]["run_id"] == held.run_id
+
+
 def test_done_runs_and_dry_runs_send_nothing(church: Church, receivers: Receivers) -> None:
     configure(church, notifications=receivers.section())
     assert cli(church, "sync", "--dry-run", "--hold").exit_code == 0

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from pcosync.app import parked as parked_ops
 from pcosync.app.context import open_connection, open_store
-from pcosync.app.notify_runs import notify_run
+from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.review import ApproveResult, RevertResult, ReviewError, approve, reject, review
 from pcosync.app.review import revert as revert_run
 from pcosync.cli.sync_cmds import (
@@ -144,7 +144,13 @@ def _approve(
 
     async def go() -> ApproveResult:
         async with open_connection(settings) as conn:
-            result = await approve(conn.people, run_id, only=only, skip=skip, by=_who())
+            try:
+                result = await approve(conn.people, run_id, only=only, skip=skip, by=_who())
+            except (ReviewError, RunStateError):
+                raise
+            except Exception as exc:
+                await notify_failure(settings, run_id, exc)
+                raise
             await notify_run(settings, result.summary)
             return result
 
@@ -204,7 +210,15 @@ def _revert(ctx: typer.Context, run_id: int) -> RevertResult:
 
     async def go() -> RevertResult:
         async with open_connection(settings) as conn:
-            result = await revert_run(conn.people, run_id)
+            try:
+                result = await revert_run(conn.people, run_id)
+            except (ReviewError, RunStateError):
+                raise
+            except Exception as exc:
+                latest = conn.store.runs.list(1)
+                if latest and latest[0].reverts_run_id == run_id:
+                    await notify_failure(settings, latest[0].id, exc)
+                raise
             await notify_run(settings, result.summary)
             return result
 
