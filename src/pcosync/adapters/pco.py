@@ -344,8 +344,9 @@ class PcoPeople:
         return set(self.scope)
 
     async def _all_services_people(self) -> list[PcoServicesPerson]:
-        rows = await self.client.collect("/services/v2/people", Query())
-        return [PcoServicesPerson.from_resource(r) for r, _ in rows]
+        return await self.client.collect_as(
+            "/services/v2/people", lambda res, _doc: PcoServicesPerson.from_resource(res), Query()
+        )
 
     # ------------------------------------------------------------------ PersonWriter
 

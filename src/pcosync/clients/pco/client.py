@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -57,6 +57,8 @@ API_VERSIONS = {
 }
 
 CONTACT_INCLUDES = ("emails", "phone_numbers", "addresses")
+
+T = TypeVar("T")
 
 _LIMITERS: dict[str, HeaderPacedRateLimiter] = {}
 
@@ -221,44 +223,72 @@ class PcoClient:
     ) -> list[tuple[Resource, Document]]:
         """Every record of a collection with the page it came in (for include lookup).
 
+        Fine for small collections; large ones should use :meth:`collect_as`, which keeps
+        only the converted records, not every page's JSON.
+        """
+        return await self.collect_as(
+            path, lambda res, doc: (res, doc), query, concurrency=concurrency
+        )
+
+    async def collect_as(
+        self,
+        path: str,
+        convert: Callable[[Resource, Document], T],
+        query: Query | None = None,
+        *,
+        concurrency: int = 4,
+    ) -> list[T]:
+        """Every record of a collection, converted page by page as the pages arrive.
+
         The first page tells the total; the remaining pages are fetched by offset, up to
-        ``concurrency`` at a time (the rate limiter still paces them). Records are deduplicated
-        by id, since offset paging can repeat a record when the collection shifts mid-scan.
+        ``concurrency`` at a time (the rate limiter still paces them). Each page is converted
+        and dropped as soon as it arrives, so memory holds the converted records, not the raw
+        JSON of every page. Records are deduplicated by id, since offset paging can repeat a
+        record when the collection shifts mid-scan.
         """
         query = query or Query()
+        out: list[T] = []
+        seen: set[str] = set()
+
+        def take(doc: Document) -> None:
+            for res in doc.data:
+                if res.id not in seen:
+                    seen.add(res.id)
+                    out.append(convert(res, doc))
+
         first = await self.get(path, query)
-        docs = [first]
+        take(first)
         total = first.total_count
         per_page = min(MAX_PER_PAGE, max(1, query.per_page))
         if total is not None and total > len(first.data) and first.data and concurrency > 1:
             sem = asyncio.Semaphore(concurrency)
             offsets = range(per_page, total, per_page)
 
-            async def fetch(offset: int) -> Document | None:
+            async def fetch(offset: int) -> bool:
                 async with sem:
-                    return await self.request_document("GET", path, params=query.params(offset))
+                    doc = await self.request_document("GET", path, params=query.params(offset))
+                if doc is None:
+                    return False
+                take(doc)  # converted now; the page's JSON is dropped with `doc`
+                return bool(doc.next_url and doc.data)
 
-            fetched = await asyncio.gather(*(fetch(o) for o in offsets))
-            docs.extend(d for d in fetched if d is not None)
+            more = await asyncio.gather(*(fetch(o) for o in offsets))
             # anything added after the first page's count was taken is on a page past the end
-            last = docs[-1]
             extra_offset = per_page * (len(offsets) + 1)
-            while last.next_url and last.data:
-                more = await self.request_document("GET", path, params=query.params(extra_offset))
-                if more is None or not more.data:
+            going = bool(more and more[-1])
+            while going:
+                doc = await self.request_document("GET", path, params=query.params(extra_offset))
+                if doc is None or not doc.data:
                     break
-                docs.append(more)
-                last = more
+                take(doc)
+                going = bool(doc.next_url)
                 extra_offset += per_page
         elif first.next_url:
-            docs = [d async for d in self.pages(path, query)]
-        out: list[tuple[Resource, Document]] = []
-        seen: set[str] = set()
-        for doc in docs:
-            for res in doc.data:
-                if res.id not in seen:
-                    seen.add(res.id)
-                    out.append((res, doc))
+            pages_seen = 0
+            async for doc in self.pages(path, query):
+                pages_seen += 1
+                if pages_seen > 1:  # the first page was taken above
+                    take(doc)
         return out
 
     async def create(
@@ -314,8 +344,9 @@ class PcoClient:
             query.where_op("updated_at", "gte", updated_since).ordered("updated_at")
         if active_only:
             query.where_eq("status", "active")
-        rows = await self.collect("/people/v2/people", query, concurrency=concurrency)
-        return [PcoPerson.from_resource(res, doc) for res, doc in rows]
+        return await self.collect_as(
+            "/people/v2/people", PcoPerson.from_resource, query, concurrency=concurrency
+        )
 
     async def person(self, person_id: str, include: Sequence[str] = CONTACT_INCLUDES) -> PcoPerson:
         doc = await self.get_one(f"/people/v2/people/{person_id}", include)
