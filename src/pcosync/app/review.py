@@ -125,6 +125,14 @@ def _op_why(op: Operation) -> str:
     return REASON_TEXT.get(op.reason, op.reason.value)
 
 
+def _label(ref: PersonRef, person: Person | None) -> str:
+    """The admin reads a name first; the ids tell the records apart."""
+    if person is None:
+        return ref.describe()
+    name = " ".join(p for p in (person.nickname or person.first_name, person.last_name) if p)
+    return f"{name} ({ref.describe()})" if name else ref.describe()
+
+
 def review(store: Store, run_id: int) -> RunReview:
     """A run's plan as a field-level diff, grouped by person, in plan order."""
     run = store.runs.get(run_id)
@@ -132,10 +140,14 @@ def review(store: Store, run_id: int) -> RunReview:
         raise ReviewError(f"There is no run {run_id}. List runs with: pcosync runs")
     grouped: dict[tuple[int | None, str | None], list[OpDiff]] = {}
     names: dict[tuple[int | None, str | None], PersonRef] = {}
+    shown: dict[tuple[int | None, str | None], Person] = {}
     for j in store.journal.list(run_id):
         op = j.operation
         key = (op.ref.rock_id, op.ref.pco_id)
         names.setdefault(key, op.ref)
+        record = op.before or op.record
+        if record is not None and key not in shown:
+            shown[key] = record
         fields = tuple(
             FieldDiff(
                 name.value,
@@ -159,7 +171,7 @@ def review(store: Store, run_id: int) -> RunReview:
             )
         )
     people = tuple(
-        PersonDiff(names[key].describe(), key[0], key[1], tuple(ops))
+        PersonDiff(_label(names[key], shown.get(key)), key[0], key[1], tuple(ops))
         for key, ops in grouped.items()
     )
     return RunReview(run, people)
