@@ -108,7 +108,7 @@ async def phone(rock: Rock, person_id: int, kind: str, number: str, code: str = 
 # ---------------------------------------------------------------- reading and mapping
 
 
-async def test_fetch_all_reads_every_real_person_in_four_requests(rock: Rock) -> None:
+async def test_fetch_all_reads_every_real_person_in_five_requests(rock: Rock) -> None:
     expected = {
         r["Id"]
         for r in rock.raw(
@@ -122,11 +122,16 @@ async def test_fetch_all_reads_every_real_person_in_four_requests(rock: Rock) ->
     assert len({p.id for p in seen}) == len(seen)
     assert routes(rock.url) == {
         "GET /api/People": 1,
+        "GET /api/PersonAlias": 1,
         "GET /api/PhoneNumbers": 1,
         "GET /api/Groups": 1,
         "GET /api/GroupLocations": 1,
     }
     assert all(p.side is Side.ROCK and p.alias_id is not None for p in seen)
+    # the alias read from PersonAlias leads back to the person (how links follow merges)
+    sample = seen[0]
+    assert sample.alias_id is not None
+    assert (await rock.adapter.client.person_by_alias(sample.alias_id)).id == sample.id
     assert sum(p.person.home_address is not None for p in seen) > len(seen) // 2
     assert sum(p.person.mobile_phone is not None for p in seen) > len(seen) // 2
     assert {p.person.campus for p in seen} >= {"Main Campus", "North Campus", "Downtown Campus"}

@@ -75,6 +75,37 @@ _STATUS_GUIDS = {
 FOREIGN_KEY_PREFIX = "pcosync:pco:"
 
 
+PERSON_COLUMNS = [
+    "Id",
+    "FirstName",
+    "NickName",
+    "MiddleName",
+    "LastName",
+    "Gender",
+    "BirthDay",
+    "BirthMonth",
+    "BirthYear",
+    "AnniversaryDate",
+    "Email",
+    "RecordTypeValueId",
+    "RecordStatusValueId",
+    "IsDeceased",
+    "PrimaryFamilyId",
+    "ModifiedDateTime",
+]
+PHONE_COLUMNS = [
+    "Id",
+    "PersonId",
+    "NumberTypeValueId",
+    "CountryCode",
+    "Number",
+    "Extension",
+    "IsMessagingEnabled",
+    "IsUnlisted",
+    "ModifiedDateTime",
+]
+
+
 @dataclass(frozen=True, slots=True)
 class RockSystemIds:
     """Install-specific Ids of the system rows the adapter uses, resolved by GUID."""
@@ -386,17 +417,36 @@ class RockPeople:
         read in pages of 1,000 (4 requests up to 1,000 of each)."""
         ids = await self._ready()
         c = self.client
-        people, phones, groups, homes = await asyncio.gather(
-            c.query("People", filter=self._person_filter()),
-            c.query("PhoneNumbers"),
-            c.query("Groups", filter=f"GroupTypeId eq {ids.family_group_type}"),
+        # only the columns the mapping reads: full Rock entities are ~60 keys a row, and at
+        # 100,000 people the difference is most of the sync's memory. `$select` drops the
+        # computed PrimaryAliasId (spec §2.6), so aliases come from PersonAlias instead.
+        people, aliases, phones, groups, homes = await asyncio.gather(
+            c.query("People", filter=self._person_filter(), select=PERSON_COLUMNS),
+            c.query("PersonAlias", select=["Id", "PersonId"]),
+            c.query("PhoneNumbers", select=PHONE_COLUMNS),
+            c.query(
+                "Groups",
+                filter=f"GroupTypeId eq {ids.family_group_type}",
+                select=["Id", "CampusId", "ModifiedDateTime"],
+            ),
             c.query(
                 "GroupLocations",
                 filter=f"GroupLocationTypeValueId eq {ids.home_location_type}",
                 expand=["Location"],
             ),
         )
-        rows = [r for r in people if self._is_person(r)]
+        first_alias: dict[int, int] = {}
+        for alias in aliases:
+            owner, alias_id = _int(alias.get("PersonId")), _int(alias.get("Id"))
+            if owner is not None and alias_id is not None:
+                first_alias[owner] = min(alias_id, first_alias.get(owner, alias_id))
+        del aliases
+        rows = []
+        for r in people:
+            if self._is_person(r):
+                r["PrimaryAliasId"] = first_alias.get(int(r["Id"]))
+                rows.append(r)
+        del people
         for seen in self._assemble(rows, phones, groups, homes):
             yield seen
 
