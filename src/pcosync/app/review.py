@@ -363,6 +363,9 @@ async def approve(
     store.runs.approve(run_id, by)
     store.runs.transition(run_id, RunStatus.RUNNING)
     summary = RunSummary(run_id, RunStatus.RUNNING, run.mode, False)
+    # what the held run found stays part of its record
+    summary.conflicts = int(run.counts.get("conflicts", 0))
+    summary.match_issues = int(run.counts.get("match_issues", 0))
     result = ApproveResult(summary, left_out=[j.seq for j in left_out])
     try:
         for j in left_out:
