@@ -145,13 +145,25 @@ class SmtpSettings(_Section):
 
 
 class WebhookSettings(_Section):
-    url: str
+    """A Slack or Teams webhook URL is a secret: it may stay in the environment instead."""
+
+    url: str | None = None
+    url_env: str = "PCOSYNC_WEBHOOK_URL"
 
     @field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        return value
+
+    def target(self) -> str:
+        value = os.environ.get(self.url_env) or self.url
+        if not value or not value.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"the webhook URL is missing: set [notifications.webhook] url or {self.url_env}",
+                key="notifications.webhook.url",
+            )
         return value
 
 

@@ -168,6 +168,20 @@ def test_done_runs_and_dry_runs_send_nothing(church: Church, receivers: Receiver
     assert notice_for(1, "done") is None
 
 
+def test_the_webhook_url_may_come_from_the_environment(
+    receivers: Receivers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PCOSYNC_WEBHOOK_URL", f"{receivers.url}/hook")
+    settings = Settings.model_validate(
+        {"rock": {"url": "http://127.0.0.1:1"}, "notifications": {"webhook": {}}}
+    )
+    failed = asyncio.run(deliver(settings, notice_for(8, "held", hold_reasons=["too many"])))
+    assert failed == []
+    assert receivers.hooks[0]["run_id"] == 8 and "- too many" in receivers.hooks[0]["text"]
+    monkeypatch.delenv("PCOSYNC_WEBHOOK_URL")
+    assert asyncio.run(deliver(settings, notice_for(9, "failed"))) == ["webhook"]
+
+
 def test_an_unreachable_receiver_does_not_fail_the_run(receivers: Receivers) -> None:
     settings = Settings.model_validate(
         {

@@ -9,6 +9,7 @@ import httpx
 
 from pcosync.app.people_sync import RunSummary
 from pcosync.config import Settings
+from pcosync.errors import ConfigError
 from pcosync.notify import Notice, notice_for, post_webhook, send_email
 
 log = logging.getLogger("pcosync.notify")
@@ -30,7 +31,7 @@ async def deliver(settings: Settings, notice: Notice | None) -> list[str]:
     if cfg.webhook is not None:
         try:
             await post_webhook(cfg.webhook, notice)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ConfigError) as exc:
             log.warning("notify.webhook_failed run=%s error=%s", notice.run_id, type(exc).__name__)
             failed.append("webhook")
     return failed
