@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from pcosync.app.safety import for_population, gate_config_from
-from pcosync.config import SafetySettings
+from pcosync.config import SafetySettings, load_settings
 from pcosync.domain.identity import PersonRef, Side
 from pcosync.engine.gate import HoldCode, Population, gate
 from pcosync.engine.merge import Reason
 from pcosync.engine.plan import Operation, OpKind
+from pcosync.errors import ConfigError
 from pcosync.store import RunStatus
 from tests.safety.conftest import Church, configure, init_rock, links
 
@@ -143,3 +144,11 @@ def test_population_zero_keeps_zero_percent_and_caps() -> None:
     assert first.create.percent is None and first.create.max_count == 7
     assert first.update.percent == 0
     assert for_population(config, 10) is config
+
+
+def test_a_bad_safety_value_names_the_key_and_the_file(church: Church) -> None:
+    configure(church, safety={"update": {"percent": 150}})
+    with pytest.raises(ConfigError) as caught:
+        load_settings(church.config)
+    assert "safety.update.percent" in str(caught.value)
+    assert str(church.config) in str(caught.value)
