@@ -91,13 +91,17 @@ async def run_sync(config: Path) -> RunSummary:
 def measure(config: Path, pco: str, rock: str, label: str) -> dict[str, Any]:
     p0, pw0 = counts(pco)
     r0, rw0 = counts(rock)
+    routes0 = stats(pco)["by_route"]
     started = time.perf_counter()
     summary = asyncio.run(run_sync(config))
     wall = time.perf_counter() - started
     p1, pw1 = counts(pco)
     r1, rw1 = counts(rock)
+    routes1 = stats(pco)["by_route"]
+    pco_routes = {k: v - routes0.get(k, 0) for k, v in routes1.items() if v - routes0.get(k, 0)}
     return {
         "run": label,
+        "pco_routes": pco_routes,
         "summary": summary.as_dict(),
         "wall_s": round(wall, 1),
         "pco_requests": p1 - p0,

@@ -278,9 +278,14 @@ class PeopleSync:
         links = self.store.links.all(LinkStatus.ACTIVE)
         linked_pco = {lk.pco_person_id for lk in links}
         # serving people we have never seen (newly assigned, unchanged record)
-        # (people in an open match issue wait for a change or a full run: re-reading them
-        # every run would cost a request each and decide nothing new)
+        # (people in an open match issue wait for a change or a full run, and parked people
+        # for their retry time: re-reading them every run costs a request each)
         waiting = {pid for i in self.store.issues.list() for pid in i.pco_ids}
+        waiting |= {
+            p.record_key.partition(":")[2]
+            for p in self.store.parked.list()
+            if str(p.side) == Side.PCO.value and p.record_key.startswith("person:")
+        }
         unseen = sorted(
             pid
             for pid in serving
