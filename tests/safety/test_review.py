@@ -180,3 +180,18 @@ def test_runs_json_lists_the_held_run_newest_first_with_counts(church: Church) -
     runs = json.loads(result.output)
     assert runs[0]["id"] == run_id and runs[0]["status"] == "held"
     assert runs[0]["counts"]["updated"]["rock"] == 1
+
+
+def test_approving_an_old_held_run_after_a_newer_sync_duplicates_no_one(church: Church) -> None:
+    configure(church, safety={"create": {"percent": 0}})
+    init_rock(church)
+    held = church.sync()
+    assert held.status is RunStatus.HELD and held.created["rock"] > 0
+    configure(church, safety={})
+    newer = church.sync()  # the same people are created and linked by a later run
+    assert newer.created["rock"] == held.created["rock"]
+    rock_before = len(church.rock_get("/api/People", **{"$select": "Id"}))
+    result = approve(church, held.run_id)
+    assert result.summary.created["rock"] == 0
+    assert len(church.rock_get("/api/People", **{"$select": "Id"})) == rock_before
+    assert any("linked after the run was held" in s.message for s in result.stale)
