@@ -168,7 +168,7 @@ def main() -> None:
         )
         time.sleep(21)  # start the sync with an empty rate window
         initial = measure(config, pco, rock, "initial")
-        time.sleep(21)
+        time.sleep(75)  # more than the look-back, so the run after next sees a quiet window
         # right after the initial sync, the look-back window still holds every record it
         # wrote, so this run pages through them (and finds nothing to do)
         echo = measure(config, pco, rock, "next incremental (re-reads own writes)")

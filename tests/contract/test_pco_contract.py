@@ -15,7 +15,7 @@ from pcosync.clients.pco import PcoClient, Query, shared_limiter
 from pcosync.emulators.server import BackgroundServer
 from pcosync.errors import NotFoundError, UnsupportedQueryError
 from tests.conftest import TEST_SEED, RunningEmulator
-from tests.contract.suite import ClientContract, control
+from tests.contract.suite import ClientContract, control, request_count
 
 PEOPLE = "/people/v2/people"
 
@@ -129,6 +129,17 @@ class TestPcoContract(ClientContract):
                 await client.person(person.id)
             merger = await client.merger_for_removed(person.id)
         assert merger is not None and merger.person_to_keep_id == other.id
+
+    async def test_sequential_paging_requests_each_page_once(
+        self, emulator: RunningEmulator
+    ) -> None:
+        total = self.expected_total(emulator)
+        async with self.make_client(emulator) as client:
+            before = request_count(emulator.url)
+            rows = await client.collect(PEOPLE, Query(per_page=40), concurrency=1)
+            used = request_count(emulator.url) - before
+        assert len(rows) == total
+        assert used == math.ceil(total / 40)
 
     async def test_pinned_api_version_is_processed(self, emulator: RunningEmulator) -> None:
         async with self.make_client(emulator) as client:

@@ -192,10 +192,14 @@ class PcoClient:
             )
         return doc
 
-    async def pages(self, path: str, query: Query | None = None) -> AsyncIterator[Document]:
-        """Pages of a collection, following ``links.next``; a repeated link stops with an error."""
+    async def pages(
+        self, path: str, query: Query | None = None, *, first: Document | None = None
+    ) -> AsyncIterator[Document]:
+        """Pages of a collection, following ``links.next``; a repeated link stops with an error.
+
+        ``first`` is a first page already read (it is yielded again, not re-requested)."""
         query = query or Query()
-        doc = await self.get(path, query)
+        doc = first if first is not None else await self.get(path, query)
         yield doc
         seen: set[str] = set()
         pages = 1
@@ -284,10 +288,8 @@ class PcoClient:
                 going = bool(doc.next_url)
                 extra_offset += per_page
         elif first.next_url:
-            pages_seen = 0
-            async for doc in self.pages(path, query):
-                pages_seen += 1
-                if pages_seen > 1:  # the first page was taken above
+            async for doc in self.pages(path, query, first=first):
+                if doc is not first:  # the first page was taken above
                     take(doc)
         return out
 
