@@ -137,6 +137,8 @@ class SmtpSettings(_Section):
     starttls: bool = True
     sender: str = Field("pcosync@localhost", alias="from")
     to: list[str] = Field(default_factory=list)
+    # also write to the active members of this Rock group (the notification group)
+    rock_group_id: int | None = Field(None, ge=1)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

@@ -140,9 +140,33 @@ def test_a_failed_run_is_announced_without_its_error_text(
     assert len(receivers.inbox.messages) == 1
     hook = receivers.hooks[0]
     assert hook["status"] == "failed"
+    # credentials that stop working get their own message: what happened and what to run
     text = receivers.texts()[0]
-    assert f"Run {hook['run_id']} failed (AuthenticationError)" in text
+    assert f"Run {hook['run_id']} failed because Rock or Planning Center refused" in text
+    assert hook["command"] == "pcosync check"
     assert "pcosync check" in text and "wrong-" not in text
+    assert "credentials or permissions refused" in receivers.inbox.messages[0]["Subject"]
+
+
+def test_the_notification_group_in_rock_receives_the_email(
+    church: Church, receivers: Receivers
+) -> None:
+    group = church.rock_get("/api/Groups", **{"$filter": "Name eq 'Young Adults'"})[0]
+    members = church.rock_get("/api/GroupMembers", **{"$filter": f"GroupId eq {group['Id']}"})
+    emails = {
+        church.rock_get(f"/api/People/{m['PersonId']}")["Email"]
+        for m in members
+        if m["GroupMemberStatus"] == 1
+    } - {None, ""}
+    assert emails, "the seeded group has members with email addresses"
+    section = receivers.section()
+    section["smtp"]["rock_group_id"] = group["Id"]
+    configure(church, notifications=section)
+    result = cli(church, "sync", "--hold")
+    assert result.exit_code == 4, result.output
+    sent_to = set(receivers.inbox.recipients[0])
+    assert {"admin@church.example", "it@church.example"} <= sent_to
+    assert emails <= sent_to
 
 
 def test_an_approval_that_fails_is_announced(church: Church, receivers: Receivers) -> None:

@@ -8,8 +8,9 @@ import smtplib
 import httpx
 
 from pcosync.app.people_sync import RunSummary
+from pcosync.clients.rock import RockClient
 from pcosync.config import Settings
-from pcosync.errors import ConfigError
+from pcosync.errors import ApiError, ConfigError
 from pcosync.notify import Notice, notice_for, post_webhook, send_email
 
 log = logging.getLogger("pcosync.notify")
@@ -24,8 +25,12 @@ async def deliver(settings: Settings, notice: Notice | None) -> list[str]:
     cfg = settings.notifications
     if cfg.smtp is not None:
         try:
-            await send_email(cfg.smtp, notice)
-        except (OSError, smtplib.SMTPException) as exc:
+            smtp = cfg.smtp
+            if smtp.rock_group_id is not None:
+                extra = await group_recipients(settings, smtp.rock_group_id)
+                smtp = smtp.model_copy(update={"to": list(dict.fromkeys([*smtp.to, *extra]))})
+            await send_email(smtp, notice)
+        except (OSError, smtplib.SMTPException, ApiError) as exc:
             log.warning("notify.email_failed run=%s error=%s", notice.run_id, type(exc).__name__)
             failed.append("email")
     if cfg.webhook is not None:
@@ -35,6 +40,16 @@ async def deliver(settings: Settings, notice: Notice | None) -> list[str]:
             log.warning("notify.webhook_failed run=%s error=%s", notice.run_id, type(exc).__name__)
             failed.append("webhook")
     return failed
+
+
+async def group_recipients(settings: Settings, group_id: int) -> list[str]:
+    """Email addresses of the active members of the Rock notification group."""
+    async with RockClient(
+        settings.rock.url, api_key=settings.rock_api_key(), time_zone=settings.rock.time_zone
+    ) as rock:
+        members = [m for m in await rock.group_members(group_ids=[group_id]) if m.active]
+        people = await rock.people_by_ids([m.person_id for m in members])
+    return [p.email for p in people if p.email]
 
 
 async def notify_run(settings: Settings, summary: RunSummary) -> list[str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NOTIFY_STATUSES = frozenset({"held", "partial", "failed"})
+CREDENTIAL_ERRORS = frozenset({"AuthenticationError", "PermissionDenied"})
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ def notice_for(
             "and were parked; they are retried on later runs.",
             _counts_line(c),
             f"Look at it with: {command}   (and: pcosync parked)",
+        ]
+    elif error_kind in CREDENTIAL_ERRORS:
+        command = "pcosync check"
+        subject = f"pcosync{where}: run {run_id} failed: credentials or permissions refused"
+        lines = [
+            f"Run {run_id} failed because Rock or Planning Center refused pcosync's "
+            "credentials or permissions (a REST key or token revoked, a password changed, or "
+            "rights removed). Nothing was written after that point.",
+            f"Find out which with: {command}   then fix the key or the rights, or run "
+            "`pcosync init` again.",
         ]
     else:
         command = f"pcosync runs show {run_id}"
