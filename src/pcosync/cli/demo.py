@@ -8,7 +8,9 @@
    field on both sides (a conflict), different fields of one person on both sides, and a
    phone number nobody can parse;
 5. the second sync copies each edit across and the demo says, field by field, what happened
-   and why; a third sync shows that nothing is left to do.
+   and why; a third sync shows that nothing is left to do;
+6. with a 0 % threshold the next run is held; the demo reviews it, approves it, and reverts
+   it on both systems.
 """
 
 from __future__ import annotations
@@ -57,6 +59,61 @@ def _control(url: str, path: str, payload: Any = None) -> Any:
         )
         resp.raise_for_status()
         return resp.json() if resp.content else None
+
+
+def _cli(demo: Demo, *args: str) -> int:
+    """Run a pcosync command in this process, as an admin would type it."""
+    from typer.main import get_command
+
+    from pcosync.cli.main import app
+
+    console.print(f"[bold]$ pcosync {' '.join(args)}[/bold]")
+    try:
+        get_command(app).main(
+            args=["--config", str(demo.config), *args],
+            prog_name="pcosync",
+            standalone_mode=False,
+        )
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _safety(demo: Demo, cast: Cast) -> bool:
+    """Hold a run at a 0 % threshold, review it, approve it, then revert it."""
+    import tomllib
+
+    data = tomllib.loads(demo.config.read_text())
+    data["safety"] = {"update": {"percent": 0}, "create": {"percent": 0}}
+    write_settings(demo.config, data)
+    console.print(
+        "The admin sets every change to be held for review (\\[safety] update and create at "
+        "0 %), and someone edits a person in Planning Center."
+    )
+    _control(demo.pco_url, f"people/{cast.email[1]}", {"last_name": "Holdsworth"})
+    held = asyncio.run(_sync(demo))
+    console.print(_headline(held) + f" → [yellow]{held.status.value}[/yellow]")
+    for reason in held.hold_reasons:
+        console.print(f"  • {reason}")
+    _cli(demo, "review", str(held.run_id))
+    approved = _cli(demo, "approve", str(held.run_id))
+    rock_name = _rock_last_name(demo, cast.email[0])
+    console.print(f"After approval, Rock says the last name is “{rock_name}”.")
+    reverted = _cli(demo, "revert", str(held.run_id))
+    rock_after = _rock_last_name(demo, cast.email[0])
+    console.print(f"After the revert, Rock says “{rock_after}” again: the run is undone.")
+    return (
+        approved == 0
+        and reverted in (0, 3)
+        and rock_name == "Holdsworth"
+        and rock_after != "Holdsworth"
+    )
+
+
+def _rock_last_name(demo: Demo, rock_id: int) -> str:
+    headers = {"Authorization-Token": demo.api_key}
+    with httpx.Client(base_url=demo.rock_url, headers=headers) as http:
+        return str(http.get(f"/api/People/{rock_id}").json().get("LastName"))
 
 
 def _configure(demo: Demo) -> None:
@@ -302,6 +359,9 @@ def run_demo(*, people: int = 120, seed: int = 7, workdir: str | None = None) ->
             if quiet
             else f"[yellow]{third.planned} operations planned[/yellow]"
         )
+
+        console.rule("6. Safety: a held run, its review, approval, and a revert")
+        safe = _safety(demo, cast)
     console.print(
         Panel(
             f"Done in {time.monotonic() - started:.0f}s. The state of this demo is in {work}.\n"
@@ -310,7 +370,7 @@ def run_demo(*, people: int = 120, seed: int = 7, workdir: str | None = None) ->
             title="pcosync demo",
         )
     )
-    return 0 if quiet else 1
+    return 0 if quiet and safe else 1
 
 
 def _show_issues(demo: Demo) -> None:
