@@ -10,6 +10,7 @@ from datetime import timedelta
 from pcosync.adapters.common import CampusMap
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
+from pcosync.app.memberships import MembershipSync
 from pcosync.app.people_sync import PeopleSync, Progress
 from pcosync.app.safety import gate_config_from
 from pcosync.clients.pco import PcoClient
@@ -73,6 +74,7 @@ async def open_connection(
         gate_config=gate_config_from(settings),
         lookback=timedelta(minutes=sync.lookback_minutes),
         progress=progress,
+        memberships=MembershipSync(store, rock_client, pco_client),
     )
     try:
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)

@@ -25,18 +25,22 @@ from typing import Any
 from pcosync.adapters.common import RejectedRecord
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
+from pcosync.app.memberships import MembershipSync, Rosters, membership_inputs
 from pcosync.app.safety import for_population
 from pcosync.domain.fields import FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
+from pcosync.domain.membership import MembershipKey
 from pcosync.domain.policy import DEFAULT_POLICY, SyncPolicy
 from pcosync.engine.gate import Decision, GateConfig, Population, Threshold, gate
 from pcosync.engine.match import MatchRecord, match_people
 from pcosync.engine.plan import (
+    MEMBERSHIP_KINDS,
     OneSided,
     Operation,
     OpKind,
     PersonPair,
     SyncPlan,
+    plan_memberships,
     plan_people,
     settle_base,
     unapplied_fields,
@@ -83,6 +87,8 @@ class RunSummary:
     dry_run: bool
     created: Counter[str] = field(default_factory=Counter)
     updated: Counter[str] = field(default_factory=Counter)
+    members_added: Counter[str] = field(default_factory=Counter)
+    members_removed: Counter[str] = field(default_factory=Counter)
     linked: int = 0
     conflicts: int = 0
     parked: int = 0
@@ -112,6 +118,13 @@ class RunSummary:
             "dry_run": self.dry_run,
             "created": {"rock": self.created["rock"], "pco": self.created["pco"]},
             "updated": {"rock": self.updated["rock"], "pco": self.updated["pco"]},
+            "memberships": {
+                "added": {"rock": self.members_added["rock"], "pco": self.members_added["pco"]},
+                "removed": {
+                    "rock": self.members_removed["rock"],
+                    "pco": self.members_removed["pco"],
+                },
+            },
             "linked": self.linked,
             "conflicts": self.conflicts,
             "parked": self.parked,
@@ -163,8 +176,10 @@ class PeopleSync:
         clock: Callable[[], datetime] = _utcnow,
         progress: Progress | None = None,
         concurrency: int = 8,
+        memberships: MembershipSync | None = None,
     ) -> None:
         self.concurrency = concurrency
+        self.memberships = memberships
         self.store = store
         self.rock = rock
         self.pco = pco
@@ -199,9 +214,12 @@ class PeopleSync:
             self._park_rejected(run.id, obs.rejected, summary)
             if not opts.dry_run:
                 await self._follow_merges(full, pco_mark, obs, summary)
+            rosters = await self._read_rosters(summary, dry_run=opts.dry_run)
             links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
             self.progress("Matching and planning")
-            plan, fresh = await self._plan(full, obs, links, summary, record=not opts.dry_run)
+            plan, fresh = await self._plan(
+                full, obs, links, summary, record=not opts.dry_run, rosters=rosters
+            )
             summary.planned = len(plan.operations)
             summary.conflicts = len(plan.conflicts)
             decision = self._gate(plan, links, obs, full)
@@ -381,6 +399,17 @@ class PeopleSync:
             self.store.links.set_status(link.id, LinkStatus.ORPHANED)
             summary.notes.append(str(exc))
 
+    # ------------------------------------------------------------------ memberships
+
+    async def _read_rosters(self, summary: RunSummary, *, dry_run: bool) -> Rosters | None:
+        """Both rosters of every linked team position (None without any group link)."""
+        if self.memberships is None or not self.memberships.has_links():
+            return None
+        self.progress("Reading team rosters")
+        rosters = await self.memberships.read(dry_run=dry_run)
+        summary.notes.extend(rosters.skipped)
+        return rosters
+
     # ------------------------------------------------------------------ plan
 
     async def _plan(
@@ -391,15 +420,18 @@ class PeopleSync:
         summary: RunSummary,
         *,
         record: bool,
+        rosters: Rosters | None = None,
     ) -> tuple[SyncPlan, dict[tuple[int, str], int | None]]:
         by_rock = {lk.rock_person_id: lk for lk in links.values()}
         by_pco = {lk.pco_person_id: lk for lk in links.values()}
         bases = self.store.links.load_bases()
         pairs: list[PersonPair] = []
+        # Rock people in scope through an active membership of a linked position (DESIGN §4)
+        rock_scope = rosters.rock_scope if rosters is not None else set()
 
         # links in scope with something new on either side
         for link in links.values():
-            if link.pco_person_id not in obs.serving:
+            if link.pco_person_id not in obs.serving and link.rock_person_id not in rock_scope:
                 continue  # out of scope: never written (DESIGN §4)
             r = obs.rock.get(link.rock_person_id)
             p = obs.pco.get(link.pco_person_id)
@@ -417,13 +449,20 @@ class PeopleSync:
         unlinked = [o for pid, o in obs.pco.items() if pid in obs.serving and pid not in by_pco]
         fresh: dict[tuple[int, str], int | None] = {}
         one_sided: list[OneSided] = []
-        if unlinked:
+        rock_unlinked = {rid for rid in rock_scope if rid not in by_rock}
+        if unlinked or rock_unlinked:
             if full:
                 rock_pool = dict(obs.rock)
             else:
                 names = {o.person.last_name for o in unlinked if o.person.last_name}
-                rock_pool = {int(o.id): o for o in await self.rock.candidates(names)}
+                rock_pool = (
+                    {int(o.id): o for o in await self.rock.candidates(names)} if names else {}
+                )
                 rock_pool.update(obs.rock)
+            missing = sorted(rid for rid in rock_unlinked if rid not in rock_pool)
+            if missing:
+                rock_pool.update({int(o.id): o for o in await self.rock.fetch_many(missing)})
+            rock_unlinked &= set(rock_pool)
             still: list[ObservedPerson] = []
             excluded = self.store.links.exclusions()
             for o in unlinked:
@@ -448,11 +487,35 @@ class PeopleSync:
                 if rid not in claimed_rock
             ]
             pco_records = [MatchRecord(Side.PCO, str(o.id), o.person) for o in still]
+            # Planning Center people who may be the same as an unlinked Rock member (serving
+            # or not): offered so a match links instead of creating a duplicate
+            extra_pco = await self._pco_candidates(full, obs, rock_pool, rock_unlinked, still)
+            pco_records += [
+                MatchRecord(
+                    Side.PCO,
+                    pid,
+                    o.person,
+                    by_pco[pid].rock_person_id if pid in by_pco else None,
+                )
+                for pid, o in extra_pco.items()
+            ]
+
+            def in_scope(rock_id: int | None, pco_id: str | None) -> bool:
+                return (pco_id is not None and pco_id in obs.serving) or rock_id in rock_unlinked
+
             result = match_people(
                 rock_records, pco_records, never_link=self.store.links.exclusions()
             )
+            result.links = [m for m in result.links if in_scope(m.rock_id, m.pco_id)]
+            result.issues = [
+                i
+                for i in result.issues
+                if any(in_scope(r, None) for r in i.rock_ids)
+                or any(in_scope(None, p) for p in i.pco_ids)
+            ]
+            pco_seen = {**obs.pco, **extra_pco}
             for m in result.links:
-                r, p = rock_pool[m.rock_id], obs.pco[m.pco_id]
+                r, p = rock_pool[m.rock_id], pco_seen[m.pco_id]
                 fresh[(m.rock_id, m.pco_id)] = r.alias_id
                 pairs.append(self._pair(None, m.rock_id, m.pco_id, None, r, p))
             seen_keys = []
@@ -462,16 +525,59 @@ class PeopleSync:
                 if record:
                     self.store.issues.upsert(issue)
             for rec in result.unmatched:
-                if rec.side is Side.PCO:
+                if rec.side is Side.PCO and str(rec.id) in obs.serving:
                     o = obs.pco[str(rec.id)]
                     one_sided.append(OneSided(Side.PCO, str(o.id), o.person, o.modified_at))
+                elif rec.side is Side.ROCK and rec.id in rock_unlinked:
+                    r = rock_pool[int(rec.id)]
+                    one_sided.append(OneSided(Side.ROCK, int(r.id), r.person, r.modified_at))
             if record and full:
                 self.store.issues.resolve_missing(seen_keys)
         elif record and full:
             self.store.issues.resolve_missing([])
 
         plan = plan_people(pairs, self.policy, one_sided=one_sided)
+        if rosters is not None and rosters.groups:
+            inputs = membership_inputs(
+                rosters,
+                links.values(),
+                self.store.links.load_memberships(),
+                fresh={r: p for r, p in fresh},
+                creating_rock={
+                    int(o.id) for o in one_sided if o.side is Side.ROCK and isinstance(o.id, int)
+                },
+                creating_pco={str(o.id) for o in one_sided if o.side is Side.PCO},
+            )
+            plan.extend(plan_memberships(inputs, self.policy, people_plan=plan))
         return plan, fresh
+
+    async def _pco_candidates(
+        self,
+        full: bool,
+        obs: _Observation,
+        rock_pool: Mapping[int, ObservedPerson],
+        rock_unlinked: set[int],
+        offered: Iterable[ObservedPerson],
+    ) -> dict[str, ObservedPerson]:
+        """PCO people sharing a last name with an unlinked Rock member, not offered yet."""
+        if not rock_unlinked:
+            return {}
+        names = {
+            rock_pool[rid].person.last_name
+            for rid in rock_unlinked
+            if rock_pool[rid].person.last_name
+        }
+        taken = {str(o.id) for o in offered}
+        if full:
+            folded = {n.casefold() for n in names if n}
+            found = [
+                o
+                for o in obs.pco.values()
+                if o.person.last_name and o.person.last_name.casefold() in folded
+            ]
+        else:
+            found = await self.pco.candidates(n for n in names if n)
+        return {str(o.id): o for o in found if str(o.id) not in taken}
 
     @staticmethod
     def _pair(
@@ -520,6 +626,10 @@ class PeopleSync:
                 summary.created[op.side.value] += 1
             elif op.kind is OpKind.UPDATE:
                 summary.updated[op.side.value] += 1
+            elif op.kind is OpKind.ADD_MEMBER:
+                summary.members_added[op.side.value] += 1
+            elif op.kind is OpKind.REMOVE_MEMBER:
+                summary.members_removed[op.side.value] += 1
 
     # ------------------------------------------------------------------ apply
 
@@ -563,6 +673,30 @@ class PeopleSync:
         for ref in plan.bases:
             if ref not in chains:
                 self._settle(ref, plan, applied, link_of, old_bases)
+        self._settle_memberships(plan, applied, link_of)
+
+    def _settle_memberships(
+        self, plan: SyncPlan, applied: set[int], link_of: Mapping[PersonRef, int]
+    ) -> None:
+        """Store membership bases whose write (if any) went through; a failed one keeps its
+        old base, so the next run tries again."""
+        if not plan.membership_bases:
+            return
+        seq_of = {
+            MembershipKey(op.ref, op.group): op.seq
+            for op in plan.operations
+            if op.kind in MEMBERSHIP_KINDS and op.group is not None
+        }
+        out: dict[tuple[int, int], bool] = {}
+        for key, value in plan.membership_bases.items():
+            seq = seq_of.get(key)
+            if seq is not None and seq not in applied:
+                continue
+            link_id = key.person.link_id or link_of.get(key.person)
+            if link_id is None or key.group.group_link_id is None:
+                continue
+            out[(link_id, key.group.group_link_id)] = value
+        self.store.links.save_memberships(out)
 
     async def apply_operations(
         self,
@@ -624,7 +758,9 @@ class PeopleSync:
             applied.add(op.seq)
             source = op.side.other if op.kind is OpKind.CREATE else op.side
             record_id = op.ref.id_on(source)
-            if record_id is not None:
+            if op.kind in MEMBERSHIP_KINDS:
+                self.store.parked.resolve(op.side, _membership_key(op))
+            elif record_id is not None:
                 self.store.parked.resolve(source, _record_key(source, record_id))
         except InDoubt as exc:
             summary.in_doubt += 1
@@ -661,9 +797,10 @@ class PeopleSync:
             self.store.journal.mark_failed(run_id, op.seq, reason)
         source = op.side.other if op.kind is OpKind.CREATE else op.side
         record_id = op.ref.id_on(source) if op.kind is OpKind.CREATE else op.target_id
+        key = _membership_key(op) if op.kind in MEMBERSHIP_KINDS else _record_key(source, record_id)
         self.store.parked.park(
             source,
-            _record_key(source, record_id),
+            key,
             reason,
             {"op": op.kind.value, "run": run_id, "seq": op.seq},
             run_id=run_id,
@@ -688,6 +825,9 @@ class PeopleSync:
         journal = self.store.journal
         if op.kind is OpKind.CREATE:
             await self._create(run_id, op, link_of, summary)
+            return
+        if op.kind in MEMBERSHIP_KINDS:
+            await self._apply_membership(run_id, op, link_of, summary)
             return
         rock_id, pco_id = op.ref.rock_id, op.ref.pco_id
         assert rock_id is not None and pco_id is not None
@@ -716,8 +856,33 @@ class PeopleSync:
                 after = await writer.update_person(survivor, changes)
             journal.mark_applied(run_id, op.seq, after=after.person, link_id=link_id)
             summary.updated[op.side.value] += 1
-        else:  # membership kinds arrive with the teams sync
+        else:
             journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not handled here")
+
+    async def _apply_membership(
+        self, run_id: int, op: Operation, link_of: Mapping[PersonRef, int], summary: RunSummary
+    ) -> None:
+        """Assign / unassign (PCO) or add / inactivate (Rock) one person on one position."""
+        if self.memberships is None or op.group is None:
+            self.store.journal.mark_skipped(run_id, op.seq, "team memberships are not synced")
+            return
+        link_id = op.ref.link_id or link_of.get(op.ref)
+        target = op.ref.id_on(op.side)
+        if target is None:  # created earlier in this run: the link knows the new id
+            link = self.store.links.get(link_id) if link_id is not None else None
+            if link is None:
+                raise SyncDataError(f"{op.ref.describe()} was not created on {op.side.label}")
+            target = link.rock_person_id if op.side is Side.ROCK else link.pco_person_id
+        writer = self.memberships.writer(op.side)
+        self.store.journal.mark_sent(run_id, op.seq)
+        if op.kind is OpKind.ADD_MEMBER:
+            after = await writer.add_member(op.group, target)
+            self.store.journal.mark_applied(run_id, op.seq, after=after, link_id=link_id)
+            summary.members_added[op.side.value] += 1
+        else:
+            before = await writer.remove_member(op.group, target)
+            self.store.journal.mark_applied(run_id, op.seq, before=before, link_id=link_id)
+            summary.members_removed[op.side.value] += 1
 
     async def _follow(
         self, side: Side, link_id: int, gone: RockPersonId | PcoPersonId, summary: RunSummary
@@ -849,6 +1014,14 @@ def _base_of(op: Operation) -> Any:
 
     assert op.record is not None
     return Base(op.record, frozenset(f for f in FieldName if f not in op.changes))
+
+
+def _membership_key(op: Operation) -> str:
+    """Parked-record key of a membership: ``membership:<rock id>/<pco id>:TeamPosition:<id>``."""
+    group = op.group.pco_id if op.group is not None else "?"
+    rock = op.ref.rock_id if op.ref.rock_id is not None else "-"
+    pco = op.ref.pco_id if op.ref.pco_id is not None else "-"
+    return f"membership:{rock}/{pco}:{group}"
 
 
 def store_status(store: Store, run_id: int, seq: int) -> OpStatus:

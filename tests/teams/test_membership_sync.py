@@ -1,0 +1,306 @@
+"""Team-position membership inside ``pcosync sync``, both ways, over real HTTP (issue #5 §2)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from pcosync.store.links import GroupLinkStatus
+from pcosync.store.runs import RunStatus
+from tests.teams.conftest import TeamsChurch
+
+BAND, BAND_SERVICE_TYPE = "6600001", "1200001"
+VOCALS = "6600002"
+
+
+def imported(tc: TeamsChurch) -> dict[str, int]:
+    """Run the import; PcoId (e.g. ``TeamPosition:44000001``) → Rock group Id."""
+    result = tc.cli("teams", "import")
+    assert result.exit_code == 0, result.output
+    return {ref: gid for gid, ref in tc.attribute("PcoId").items()}
+
+
+def team_positions(tc: TeamsChurch, team_id: str) -> list[str]:
+    doc = tc.c.pco_get(f"/services/v2/teams/{team_id}", include="team_positions")
+    return [p["id"] for p in doc["data"]["relationships"]["team_positions"]["data"]]
+
+
+def assignments(tc: TeamsChurch, team_id: str) -> list[dict[str, Any]]:
+    doc = tc.c.pco_get(
+        f"/services/v2/teams/{team_id}/person_team_position_assignments", per_page=100
+    )
+    return [
+        {
+            "id": a["id"],
+            "person": a["relationships"]["person"]["data"]["id"],
+            "position": a["relationships"]["team_position"]["data"]["id"],
+        }
+        for a in doc["data"]
+    ]
+
+
+def pco_roster(tc: TeamsChurch, team_id: str, position: str) -> set[str]:
+    return {a["person"] for a in assignments(tc, team_id) if a["position"] == position}
+
+
+def rock_members(tc: TeamsChurch, group_id: int) -> dict[int, dict[str, Any]]:
+    rows = tc.c.rock_get("/api/GroupMembers", **{"$filter": f"GroupId eq {group_id}"})
+    return {int(r["PersonId"]): r for r in rows}
+
+
+def rock_active(tc: TeamsChurch, group_id: int) -> set[int]:
+    return {p for p, r in rock_members(tc, group_id).items() if r["GroupMemberStatus"] == 1}
+
+
+def links(tc: TeamsChurch) -> dict[str, int]:
+    """PCO person id → Rock person Id, from the store."""
+    store = tc.c.store()
+    try:
+        return {lk.pco_person_id: lk.rock_person_id for lk in store.links.all()}
+    finally:
+        store.close()
+
+
+def rock_person(tc: TeamsChurch, person_id: int) -> dict[str, Any]:
+    row: dict[str, Any] = tc.c.rock_get(f"/api/People/{person_id}")
+    return row
+
+
+def pco_http(tc: TeamsChurch) -> httpx.Client:
+    return httpx.Client(base_url=tc.c.pco_url, auth=(tc.c.app_id, tc.c.secret))
+
+
+def unassign(tc: TeamsChurch, assignment_id: str, position: str) -> None:
+    with pco_http(tc) as http:
+        resp = http.delete(
+            f"/services/v2/service_types/{BAND_SERVICE_TYPE}/team_positions/{position}"
+            f"/person_team_position_assignments/{assignment_id}"
+        )
+        resp.raise_for_status()
+
+
+def synced_band(tc: TeamsChurch) -> tuple[dict[str, int], str, int]:
+    """Import, first sync; the Band position with the most members and its Rock group."""
+    groups = imported(tc)
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    rosters = {p: pco_roster(tc, BAND, p) for p in team_positions(tc, BAND)}
+    position = max(rosters, key=lambda p: len(rosters[p]))
+    assert rosters[position], "the seeded Band has assignments"
+    return groups, position, groups[f"TeamPosition:{position}"]
+
+
+def test_pco_assignments_become_active_rock_members(tc: TeamsChurch) -> None:
+    groups = imported(tc)
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    linked = links(tc)
+    checked = 0
+    for position in team_positions(tc, BAND):
+        expected = {linked[p] for p in pco_roster(tc, BAND, position)}
+        assert rock_active(tc, groups[f"TeamPosition:{position}"]) == expected
+        checked += len(expected)
+    assert checked > 0
+    assert summary.members_added["rock"] >= checked
+    assert summary.as_dict()["memberships"]["added"]["rock"] == summary.members_added["rock"]
+
+
+def test_second_run_writes_nothing(tc: TeamsChurch) -> None:
+    synced_band(tc)
+    before = tc.c.writes()
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE
+    assert summary.planned == 0, summary.as_dict()
+    assert tc.c.writes() == before
+
+
+def test_rock_member_added_is_assigned_in_pco(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    linked = links(tc)
+    outside = sorted(set(linked) - pco_roster(tc, BAND, position))
+    newcomer_pco = outside[0]
+    tc.add_member(group, linked[newcomer_pco])
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    assert summary.members_added["pco"] == 1
+    assert newcomer_pco in pco_roster(tc, BAND, position)
+
+
+def test_pco_unassigned_is_inactivated_in_rock(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    gone = next(a for a in assignments(tc, BAND) if a["position"] == position)
+    rock_id = links(tc)[gone["person"]]
+    assert rock_id in rock_active(tc, group)
+    unassign(tc, gone["id"], position)
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    assert summary.members_removed["rock"] == 1
+    member = rock_members(tc, group)[rock_id]
+    assert member["GroupMemberStatus"] == 0  # inactivated, not deleted: Rock keeps history
+    # and it stays that way: the next run writes nothing
+    before = tc.c.writes()
+    assert tc.c.sync().planned == 0
+    assert tc.c.writes() == before
+
+
+def test_rock_member_inactivated_is_unassigned_in_pco(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    pco_id = sorted(pco_roster(tc, BAND, position))[0]
+    rock_id = links(tc)[pco_id]
+    member = rock_members(tc, group)[rock_id]
+    with httpx.Client(
+        base_url=tc.c.rock_url, headers={"Authorization-Token": tc.c.api_key}
+    ) as http:
+        resp = http.patch(f"/api/GroupMembers/{member['Id']}", json={"GroupMemberStatus": 0})
+        resp.raise_for_status()
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    assert summary.members_removed["pco"] == 1
+    assert pco_id not in pco_roster(tc, BAND, position)
+
+
+def test_new_rock_member_without_pco_person_is_created_and_assigned(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    some = rock_person(tc, tc.some_person())
+    with httpx.Client(
+        base_url=tc.c.rock_url, headers={"Authorization-Token": tc.c.api_key}
+    ) as http:
+        resp = http.post(
+            "/api/People",
+            json={
+                "FirstName": "Zebedee",
+                "LastName": "Quillfeather",
+                "Email": "zebedee.quillfeather@example.org",
+                "IsSystem": False,
+                "Gender": 1,
+                "RecordTypeValueId": some["RecordTypeValueId"],
+                "RecordStatusValueId": some["RecordStatusValueId"],
+            },
+        )
+        resp.raise_for_status()
+        rock_id = int(resp.json())
+    tc.add_member(group, rock_id)
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    assert summary.created["pco"] == 1, summary.as_dict()
+    pco_id = {r: p for p, r in links(tc).items()}[rock_id]
+    person = tc.c.pco_get(f"/people/v2/people/{pco_id}")["data"]
+    assert person["attributes"]["last_name"] == "Quillfeather"
+    assert pco_id in pco_roster(tc, BAND, position)
+    # next run: in Services, serving, linked; nothing to do
+    assert tc.c.sync().planned == 0
+
+
+def test_rock_member_matching_a_pco_person_outside_services_is_linked_not_duplicated(
+    tc: TeamsChurch,
+) -> None:
+    _groups, position, group = synced_band(tc)
+    email = "marigold.thistlewood@example.org"
+
+    async def pco_person() -> str:
+        async with tc.c.pco() as pco:
+            person = await pco.create_person({"first_name": "Marigold", "last_name": "Thistlewood"})
+            await pco.create_email(person.id, email)
+            return person.id
+
+    pco_id = asyncio.run(pco_person())  # in People, not in Services: not serving
+    some = rock_person(tc, tc.some_person())
+    with httpx.Client(
+        base_url=tc.c.rock_url, headers={"Authorization-Token": tc.c.api_key}
+    ) as http:
+        resp = http.post(
+            "/api/People",
+            json={
+                "FirstName": "Marigold",
+                "LastName": "Thistlewood",
+                "Email": email,
+                "IsSystem": False,
+                "Gender": 2,
+                "RecordTypeValueId": some["RecordTypeValueId"],
+                "RecordStatusValueId": some["RecordStatusValueId"],
+            },
+        )
+        resp.raise_for_status()
+        rock_id = int(resp.json())
+    tc.add_member(group, rock_id)
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    assert summary.created["pco"] == 0, summary.as_dict()
+    assert links(tc).get(pco_id) == rock_id
+    assert pco_id in pco_roster(tc, BAND, position)
+
+
+def test_team_deleted_in_pco_is_skipped_and_reported(tc: TeamsChurch) -> None:
+    groups, _position, group = synced_band(tc)
+    members_before = rock_active(tc, group)
+    assert members_before
+    # meanwhile someone joins a Vocals position in Rock: that must still go through
+    vocals = team_positions(tc, VOCALS)[0]
+    linked = links(tc)
+    joiner = sorted(set(linked) - pco_roster(tc, VOCALS, vocals))[0]
+    tc.add_member(groups[f"TeamPosition:{vocals}"], linked[joiner])
+    tc.team_action(int(BAND), "delete")
+
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    assert summary.exit_code == 0
+    assert any("Band" in n and "deleted" in n and str(group) in n for n in summary.notes)
+    # nobody was removed from the Band groups in Rock; the group was inactivated instead
+    assert rock_active(tc, group) == members_before
+    assert summary.members_removed["rock"] == 0
+    assert tc.group_state(group) == "inactive"
+    store = tc.c.store()
+    try:
+        link = store.groups.by_rock(group)
+    finally:
+        store.close()
+    assert link is not None and link.status is GroupLinkStatus.INACTIVE
+    # the rest of the run carried on
+    assert joiner in pco_roster(tc, VOCALS, vocals)
+    assert summary.members_added["pco"] == 1
+    # and the next run is quiet
+    again = tc.c.sync()
+    assert again.planned == 0 and again.status is RunStatus.DONE
+
+
+def test_a_failing_membership_write_is_parked_and_retried(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    linked = links(tc)
+    newcomer = sorted(set(linked) - pco_roster(tc, BAND, position))[0]
+    assert linked[newcomer] not in rock_members(tc, group)
+
+    async def assign() -> None:
+        async with tc.c.pco() as pco:
+            await pco.create_assignment(BAND_SERVICE_TYPE, position, newcomer)
+
+    asyncio.run(assign())
+    tc.c.rock_control(
+        "faults",
+        {
+            "faults": [
+                {"kind": "error", "status": 400, "method": "POST", "path": "/api/GroupMembers"}
+            ]
+        },
+    )
+    first = tc.c.sync()
+    assert first.status is RunStatus.PARTIAL, first.as_dict()
+    assert first.exit_code == 3 and first.parked == 1
+    store = tc.c.store()
+    try:
+        parked = [p for p in store.parked.list() if p.record_key.startswith("membership:")]
+    finally:
+        store.close()
+    assert len(parked) == 1
+    assert "add_member" in parked[0].reason and "Rock" in parked[0].reason
+
+    tc.c.rock_control("faults", method="DELETE")
+    second = tc.c.sync()
+    assert second.status is RunStatus.DONE, second.as_dict()
+    assert linked[newcomer] in rock_active(tc, group)
+    store = tc.c.store()
+    try:
+        assert not [p for p in store.parked.list() if p.record_key.startswith("membership:")]
+    finally:
+        store.close()
