@@ -4,6 +4,9 @@
    a few duplicates);
 2. ``pcosync init --non-interactive`` writes the configuration (and checks both connections);
 3. the first sync links, creates, settles first-link differences and reports match issues;
+   then ``pcosync teams import`` mirrors the Services teams in Rock and the sync carries team
+   memberships both ways (a member added in Rock, an assignment removed in Planning Center,
+   a team deleted in Planning Center while the sync carries on);
 4. people edit records on both sides: a phone in Planning Center, an email in Rock, the same
    field on both sides (a conflict), different fields of one person on both sides, and a
    phone number nobody can parse;
@@ -110,6 +113,136 @@ def _safety(demo: Demo, cast: Cast) -> bool:
     )
 
 
+def _teams(demo: Demo) -> bool:
+    """Import the teams, sync memberships both ways, and survive a deleted team."""
+    import tomllib
+
+    data = tomllib.loads(demo.config.read_text())
+    data["teams"] = {"parent_group_name": "Serving Teams"}
+    write_settings(demo.config, data)
+    console.print('The admin sets \\[teams] parent_group_name = "Serving Teams" and imports:')
+    imported = _cli(demo, "teams", "import")
+    first = asyncio.run(_sync(demo))
+    console.print(_headline(first))
+    console.print(
+        f"Team memberships: {first.members_added['rock']} Planning Center assignments became "
+        f"active members of the position groups in Rock, {first.members_added['pco']} Rock "
+        "members were assigned in Planning Center."
+    )
+    store = Store.open(load_settings(demo.config).state_url())
+    try:
+        linked = {lk.pco_person_id: lk.rock_person_id for lk in store.links.all()}
+        positions = {
+            g.pco_id.partition(":")[2]: g.rock_group_id
+            for g in store.groups.all()
+            if g.pco_id.startswith("TeamPosition:")
+        }
+    finally:
+        store.close()
+    teams = _pco_get(demo, "/services/v2/teams", include="person_team_position_assignments")
+    assigned = [
+        (t["id"], a)
+        for t in teams["data"]
+        for a in _included(teams, t, "person_team_position_assignments")
+        if not t["attributes"]["deleted_at"] and not t["attributes"]["archived_at"]
+    ]
+    # 1. Rock: a linked person joins a position they are not on
+    pos_of = {a["id"]: a["relationships"]["team_position"]["data"]["id"] for _t, a in assigned}
+    person_of = {a["id"]: a["relationships"]["person"]["data"]["id"] for _t, a in assigned}
+    team_id, gone = assigned[0]
+    position = pos_of[gone["id"]]
+    on_position = {person_of[a["id"]] for _t, a in assigned if pos_of[a["id"]] == position}
+    joiner = next(p for p in sorted(linked) if p not in on_position)
+    _control(
+        demo.rock_url,
+        "group-members",
+        {"GroupId": positions[position], "PersonId": linked[joiner]},
+    )
+    # 2. Planning Center: someone else is taken off that position
+    leaver = person_of[gone["id"]]
+    service_type = next(
+        t["relationships"]["service_type"]["data"]["id"]
+        for t in teams["data"]
+        if t["id"] == team_id
+    )
+    with httpx.Client(base_url=demo.pco_url, auth=(demo.app_id, demo.secret)) as http:
+        http.delete(
+            f"/services/v2/service_types/{service_type}/team_positions/{position}"
+            f"/person_team_position_assignments/{gone['id']}"
+        ).raise_for_status()
+    console.print(
+        f"  • In Rock, Planning Center person {joiner} (Rock Id {linked[joiner]}) joined the "
+        f"group of position {position}.\n  • In Planning Center, person {leaver} was taken off "
+        "that position."
+    )
+    second = asyncio.run(_sync(demo))
+    console.print(_headline(second))
+    pco_people = {a["person"] for a in _assignments(demo, team_id) if a["position"] == position}
+    rock_rows = _rock_get(demo, "/api/GroupMembers", f"GroupId eq {positions[position]}")
+    status = {int(r["PersonId"]): r["GroupMemberStatus"] for r in rock_rows}
+    assigned_now = joiner in pco_people
+    inactive_now = status.get(linked.get(leaver, -1)) == 0
+    console.print(
+        f"Planning Center now assigns person {joiner}: {assigned_now}. Rock person "
+        f"{linked.get(leaver)} is an inactive member now (Rock keeps the history): {inactive_now}."
+    )
+    both_ways = assigned_now and inactive_now
+    # 3. a team deleted in Planning Center while the sync runs on
+    other = next(
+        t for t in teams["data"] if t["id"] != team_id and not t["attributes"]["deleted_at"]
+    )
+    _control(demo.pco_url, f"teams/{other['id']}/delete", {})
+    console.print(f"In Planning Center, someone deletes the team “{other['attributes']['name']}”.")
+    third = asyncio.run(_sync(demo))
+    console.print(_headline(third) + f" → [green]{third.status.value}[/green]")
+    for note in third.notes:
+        console.print(f"  • {note}")
+    # restored within PCO's 30 days: the import reactivates its groups
+    _control(demo.pco_url, f"teams/{other['id']}/restore", {})
+    console.print("The team is restored in Planning Center; the import reactivates its groups:")
+    restored = _cli(demo, "teams", "import")
+    return (
+        imported == 0
+        and restored == 0
+        and both_ways
+        and third.exit_code == 0
+        and any("deleted" in n for n in third.notes)
+    )
+
+
+def _pco_get(demo: Demo, path: str, **params: Any) -> dict[str, Any]:
+    with httpx.Client(base_url=demo.pco_url, auth=(demo.app_id, demo.secret)) as http:
+        resp = http.get(path, params={"per_page": 100, **params})
+        resp.raise_for_status()
+        doc: dict[str, Any] = resp.json()
+        return doc
+
+
+def _included(doc: dict[str, Any], row: dict[str, Any], rel: str) -> list[dict[str, Any]]:
+    wanted = {(r["type"], r["id"]) for r in row["relationships"].get(rel, {}).get("data") or []}
+    return [i for i in doc.get("included", []) if (i["type"], i["id"]) in wanted]
+
+
+def _assignments(demo: Demo, team_id: str) -> list[dict[str, str]]:
+    doc = _pco_get(demo, f"/services/v2/teams/{team_id}/person_team_position_assignments")
+    return [
+        {
+            "person": a["relationships"]["person"]["data"]["id"],
+            "position": a["relationships"]["team_position"]["data"]["id"],
+        }
+        for a in doc["data"]
+    ]
+
+
+def _rock_get(demo: Demo, path: str, odata_filter: str) -> list[dict[str, Any]]:
+    headers = {"Authorization-Token": demo.api_key}
+    with httpx.Client(base_url=demo.rock_url, headers=headers) as http:
+        resp = http.get(path, params={"$filter": odata_filter})
+        resp.raise_for_status()
+        rows: list[dict[str, Any]] = resp.json()
+        return rows
+
+
 def _rock_last_name(demo: Demo, rock_id: int) -> str:
     headers = {"Authorization-Token": demo.api_key}
     with httpx.Client(base_url=demo.rock_url, headers=headers) as http:
@@ -184,8 +317,16 @@ def _headline(summary: RunSummary) -> str:
         f"{summary.created['rock']} created in Rock, {summary.created['pco']} created in "
         f"Planning Center, {summary.updated['rock']} updated in Rock, "
         f"{summary.updated['pco']} updated in Planning Center, {summary.conflicts} "
-        f"conflicts settled, {summary.parked} parked, {summary.match_issues} match issues "
-        f"— {summary.seconds:.1f}s"
+        f"conflicts settled, {summary.parked} parked, {summary.match_issues} match issues"
+        + (
+            f", team memberships: {summary.members_added['rock']} added / "
+            f"{summary.members_removed['rock']} removed in Rock, "
+            f"{summary.members_added['pco']} added / {summary.members_removed['pco']} removed "
+            "in Planning Center"
+            if summary.members_added or summary.members_removed
+            else ""
+        )
+        + f" — {summary.seconds:.1f}s"
     )
 
 
@@ -340,6 +481,9 @@ def run_demo(*, people: int = 120, seed: int = 7, workdir: str | None = None) ->
         )
         _show_issues(demo)
 
+        console.rule("2b. Serving teams: memberships both ways")
+        teams_ok = _teams(demo)
+
         console.rule("3. People edit records on both sides")
         cast = asyncio.run(_pick_cast(demo))
         for line in asyncio.run(_edit(demo, cast)):
@@ -370,7 +514,7 @@ def run_demo(*, people: int = 120, seed: int = 7, workdir: str | None = None) ->
             title="pcosync demo",
         )
     )
-    return 0 if quiet and safe else 1
+    return 0 if quiet and safe and teams_ok else 1
 
 
 def _show_issues(demo: Demo) -> None:
