@@ -304,3 +304,29 @@ def test_a_failing_membership_write_is_parked_and_retried(tc: TeamsChurch) -> No
         assert not [p for p in store.parked.list() if p.record_key.startswith("membership:")]
     finally:
         store.close()
+
+
+def test_revert_undoes_the_memberships_a_run_made_on_both_sides(tc: TeamsChurch) -> None:
+    from pcosync.store.runs import RunStatus as Status
+
+    _groups, position, group = synced_band(tc)
+    linked = links(tc)
+    newcomer_pco = sorted(set(linked) - pco_roster(tc, BAND, position))[0]
+    gone = next(a for a in assignments(tc, BAND) if a["position"] == position)
+    gone_rock = linked[gone["person"]]
+    tc.add_member(group, linked[newcomer_pco])  # Rock add → the run assigns in PCO
+    unassign(tc, gone["id"], position)  # PCO removal → the run inactivates in Rock
+    run = tc.c.sync()
+    assert run.members_added["pco"] == 1 and run.members_removed["rock"] == 1
+    result = tc.cli("revert", str(run.run_id))
+    assert result.exit_code == 0, result.output
+    # the run's own writes are undone: the assignment it made is gone, the member it
+    # inactivated is active again
+    assert newcomer_pco not in pco_roster(tc, BAND, position)
+    assert gone_rock in rock_active(tc, group)
+    store = tc.c.store()
+    try:
+        reverted = store.runs.get(run.run_id)
+    finally:
+        store.close()
+    assert reverted is not None and reverted.status is Status.REVERTED

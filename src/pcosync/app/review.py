@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pcosync.app.people_sync import PeopleSync, RunSummary, _safe
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
-from pcosync.domain.identity import PersonRef, Side
+from pcosync.domain.identity import GroupRef, PersonRef, Side
 from pcosync.domain.person import Person
 from pcosync.engine.merge import Base, Reason
-from pcosync.engine.plan import Change, Operation, OpKind, base_after_ops
+from pcosync.engine.plan import MEMBERSHIP_KINDS, Change, Operation, OpKind, base_after_ops
 from pcosync.engine.revert import plan_revert
 from pcosync.errors import ApiError, PcoSyncError, SyncDataError
 from pcosync.store import JournaledOp, OpStatus, Run, RunMode, RunStateError, RunStatus, Store
@@ -474,9 +474,11 @@ async def revert(sync: PeopleSync, run_id: int) -> RevertResult:
                 if key not in current:
                     seen = await sync._side(op.side).fetch_one(op.target_id)
                     current[key] = seen.person if seen else None
+        membership_now = await _membership_now(sync, applied)
         undo = plan_revert(
             [op for op in applied if op.kind is not OpKind.CREATE],
             lambda side, ref: current.get((side, ref.id_on(side))),
+            membership_now,
         )
         result.left_alone = [s.message for s in undo.skipped]
         ops = list(undo.plan.operations)
@@ -517,6 +519,36 @@ async def revert(sync: PeopleSync, run_id: int) -> RevertResult:
         raise
 
 
+async def _membership_now(
+    sync: PeopleSync, applied: Sequence[Operation]
+) -> Callable[[Side, PersonRef, GroupRef], bool | None] | None:
+    """Who is a member of the run's positions now, read once (nothing is written: a dry run
+    of the roster read), so a membership someone changed since is left alone."""
+    if sync.memberships is None or not any(op.kind in MEMBERSHIP_KINDS for op in applied):
+        return None
+    rosters = await sync.memberships.read(dry_run=True)
+
+    def now(side: Side, ref: PersonRef, group: GroupRef) -> bool | None:
+        pool = rosters.rock if side is Side.ROCK else rosters.pco
+        members = pool.get(group.group_link_id) if group.group_link_id is not None else None
+        person = _person_on(sync, side, ref)
+        if members is None or person is None:
+            return None
+        return person in members
+
+    return now
+
+
+def _person_on(sync: PeopleSync, side: Side, ref: PersonRef) -> Any:
+    """The person's id on ``side``, through the link when the run created them there."""
+    found = ref.id_on(side)
+    if found is None and ref.link_id is not None:
+        link = sync.store.links.get(ref.link_id)
+        if link is not None:
+            found = link.rock_person_id if side is Side.ROCK else link.pco_person_id
+    return found
+
+
 async def _apply_revert_op(
     sync: PeopleSync,
     run_id: int,
@@ -527,6 +559,8 @@ async def _apply_revert_op(
     store = sync.store
     writer = sync._side(op.side)
     target = op.target_id
+    if op.kind in MEMBERSHIP_KINDS:
+        target = _person_on(sync, op.side, op.ref)
     if target is None:
         store.journal.mark_skipped(run_id, op.seq, "the record has no id on this side")
         return
@@ -553,6 +587,17 @@ async def _apply_revert_op(
             ):
                 store.links.remove(link.id)
             store.journal.mark_applied(run_id, op.seq)
+        elif op.kind in MEMBERSHIP_KINDS and sync.memberships is not None:
+            assert op.group is not None
+            members = sync.memberships.writer(op.side)
+            if op.kind is OpKind.ADD_MEMBER:
+                added = await members.add_member(op.group, target)
+                store.journal.mark_applied(run_id, op.seq, after=added)
+                summary.members_added[op.side.value] += 1
+            else:
+                before = await members.remove_member(op.group, target)
+                store.journal.mark_applied(run_id, op.seq, before=before)
+                summary.members_removed[op.side.value] += 1
         else:
             store.journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not reverted here")
     except (ApiError, SyncDataError) as exc:
