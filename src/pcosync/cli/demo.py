@@ -34,13 +34,13 @@ from rich.table import Table
 from pcosync.app.context import open_connection
 from pcosync.app.people_sync import RunSummary
 from pcosync.clients.pco import PcoClient
-from pcosync.clients.rock import RockClient
 from pcosync.config import load_settings, write_settings
 from pcosync.domain.fields import field_spec
 from pcosync.emulators.server import BackgroundServer
 from pcosync.store import Store
 
 console = Console()
+SECRET_FLAGS = frozenset({"--rock-api-key", "--pco-secret", "--pco-app-id"})
 
 
 @dataclass
@@ -70,7 +70,8 @@ def _cli(demo: Demo, *args: str) -> int:
 
     from pcosync.cli.main import app
 
-    console.print(f"[bold]$ pcosync {' '.join(args)}[/bold]")
+    shown = ["•••" if i and args[i - 1] in SECRET_FLAGS else arg for i, arg in enumerate(args)]
+    console.print(f"[bold]$ pcosync {' '.join(shown)}[/bold]")
     try:
         get_command(app).main(
             args=["--config", str(demo.config), *args],
@@ -251,59 +252,25 @@ def _rock_last_name(demo: Demo, rock_id: int) -> str:
 
 def _configure(demo: Demo) -> None:
     """``pcosync init --non-interactive``, as a volunteer installing pcosync would run it."""
-    from typer.main import get_command
-
-    from pcosync.cli.main import app
-
-    command = get_command(app)
-    if "init" in getattr(command, "commands", {}):
-        args = [
-            "--config",
-            str(demo.config),
-            "init",
-            "--non-interactive",
-            "--rock-url",
-            demo.rock_url,
-            "--rock-api-key",
-            demo.api_key,
-            "--pco-url",
-            demo.pco_url,
-            "--pco-app-id",
-            demo.app_id,
-            "--pco-secret",
-            demo.secret,
-            "--time-zone",
-            "America/Chicago",
-        ]
-        try:
-            command.main(args=args, prog_name="pcosync", standalone_mode=False)
-        except SystemExit as exc:
-            if exc.code not in (0, None):
-                raise RuntimeError(f"pcosync init failed (exit {exc.code})") from None
-        return
-    asyncio.run(_write_config(demo))
-
-
-async def _write_config(demo: Demo) -> None:
-    async with (
-        PcoClient(demo.pco_url, app_id=demo.app_id, secret=demo.secret) as pco,
-        RockClient(demo.rock_url, api_key=demo.api_key) as rock,
-    ):
-        pco_campuses = {c.name: c.id for c in await pco.campuses()}
-        rock_campuses = {c.name: c.id for c in await rock.campuses()}
-    write_settings(
-        demo.config,
-        {
-            "rock": {"url": demo.rock_url, "api_key": demo.api_key, "time_zone": "America/Chicago"},
-            "pco": {"url": demo.pco_url, "app_id": demo.app_id, "secret": demo.secret},
-            "state": {"url": "sqlite:///pcosync.db"},
-            "campus_map": [
-                {"name": n, "rock_id": rock_campuses[n], "pco_id": pco_campuses[n]}
-                for n in sorted(pco_campuses)
-                if n in rock_campuses
-            ],
-        },
+    code = _cli(
+        demo,
+        "init",
+        "--non-interactive",
+        "--rock-url",
+        demo.rock_url,
+        "--rock-api-key",
+        demo.api_key,
+        "--pco-url",
+        demo.pco_url,
+        "--pco-app-id",
+        demo.app_id,
+        "--pco-secret",
+        demo.secret,
+        "--time-zone",
+        "America/Chicago",
     )
+    if code != 0:
+        raise RuntimeError(f"pcosync init failed (exit {code})")
 
 
 async def _sync(demo: Demo) -> RunSummary:
