@@ -189,12 +189,16 @@ class TeamsSettings(_Section):
     """Where ``pcosync teams import`` puts the PCO folder tree in Rock.
 
     ``parent_group_id`` wins over ``parent_group_name``; ``group_type`` is a GroupType GUID
-    or Id (default: Rock's Serving Team type).
+    or Id (default: Rock's Serving Team type). ``tags`` (off by default) also mirrors
+    Services person tag groups and tags as Rock groups and syncs who has each tag;
+    ``tag_groups`` limits that to the tag groups named (by name or id).
     """
 
     parent_group_id: int | None = Field(None, ge=1)
     parent_group_name: str | None = None
     group_type: str = SERVING_TEAM_GROUP_TYPE
+    tags: bool = False
+    tag_groups: list[str] = Field(default_factory=list)
 
 
 class Settings(_Section):

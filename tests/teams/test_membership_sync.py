@@ -330,3 +330,63 @@ def test_revert_undoes_the_memberships_a_run_made_on_both_sides(tc: TeamsChurch)
     finally:
         store.close()
     assert reverted is not None and reverted.status is Status.REVERTED
+
+
+def test_team_restored_within_30_days_is_reactivated_by_the_sync(tc: TeamsChurch) -> None:
+    groups, position, group = synced_band(tc)
+    band_group = groups[f"Team:{BAND}"]
+    tc.team_action(int(BAND), "delete")
+    deleted = tc.c.sync()
+    assert deleted.status is RunStatus.DONE, deleted.as_dict()
+    # the team-level group stops with its positions
+    assert tc.group_state(group) == "inactive"
+    assert tc.group_state(band_group) == "inactive"
+
+    tc.team_action(int(BAND), "restore")
+    # while it was gone, PCO lost one of the position's members
+    gone = next(a for a in assignments(tc, BAND) if a["position"] == position)
+    gone_rock = links(tc)[gone["person"]]
+    unassign(tc, gone["id"], position)
+    restored = tc.c.sync()
+    assert restored.status is RunStatus.DONE, restored.as_dict()
+    assert any("Band" in n and "restored" in n and str(group) in n for n in restored.notes)
+    assert tc.group_state(group) == "active" and tc.group_state(band_group) == "active"
+    store = tc.c.store()
+    try:
+        found = [store.groups.by_rock(g) for g in (group, band_group)]
+    finally:
+        store.close()
+    assert [lk.status if lk else None for lk in found] == [GroupLinkStatus.ACTIVE] * 2
+    # and its memberships sync again, in the same run
+    assert gone_rock not in rock_active(tc, group)
+    assert restored.members_removed["rock"] == 1
+    assert tc.c.sync().planned == 0
+
+
+def test_a_dry_run_reports_a_deleted_team_without_touching_rock(tc: TeamsChurch) -> None:
+    _groups, _position, group = synced_band(tc)
+    tc.team_action(int(BAND), "delete")
+    before = tc.c.writes()
+    dry = tc.c.sync(dry_run=True)
+    assert any("would be inactivated" in n and str(group) in n for n in dry.notes)
+    assert tc.c.writes() == before
+    assert tc.group_state(group) == "active"
+
+
+def test_the_teams_sweep_is_read_once_per_run(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    linked = links(tc)
+    newcomers = sorted(set(linked) - pco_roster(tc, BAND, position))[:3]
+    for pco_id in newcomers:
+        tc.add_member(group, linked[pco_id])
+    tc.c.pco_control("stats", method="DELETE")
+    summary = tc.c.sync()
+    assert summary.members_added["pco"] == len(newcomers) == 3
+    routes = tc.c.pco_control("stats")["by_route"]
+    assert routes.get("GET /services/v2/teams", 0) == 1
+    # three writes to one team re-read its assignments once, not once per write
+    assert routes.get("GET /services/v2/teams/{id}/person_team_position_assignments", 0) == 1
+    assert routes.get(
+        "POST /services/v2/service_types/{id}/team_positions/{id}/person_team_position_assignments",
+        0,
+    ) == len(newcomers)

@@ -63,4 +63,5 @@ def test_folder_selection_by_name_or_id() -> None:
 def test_refs_round_trip() -> None:
     assert pco_ref(GroupKind.TEAM_POSITION, "123") == "TeamPosition:123"
     assert parse_ref("ServiceType:9") == (GroupKind.SERVICE_TYPE, "9")
-    assert parse_ref("Tag:1") is None and parse_ref("Team:") is None
+    assert parse_ref("Tag:1") == (GroupKind.TAG, "1")
+    assert parse_ref("Label:1") is None and parse_ref("Team:") is None

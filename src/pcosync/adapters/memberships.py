@@ -4,10 +4,12 @@ Membership syncs at the position level (DESIGN §5, §7): a Rock group linked to
 position (``GroupRef.pco_id`` = ``"TeamPosition:<id>"``) holds, as active GroupMembers, the
 people who have a PersonTeamPositionAssignment on that position.
 
-- PCO: one org-wide teams sweep per run (:meth:`PcoMemberships.refresh`, usually 1 request)
-  answers every roster; a position on an archived or soft-deleted team has no members.
-  Writes re-read that team's assignments first, so a retry after an ambiguous answer never
-  creates a second assignment.
+- PCO: one org-wide teams sweep per run (:meth:`PcoMemberships.refresh`, usually 1 request,
+  shared with the people sync's scope) answers every roster; a position on an archived or
+  soft-deleted team has no members. The first write to a team in a run re-reads that team's
+  assignments, so a retry after an ambiguous answer never creates a second assignment.
+- Tags (optional): a Rock group linked to a Services person tag (``"Tag:<id>"``) holds the
+  people who have the tag; written through ``assign_tags`` with the person's complete set.
 - Rock: active GroupMembers of the linked group; :meth:`RockMemberships.preload` reads many
   groups' rosters in one batched query. Removing inactivates the member by default (Rock
   keeps the history; revert re-activates), or deletes it with ``remove_mode="delete"``.
@@ -15,12 +17,14 @@ people who have a PersonTeamPositionAssignment on that position.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from pcosync.adapters.pco import ServicesSweep
 from pcosync.clients.pco import PcoClient
-from pcosync.clients.pco.models import PcoAssignment, PcoTeam
+from pcosync.clients.pco.models import PcoAssignment, PcoTag, PcoTeam
 from pcosync.clients.rock import RockClient
 from pcosync.clients.rock.models import MEMBER_ACTIVE, MEMBER_INACTIVE
 from pcosync.domain import GroupRef, Side
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from pcosync.engine.ports import MembershipSource, MembershipWriter
 
 POSITION_PREFIX = "TeamPosition:"
+TAG_PREFIX = "Tag:"
 
 
 def position_id(group: GroupRef) -> str:
@@ -42,8 +47,23 @@ def position_id(group: GroupRef) -> str:
     return group.pco_id[len(POSITION_PREFIX) :]
 
 
+def tag_id(group: GroupRef) -> str | None:
+    """The Services tag id of a group linked to a tag (``"Tag:5"`` → ``"5"``), else None."""
+    return group.pco_id[len(TAG_PREFIX) :] if group.pco_id.startswith(TAG_PREFIX) else None
+
+
 class PcoMemberships:
-    """Rosters of PCO team positions (people with an assignment on a live team)."""
+    """Rosters of PCO team positions (people with an assignment on a live team) and, when
+    tags sync, of Services person tags (people who have the tag).
+
+    Reads come from one sweep per run (:meth:`refresh`, or the sweep the people sync
+    already made). Before its first write to a team in a run, the writer re-reads that
+    team's assignments once (⌈Aₜ/100⌉ requests) and keeps the copy current with its own
+    writes, so a person assigned meanwhile is never assigned twice, at one read per team
+    rather than per write. Tags work the same per person: one read of their tags before
+    the first change, then ``assign_tags`` with the complete set, so tags the sync does not
+    manage are kept (spec §5.8: ``assign_tags`` replaces all of them).
+    """
 
     side = Side.PCO
 
@@ -52,12 +72,29 @@ class PcoMemberships:
         self.schedule_preference = schedule_preference
         self._teams: dict[str, PcoTeam] | None = None
         self._team_of_position: dict[str, str] = {}
+        self._fresh_teams: set[str] = set()
+        self._team_locks: dict[str, asyncio.Lock] = {}
+        self.tags: dict[str, frozenset[str]] | None = None  # person → tag ids, as swept
+        self.tag_catalogue: dict[str, PcoTag] | None = None  # live tags by id
+        self._person_tags: dict[str, set[str] | None] = {}  # re-read this run; None: no Services
+        self._person_locks: dict[str, asyncio.Lock] = {}
 
-    async def refresh(self) -> None:
-        """Read every team with its positions and assignments: one sweep per run."""
-        teams = await self.client.teams(with_assignments=True)
+    async def refresh(self, sweep: ServicesSweep | None = None, *, tags: bool = False) -> None:
+        """Take the run's sweep (or read it: every team with its positions and assignments,
+        and with ``tags`` every Services person's tags and the tag catalogue)."""
+        teams = sweep.teams if sweep is not None else await self.client.teams()
         self._teams = {t.id: t for t in teams}
         self._team_of_position = {p.id: t.id for t in teams for p in t.positions}
+        self._fresh_teams.clear()
+        self._person_tags.clear()
+        if tags:
+            if sweep is not None and sweep.tags is not None:
+                self.tags = sweep.tags
+            else:
+                people = await self.client.services_people(with_tags=True)
+                self.tags = {sp.id: sp.tag_ids for sp in people if sp.tag_ids}
+            groups = await self.client.tag_groups()
+            self.tag_catalogue = {t.id: t for g in groups for t in g.tags}
 
     async def team_of(self, group: GroupRef) -> PcoTeam:
         pos = position_id(group)
@@ -72,7 +109,20 @@ class PcoMemberships:
             )
         return self._teams[team_id]
 
+    def team_id_of_position(self, position: str) -> str | None:
+        return self._team_of_position.get(position)
+
+    def team(self, team_id: str) -> PcoTeam | None:
+        """A team as swept (None: not listed by Planning Center)."""
+        return (self._teams or {}).get(team_id)
+
     async def fetch_members(self, group: GroupRef) -> AsyncIterator[RecordId]:
+        tag = tag_id(group)
+        if tag is not None:
+            for person, held in sorted((self.tags or {}).items()):
+                if tag in held:
+                    yield person
+            return
         team = await self.team_of(group)
         if not team.live:
             return
@@ -83,14 +133,32 @@ class PcoMemberships:
                 seen.add(a.person_id)
                 yield a.person_id
 
-    async def _fresh_assignments(self, team: PcoTeam, pos: str, person: str) -> list[PcoAssignment]:
-        """The team's assignments as they are now (also refreshes the sweep's copy)."""
-        team.assignments = await self.client.team_assignments(team.id)
+    async def _current(self, team: PcoTeam, pos: str, person: str) -> list[PcoAssignment]:
+        """The person's assignments on the position as they are now: the team is re-read
+        before this run's first write to it, later writes use that copy (kept current)."""
+        if team.id not in self._fresh_teams:
+            team.assignments = await self.client.team_assignments(team.id)
+            self._fresh_teams.add(team.id)
         return [a for a in team.assignments if a.team_position_id == pos and a.person_id == person]
 
+    @contextlib.asynccontextmanager
+    async def _team_write(self, team: PcoTeam) -> AsyncIterator[None]:
+        """One write to a team at a time; a write that fails (perhaps after PCO applied it)
+        makes the next one re-read the team."""
+        async with self._team_locks.setdefault(team.id, asyncio.Lock()):
+            try:
+                yield
+            except BaseException:
+                self._fresh_teams.discard(team.id)
+                raise
+
     async def add_member(self, group: GroupRef, person_id: RecordId) -> Mapping[str, Any]:
-        """Assign the person to the position; already assigned is success. A person who is
-        not yet in Services gets the Services app first (PCO answers 422 otherwise)."""
+        """Assign the person to the position (or give them the tag); already there is
+        success. A person who is not yet in Services gets the Services app first (PCO
+        answers 422 otherwise)."""
+        tag = tag_id(group)
+        if tag is not None:
+            return await self._add_tag(group, str(person_id), tag)
         team = await self.team_of(group)
         if not team.live:
             raise SyncDataError(
@@ -100,21 +168,22 @@ class PcoMemberships:
         if team.service_type_id is None:
             raise SyncDataError(f"{group.describe()}: the team has no service type")
         pos, person = position_id(group), str(person_id)
-        existing = await self._fresh_assignments(team, pos, person)
-        if existing:
-            return {"assignment_id": existing[0].id, "created": False}
-        try:
-            created = await self.client.create_assignment(
-                team.service_type_id, pos, person, schedule_preference=self.schedule_preference
-            )
-        except ValidationError:  # 422: not processed. Not a Services person yet? (spec §5.5)
-            if await self._in_services(person):
-                raise
-            await self.client.add_person_to_services(person)
-            created = await self.client.create_assignment(
-                team.service_type_id, pos, person, schedule_preference=self.schedule_preference
-            )
-        team.assignments.append(created)
+        async with self._team_write(team):
+            existing = await self._current(team, pos, person)
+            if existing:
+                return {"assignment_id": existing[0].id, "created": False}
+            try:
+                created = await self.client.create_assignment(
+                    team.service_type_id, pos, person, schedule_preference=self.schedule_preference
+                )
+            except ValidationError:  # 422: not processed. Not a Services person yet? (§5.5)
+                if await self._in_services(person):
+                    raise
+                await self.client.add_person_to_services(person)
+                created = await self.client.create_assignment(
+                    team.service_type_id, pos, person, schedule_preference=self.schedule_preference
+                )
+            team.assignments.append(created)
         return {"assignment_id": created.id, "created": True}
 
     async def _in_services(self, person_id: str) -> bool:
@@ -125,23 +194,83 @@ class PcoMemberships:
         return True
 
     async def remove_member(self, group: GroupRef, person_id: RecordId) -> Mapping[str, Any]:
-        """Delete the person's assignment(s) on the position; not assigned is success. The
-        before-image keeps what a revert needs to assign them the same way again."""
+        """Delete the person's assignment(s) on the position (or take the tag away); not
+        there is success. The before-image keeps what a revert needs to put it back."""
+        tag = tag_id(group)
+        if tag is not None:
+            return await self._remove_tag(group, str(person_id), tag)
         team = await self.team_of(group)
         pos, person = position_id(group), str(person_id)
-        existing = await self._fresh_assignments(team, pos, person)
-        if not existing or team.service_type_id is None:
-            return {}
-        for a in existing:
-            with contextlib.suppress(NotFoundError):  # gone already: the outcome we wanted
-                await self.client.delete_assignment(team.service_type_id, pos, a.id)
-        team.assignments = [a for a in team.assignments if a not in existing]
+        async with self._team_write(team):
+            existing = await self._current(team, pos, person)
+            if not existing or team.service_type_id is None:
+                return {}
+            for a in existing:
+                with contextlib.suppress(NotFoundError):  # gone already: what we wanted
+                    await self.client.delete_assignment(team.service_type_id, pos, a.id)
+            team.assignments = [a for a in team.assignments if a not in existing]
         first = existing[0]
         return {
             "assignment_id": first.id,
             "schedule_preference": first.schedule_preference,
             "preferred_weeks": list(first.preferred_weeks),
         }
+
+    # ---------------------------------------------------------------- tags
+
+    def _check_tag(self, group: GroupRef, tag: str) -> None:
+        if self.tag_catalogue is not None and tag not in self.tag_catalogue:
+            raise SyncDataError(
+                f"{group.describe()}: Planning Center has no tag {tag} any more (deleted?); "
+                "unlink the group or run `pcosync teams import` again"
+            )
+
+    async def _tags_now(self, person: str) -> set[str] | None:
+        """The person's tag ids as they are now (read once per run); None: not in Services."""
+        if person not in self._person_tags:
+            try:
+                found: set[str] | None = {t.id for t in await self.client.person_tags(person)}
+            except NotFoundError:
+                found = None
+            self._person_tags[person] = found
+        return self._person_tags[person]
+
+    @contextlib.asynccontextmanager
+    async def _person_write(self, person: str) -> AsyncIterator[None]:
+        """``assign_tags`` replaces the whole set: one change per person at a time, and a
+        failed write makes the next one re-read."""
+        async with self._person_locks.setdefault(person, asyncio.Lock()):
+            try:
+                yield
+            except BaseException:
+                self._person_tags.pop(person, None)
+                raise
+
+    async def _add_tag(self, group: GroupRef, person: str, tag: str) -> Mapping[str, Any]:
+        self._check_tag(group, tag)
+        async with self._person_write(person):
+            held = await self._tags_now(person)
+            if held is None:
+                await self.client.add_person_to_services(person)
+                held = set()
+            if tag in held:
+                return {"tag_id": tag, "created": False}
+            await self.client.assign_tags(person, sorted(held | {tag}, key=_id_order))
+            self._person_tags[person] = held | {tag}
+        return {"tag_id": tag, "created": True, "tags_before": sorted(held, key=_id_order)}
+
+    async def _remove_tag(self, group: GroupRef, person: str, tag: str) -> Mapping[str, Any]:
+        async with self._person_write(person):
+            held = await self._tags_now(person)
+            if not held or tag not in held:
+                return {}
+            await self.client.assign_tags(person, sorted(held - {tag}, key=_id_order))
+            self._person_tags[person] = held - {tag}
+        return {"tag_id": tag, "tags_before": sorted(held, key=_id_order)}
+
+
+def _id_order(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
 
 
 class RockMemberships:
@@ -267,4 +396,4 @@ if TYPE_CHECKING:  # mypy proves the adapters fit the engine's ports
         return pco, pco, rock, rock
 
 
-__all__ = ["PcoMemberships", "RockMemberships", "gather_members", "position_id"]
+__all__ = ["PcoMemberships", "RockMemberships", "gather_members", "position_id", "tag_id"]

@@ -23,18 +23,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
-from pcosync.clients.pco import PcoClient, Query
+from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.models import (
     PcoAddress,
     PcoEmail,
     PcoPerson,
     PcoPersonMerger,
     PcoPhone,
-    PcoServicesPerson,
+    PcoTeam,
 )
 from pcosync.domain import (
     Address,
@@ -103,6 +104,16 @@ def _address_attrs(address: Address) -> dict[str, Any]:
     }
 
 
+@dataclass
+class ServicesSweep:
+    """What one run read of Services, shared by the scope and the team rosters: every team
+    with its positions and assignments (spec §8(b), one sweep per run) and, when tags sync,
+    every Services person's tag ids (None when tags were not read)."""
+
+    teams: list[PcoTeam]
+    tags: dict[str, frozenset[str]] | None = None
+
+
 class PcoPeople:
     """People on the Planning Center side: a ``PeopleSource`` and a ``PersonWriter``.
 
@@ -120,8 +131,11 @@ class PcoPeople:
         *,
         default_region: str = "US",
         phone_locations: Mapping[str, str] | None = None,
+        read_tags: bool = False,
     ) -> None:
         self.client = client
+        self.read_tags = read_tags
+        self.sweep: ServicesSweep | None = None  # this run's, once serving_ids has run
         self.campus_map = campus_map
         self.default_region = default_region
         locations = dict(DEFAULT_PHONE_LOCATIONS, **(phone_locations or {}))
@@ -314,14 +328,19 @@ class PcoPeople:
         deleted (one org-wide teams sweep, usually 1 request), minus people archived in
         Services. A full run reads every Services person; otherwise only those changed
         since ``since`` (default: the newest change seen last time) update what is known.
-        The result also becomes :attr:`scope`."""
+        When tags sync (``read_tags``), every Services person is read with their tags on
+        every run, since tag assignments carry no timestamp. The result also becomes
+        :attr:`scope`; what was read stays in :attr:`sweep` for the team rosters."""
         teams_task = self.client.teams(with_assignments=True)
-        if full or self.services_archived is None or (since or self.services_mark) is None:
-            teams, services = await asyncio.gather(teams_task, self._all_services_people())
+        every = full or self.read_tags or self.services_archived is None
+        if every or (since or self.services_mark) is None:
+            teams, services = await asyncio.gather(
+                teams_task, self.client.services_people(with_tags=self.read_tags)
+            )
             archived: set[str] = set()
         else:
             changed_since = since or self.services_mark
-            assert changed_since is not None
+            assert changed_since is not None and self.services_archived is not None
             teams, services = await asyncio.gather(
                 teams_task, self.client.services_people_changed_since(changed_since)
             )
@@ -341,12 +360,9 @@ class PcoPeople:
             if a.person_id is not None
         }
         self.scope = assigned - archived
+        tags = {sp.id: sp.tag_ids for sp in services if sp.tag_ids} if self.read_tags else None
+        self.sweep = ServicesSweep(teams, tags)
         return set(self.scope)
-
-    async def _all_services_people(self) -> list[PcoServicesPerson]:
-        return await self.client.collect_as(
-            "/services/v2/people", lambda res, _doc: PcoServicesPerson.from_resource(res), Query()
-        )
 
     # ------------------------------------------------------------------ PersonWriter
 

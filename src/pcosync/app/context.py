@@ -64,7 +64,11 @@ async def open_connection(
     }
     rock = RockPeople(rock_client, campus_map, default_region=sync.default_region)
     pco = PcoPeople(
-        pco_client, campus_map, default_region=sync.default_region, phone_locations=phone_locations
+        pco_client,
+        campus_map,
+        default_region=sync.default_region,
+        phone_locations=phone_locations,
+        read_tags=settings.teams.tags,
     )
     people = PeopleSync(
         store,
@@ -74,7 +78,7 @@ async def open_connection(
         gate_config=gate_config_from(settings),
         lookback=timedelta(minutes=sync.lookback_minutes),
         progress=progress,
-        memberships=MembershipSync(store, rock_client, pco_client),
+        memberships=MembershipSync(store, rock_client, pco_client, tags=settings.teams.tags),
     )
     try:
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)

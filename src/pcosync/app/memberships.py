@@ -1,10 +1,13 @@
 """Team-position rosters for one sync run (DESIGN §4, §5, §7): read both sides, build the
 planner's :class:`~pcosync.domain.Membership` inputs, and skip positions whose team is gone.
 
-PCO rosters come from one org-wide teams sweep per run (:class:`PcoMemberships`); Rock
-rosters from one batched ``GroupMembers`` query for every linked position group. A position
-whose team is archived, soft-deleted or no longer listed is not synced: its Rock group is
-inactivated (the same writes the folder import makes) and the run notes it.
+PCO rosters come from the org-wide teams sweep the people sync already made this run
+(:class:`PcoMemberships`); Rock rosters from one batched ``GroupMembers`` query for every
+linked group. A position or team whose PCO team is archived, soft-deleted or no longer listed
+is not synced: its Rock group is inactivated (the same writes the folder import makes) and the
+run notes it. When the team is live again (PCO restores deleted teams for 30 days), the next
+run reactivates the group and syncs it again. With tags on, groups linked to Services tags
+sync who has the tag, read from the same run's Services people sweep.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pcosync.adapters.memberships import PcoMemberships, RockMemberships
+from pcosync.adapters.pco import ServicesSweep
 from pcosync.app.teams import _dead_reason
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.rock import RockClient
 from pcosync.domain.identity import GroupKind, GroupRef, PcoPersonId, PersonRef, RockPersonId
 from pcosync.domain.membership import Membership, MembershipKey
-from pcosync.errors import ApiError, SyncDataError
+from pcosync.errors import ApiError
 from pcosync.store import Store
-from pcosync.store.links import GroupLinkStatus, Link
+from pcosync.store.links import GroupLink, GroupLinkStatus, Link
 
 log = logging.getLogger("pcosync.sync")
 
@@ -44,49 +48,68 @@ class Rosters:
 class MembershipSync:
     """Reads rosters and writes memberships for the people sync."""
 
-    def __init__(self, store: Store, rock_client: RockClient, pco_client: PcoClient) -> None:
+    def __init__(
+        self, store: Store, rock_client: RockClient, pco_client: PcoClient, *, tags: bool = False
+    ) -> None:
         self.store = store
         self.rock_client = rock_client
+        self.tags = tags
         self.pco = PcoMemberships(pco_client)
         self.rock = RockMemberships(rock_client)
 
     def writer(self, side: object) -> PcoMemberships | RockMemberships:
         return self.pco if side == self.pco.side else self.rock
 
-    def has_links(self) -> bool:
-        return bool(
-            self.store.groups.all(kind=GroupKind.TEAM_POSITION, status=GroupLinkStatus.ACTIVE)
-        )
+    def _links(self) -> list[GroupLink]:
+        """Links the sync looks after: positions and teams (also inactive ones, whose team
+        may come back) and, when tags sync, tags."""
+        kinds = {GroupKind.TEAM_POSITION, GroupKind.TEAM}
+        if self.tags:
+            kinds.add(GroupKind.TAG)
+        return [lk for lk in self.store.groups.all() if lk.kind in kinds]
 
-    async def read(self, *, dry_run: bool = False) -> Rosters:
-        """Both rosters of every active position link; gone teams are skipped (and their
-        Rock group inactivated unless ``dry_run``)."""
+    def has_links(self) -> bool:
+        return any(lk.kind is not GroupKind.TEAM for lk in self._links())
+
+    async def read(self, *, dry_run: bool = False, sweep: ServicesSweep | None = None) -> Rosters:
+        """Both rosters of every live linked position (and tag). A position or team whose
+        PCO team is archived, deleted or gone has its Rock group inactivated; one that was
+        inactivated so and is live again (restored within PCO's 30 days) is reactivated and
+        synced again. Nothing is written with ``dry_run``. ``sweep``: the teams (and tags)
+        the people sync read this run, so they are not read twice."""
         rosters = Rosters()
-        links = self.store.groups.all(kind=GroupKind.TEAM_POSITION, status=GroupLinkStatus.ACTIVE)
-        if not links:
+        links = self._links()
+        if not any(lk.kind is not GroupKind.TEAM for lk in links):
             return rosters
-        await self.pco.refresh()
-        dead: dict[str, list[int]] = {}  # why (with the team's name) → Rock group Ids
+        tag_links = [lk for lk in links if lk.kind is GroupKind.TAG]
+        await self.pco.refresh(sweep, tags=bool(tag_links))
+        stopped: dict[str, list[int]] = {}  # what happened (with the team's name) → group Ids
+        restarted: dict[str, list[int]] = {}
         for link in links:
-            ref = GroupRef(link.id, link.rock_group_id, link.pco_id)
-            try:
-                team = await self.pco.team_of(ref)
-                why = "" if team.live else _dead_reason(team.archived_at, team.deleted_at)
-                name = f"team {team.name!r} ({team.id})"
-            except SyncDataError:
-                why, name = "no longer in Planning Center", f"the team of {link.pco_id}"
+            name, why = self._state(link)
             if why:
-                await self._stop(link.id, link.rock_group_id, dry_run=dry_run)
-                dead.setdefault(f"{name} is {why}", []).append(link.rock_group_id)
+                if link.status is GroupLinkStatus.ACTIVE:
+                    await self._set_active(link, False, dry_run=dry_run)
+                    stopped.setdefault(f"{name} is {why}", []).append(link.rock_group_id)
                 continue
-            rosters.groups.append(ref)
-        for what, group_ids in dead.items():
-            listed = ", ".join(str(g) for g in group_ids)
-            done = "would be inactivated" if dry_run else "were inactivated"
+            if link.status is GroupLinkStatus.INACTIVE:
+                await self._set_active(link, True, dry_run=dry_run)
+                restarted.setdefault(name, []).append(link.rock_group_id)
+            if link.kind is not GroupKind.TEAM:
+                rosters.groups.append(GroupRef(link.id, link.rock_group_id, link.pco_id))
+        would = "would be" if dry_run else "were"
+        for what, group_ids in stopped.items():
             rosters.skipped.append(
-                f"Team memberships not synced: {what}. Its position groups in Rock (Ids "
-                f"{listed}) {done}; the rest of the run went on. If the team is restored in "
-                "Planning Center, run `pcosync teams import` to reactivate them."
+                f"Memberships not synced: {what}. Its groups in Rock (Ids {_ids(group_ids)}) "
+                f"{would} inactivated; the rest of the run went on. If it is restored in "
+                "Planning Center (deleted teams can be, for 30 days), a later sync "
+                "reactivates them."
+            )
+        for what, group_ids in restarted.items():
+            rosters.skipped.append(
+                f"{what[0].upper()}{what[1:]} is live in Planning Center again (restored): its "
+                f"groups in Rock (Ids {_ids(group_ids)}) {would} reactivated and its "
+                "memberships sync again."
             )
         await self.rock.preload(rosters.groups)
         for ref in rosters.groups:
@@ -95,15 +118,41 @@ class MembershipSync:
             rosters.rock[ref.group_link_id] = {int(p) async for p in self.rock.fetch_members(ref)}
         return rosters
 
-    async def _stop(self, group_link_id: int, rock_group_id: int, *, dry_run: bool) -> None:
-        """Inactivate the group as the import does for a dead team; never fails the run."""
+    def _state(self, link: GroupLink) -> tuple[str, str]:
+        """(what the link stands for, why it is not synced or "" when it is)."""
+        raw = link.pco_id.partition(":")[2]
+        if link.kind is GroupKind.TAG:
+            tag = (self.pco.tag_catalogue or {}).get(raw)
+            if tag is None:
+                return f"the Services tag {raw}", "no longer in Planning Center"
+            return f"the Services tag {tag.name!r} ({raw})", ""
+        if link.kind is GroupKind.TEAM:
+            team = self.pco.team(raw)
+        else:
+            team_id = self.pco.team_id_of_position(raw)
+            team = self.pco.team(team_id) if team_id is not None else None
+        if team is None:
+            return f"the team of {link.pco_id}", "no longer in Planning Center"
+        return f"team {team.name!r} ({team.id})", (
+            "" if team.live else _dead_reason(team.archived_at, team.deleted_at)
+        )
+
+    async def _set_active(self, link: GroupLink, active: bool, *, dry_run: bool) -> None:
+        """(In)activate the group as the import does; a refusal is logged, never fatal."""
         if dry_run:
             return
         try:
-            await self.rock_client.update_group(rock_group_id, {"IsActive": False})
+            await self.rock_client.update_group(link.rock_group_id, {"IsActive": active})
         except ApiError as exc:
-            log.warning("sync.group_inactivate_failed group=%s error=%s", rock_group_id, exc)
-        self.store.groups.set_status(group_link_id, GroupLinkStatus.INACTIVE)
+            log.warning("sync.group_active_failed group=%s error=%s", link.rock_group_id, exc)
+            if active:
+                return  # stays inactive (and unsynced); tried again next run
+        status = GroupLinkStatus.ACTIVE if active else GroupLinkStatus.INACTIVE
+        self.store.groups.set_status(link.id, status)
+
+
+def _ids(group_ids: list[int]) -> str:
+    return ", ".join(str(g) for g in group_ids)
 
 
 def membership_inputs(

@@ -406,7 +406,7 @@ class PeopleSync:
         if self.memberships is None or not self.memberships.has_links():
             return None
         self.progress("Reading team rosters")
-        rosters = await self.memberships.read(dry_run=dry_run)
+        rosters = await self.memberships.read(dry_run=dry_run, sweep=self.pco.sweep)
         summary.notes.extend(rosters.skipped)
         return rosters
 

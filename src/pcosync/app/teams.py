@@ -49,7 +49,10 @@ KIND_PREFIX = {
     GroupKind.SERVICE_TYPE: "ServiceType",
     GroupKind.TEAM: "Team",
     GroupKind.TEAM_POSITION: "TeamPosition",
+    GroupKind.TAG_GROUP: "TagGroup",
+    GroupKind.TAG: "Tag",
 }
+TAG_KINDS = frozenset({GroupKind.TAG_GROUP, GroupKind.TAG})
 PREFIX_KIND = {v: k for k, v in KIND_PREFIX.items()}
 STRUCTURE_KINDS = frozenset(KIND_PREFIX)
 

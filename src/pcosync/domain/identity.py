@@ -63,7 +63,8 @@ class GroupKind(StrEnum):
     TEAM = "team"
     SERVICE_TYPE = "service_type"
     FOLDER = "folder"
-    TAG = "tag"
+    TAG = "tag"  # membership = has the tag (optional, DESIGN §7)
+    TAG_GROUP = "tag_group"
 
 
 @dataclass(frozen=True, slots=True)

@@ -576,6 +576,16 @@ class PcoClient:
         rows = await self.collect("/services/v2/tag_groups", query)
         return [PcoTagGroup.from_resource(r, d) for r, d in rows]
 
+    async def services_people(self, *, with_tags: bool = False) -> list[PcoServicesPerson]:
+        """Every Services person (⌈Nₛ/100⌉ requests); ``with_tags`` includes their tags on
+        the same pages, since tag assignments carry no timestamp to read changes by."""
+        query = Query().with_include("tags") if with_tags else Query()
+        return await self.collect_as(
+            "/services/v2/people",
+            lambda res, doc: PcoServicesPerson.from_resource(res, doc if with_tags else None),
+            query,
+        )
+
     async def person_tags(self, person_id: str) -> list[PcoTag]:
         rows = await self.collect(f"/services/v2/people/{person_id}/tags", Query())
         return [PcoTag.from_resource(r) for r, _ in rows]

@@ -286,15 +286,18 @@ class PcoServicesPerson:
     last_name: str | None
     archived_at: datetime | None
     updated_at: datetime | None
+    tag_ids: frozenset[str] | None = None  # only when read with include=tags
 
     @classmethod
-    def from_resource(cls, r: Resource) -> PcoServicesPerson:
+    def from_resource(cls, r: Resource, doc: Document | None = None) -> PcoServicesPerson:
+        """``doc`` given (read with ``include=tags``): the person's tags are kept too."""
         return cls(
             r.id,
             _str(r.attr("first_name")),
             _str(r.attr("last_name")),
             parse_time(r.attr("archived_at")),
             parse_time(r.attr("updated_at")),
+            frozenset(t.id for t in doc.related(r, "tags")) if doc is not None else None,
         )
 
 
