@@ -23,21 +23,8 @@ from pcosync.config import load_settings
 from pcosync.emulators.rock.app import DEFAULT_API_KEY
 from pcosync.emulators.rock.app import create_app as create_rock
 from pcosync.emulators.server import BackgroundServer
+from tests.cli.conftest import ENV_NAMES
 from tests.conftest import TEST_SEED, RunningEmulator
-
-ENV_NAMES = ("PCOSYNC_ROCK_API_KEY", "PCOSYNC_PCO_APP_ID", "PCOSYNC_PCO_SECRET")
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No pcosync variables leak in from the developer's shell."""
-    for name in (*ENV_NAMES, "PCOSYNC_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def cfg(tmp_path: Path, clean_env: None) -> Path:
-    return tmp_path / "pcosync.toml"
 
 
 def secrets_of(rock: RunningEmulator, pco: RunningEmulator, *extra: str) -> list[str]:
@@ -410,6 +397,7 @@ def test_interactive_init_answered_by_input(
         pco_emulator.url,  # Planning Center API address
         pco_emulator.credentials["app_id"],  # hidden
         pco_emulator.credentials["secret"],  # hidden
+        "",  # teams parent group: decide later
         "",  # time zone: take the proposal
         "",  # state database: default
         "n",  # keep secrets out of the file?
@@ -475,8 +463,10 @@ def test_check_all_ok_on_a_fresh_setup(
         "Planning Center API versions",
         "State database",
         "Campus map",
+        "Teams parent group",
     ):
         assert names[expected]["status"] == "ok", names[expected]
+    assert "not set" in names["Teams parent group"]["detail"]
     assert "2025-11-10" in names["Planning Center API versions"]["detail"]
     assert "v16" in names["Rock version"]["detail"]
 

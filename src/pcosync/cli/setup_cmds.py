@@ -23,12 +23,13 @@ from rich.table import Table
 from rich.text import Text
 
 from pcosync.config import find_config, load_settings
-from pcosync.errors import ConfigError
+from pcosync.errors import ApiError, ConfigError
 from pcosync.setup.assistant import (
     DEFAULT_PCO_URL,
     DEFAULT_STATE_URL,
     InitOutcome,
     InitPlan,
+    TeamsChoice,
     env_names,
     normalize_url,
     prepare_init,
@@ -38,9 +39,18 @@ from pcosync.setup.assistant import (
     unmatched,
     verify_pco,
     verify_rock,
+    verify_teams,
 )
-from pcosync.setup.campuses import CampusPair, MatchKind
-from pcosync.setup.probes import PcoFacts, RockFacts
+from pcosync.setup.campuses import CampusPair, MatchKind, propose_campus_map
+from pcosync.setup.probes import (
+    GroupType,
+    ParentGroup,
+    ParentStatus,
+    PcoFacts,
+    RockFacts,
+    parse_parent,
+    teams_check,
+)
 from pcosync.setup.results import Check, Status, all_passed
 from pcosync.setup.timezone import choose_time_zone, is_valid_zone
 
@@ -121,10 +131,16 @@ class InitOptions:
     state_url: str | None
     secrets_in_env: bool
     force: bool
+    teams_parent_group: str | None = None
+    teams_group_type: str | None = None
 
 
 class _Usage(Exception):
     """A usage or configuration problem: exit 2 with this message."""
+
+
+class _Failed(Exception):
+    """A verification that could not be completed: exit 1 with this message."""
 
 
 def run_init(opts: InitOptions) -> int:
@@ -137,6 +153,9 @@ def run_init(opts: InitOptions) -> int:
     except (_Usage, ConfigError) as exc:
         errors.print(Text(f"pcosync init: {exc}", style="red"))
         return EXIT_USAGE
+    except _Failed as exc:
+        errors.print(Text(f"pcosync init: {exc}. Nothing was written.", style="red"))
+        return EXIT_FAILED
 
 
 def _config_path(opts: InitOptions) -> Path:
@@ -200,7 +219,52 @@ def _init_non_interactive(opts: InitOptions, console: Console) -> int:
             Text("Nothing was written. Fix the problems above and run init again.", style="red")
         )
         return EXIT_FAILED
-    return _finish(plan, rock_facts, pco_facts, console)
+    existing = read_existing(path) if path.exists() else None
+    plan.teams = _teams_given(opts, existing)
+    parent, group_type = _verify_teams_or_fail(plan)
+    if group_type.type_id is None:
+        raise _Usage(
+            f"{_teams_origin(opts.teams_group_type, '--teams-group-type', 'group_type', path)}: "
+            f"{group_type.describe()}; give the Id or GUID of a Rock group type (Admin Tools › "
+            "Settings › Group Types), or leave it out for Rock's Serving Team type"
+        )
+    if parent.status is not ParentStatus.NOT_SET and not parent.usable:
+        key = "parent_group_id" if plan.teams.parent_group_id is not None else "parent_group_name"
+        raise _Usage(
+            f"{_teams_origin(opts.teams_parent_group, '--teams-parent-group', key, path)}: "
+            f"{parent.describe()}. {parent.advice()}"
+        )
+    print_checks(console, [teams_check(parent, group_type, "--teams-parent-group")])
+    return _finish(plan, rock_facts, pco_facts, console, existing)
+
+
+def _teams_given(opts: InitOptions, existing: dict[str, Any] | None) -> TeamsChoice:
+    """The options given, else what the existing file says, else the import's defaults."""
+    teams = TeamsChoice.from_existing(existing)
+    if opts.teams_parent_group is not None:
+        group_id, name = parse_parent(opts.teams_parent_group)
+        if group_id is None and name is None:
+            raise _Usage("--teams-parent-group needs a Rock group Id or name")
+        teams.parent_group_id, teams.parent_group_name = group_id, name
+    if opts.teams_group_type is not None:
+        if not opts.teams_group_type.strip():
+            raise _Usage("--teams-group-type needs a Rock group type Id or GUID")
+        teams.group_type = opts.teams_group_type.strip()
+    return teams
+
+
+def _teams_origin(option_value: str | None, option: str, key: str, path: Path) -> str:
+    """Where a bad [teams] value came from: the option, or the file being replaced."""
+    if option_value is not None:
+        return option
+    return f"[teams] {key} in {path} (choose another with {option})"
+
+
+def _verify_teams_or_fail(plan: InitPlan) -> tuple[ParentGroup, GroupType]:
+    try:
+        return asyncio.run(verify_teams(plan.rock_url, plan.rock_api_key, plan.teams))
+    except ApiError as exc:
+        raise _Failed(f"could not look up Rock's groups and group types: {exc}") from None
 
 
 async def _verify_both(
@@ -212,8 +276,15 @@ async def _verify_both(
     )
 
 
-def _finish(plan: InitPlan, rock: RockFacts, pco: PcoFacts, console: Console) -> int:
-    existing = read_existing(plan.config_path) if plan.config_path.exists() else None
+def _finish(
+    plan: InitPlan,
+    rock: RockFacts,
+    pco: PcoFacts,
+    console: Console,
+    existing: dict[str, Any] | None,
+    *,
+    campus_map_shown: bool = False,
+) -> int:
     outcome = asyncio.run(prepare_init(plan, rock, pco, existing))
     print_checks(console, outcome.checks)
     if not outcome.ok:
@@ -227,15 +298,22 @@ def _finish(plan: InitPlan, rock: RockFacts, pco: PcoFacts, console: Console) ->
         raise _Usage(
             f"cannot write {plan.config_path}: {exc.strerror}; pick another --config"
         ) from None
-    _report_written(plan, outcome, console)
+    _report_written(plan, outcome, console, campus_map_shown=campus_map_shown)
     return EXIT_OK
 
 
-def _report_written(plan: InitPlan, outcome: InitOutcome, console: Console) -> None:
-    if outcome.campus_pairs:
-        console.print(_campus_table(outcome.campus_pairs))
+def _print_campus_map(console: Console, pairs: list[CampusPair]) -> None:
+    if pairs:
+        console.print(_campus_table(pairs))
     else:
         console.print("Neither side has campuses: the campus map is empty.")
+
+
+def _report_written(
+    plan: InitPlan, outcome: InitOutcome, console: Console, *, campus_map_shown: bool
+) -> None:
+    if not campus_map_shown:
+        _print_campus_map(console, outcome.campus_pairs)
     left = unmatched(outcome.campus_pairs)
     if left:
         console.print(
@@ -367,6 +445,14 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
             console.print(Text("Nothing was written.", style="red"))
             return EXIT_FAILED
     assert app_id and secret and pco_facts is not None
+    existing = read_existing(path) if path.exists() else None
+
+    console.rule("Campus map")
+    _print_campus_map(console, propose_campus_map(rock_facts.campuses, pco_facts.campuses))
+    console.print("You can change the map in the file afterwards.", style="dim")
+
+    console.rule("Serving teams")
+    teams = _ask_teams(opts, console, rock_url, rock_key, existing)
 
     console.rule("Settings")
     zone = _zone_or_usage(opts.time_zone)
@@ -409,8 +495,64 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
         time_zone=zone,
         time_zone_source=source,
         secrets_in_env=secrets_in_env,
+        teams=teams,
     )
-    return _finish(plan, rock_facts, pco_facts, console)
+    return _finish(plan, rock_facts, pco_facts, console, existing, campus_map_shown=True)
+
+
+def _ask_teams(
+    opts: InitOptions,
+    console: Console,
+    rock_url: str,
+    rock_key: str,
+    existing: dict[str, Any] | None,
+) -> TeamsChoice:
+    """The [teams] parent group (re-asked until Rock has it, or left unset) and group type."""
+    teams = _teams_given(opts, existing)
+    try:
+        parent, group_type = asyncio.run(verify_teams(rock_url, rock_key, teams))
+        while group_type.type_id is None:
+            console.print(
+                Text(
+                    f"{group_type.describe()}. Give the Id or GUID of the Rock group type "
+                    "imported groups should have (Admin Tools › Settings › Group Types).",
+                    style="red",
+                )
+            )
+            teams.group_type = _ask(console, "Group type for imported groups")
+            parent, group_type = asyncio.run(verify_teams(rock_url, rock_key, teams))
+        console.print(
+            Text(
+                "`pcosync teams import` mirrors Planning Center's folders, service types, teams "
+                f"and positions as Rock groups of the type {group_type.describe()}, under one "
+                "parent group. That group must already exist in Rock: the import does not "
+                "create it. Give its Id or exact name, or press Enter to decide later (the "
+                "import then asks you to set it in [teams])."
+            )
+        )
+        given = opts.teams_parent_group is not None
+        default = TeamsChoice.from_existing(existing).parent_answer
+        while True:
+            if not given:
+                answer = _Prompt.ask(
+                    "Rock parent group for imported teams (Id or name)",
+                    console=console,
+                    default=default,
+                    show_default=bool(default),
+                )
+                teams.parent_group_id, teams.parent_group_name = parse_parent(answer)
+                parent, _ = asyncio.run(verify_teams(rock_url, rock_key, teams))
+            given = False
+            if parent.status is ParentStatus.NOT_SET:
+                console.print("Not set: imported teams need it later.")
+                break
+            if parent.usable:
+                break
+            console.print(Text(f"{parent.describe()}. {parent.advice()}", style="red"))
+    except ApiError as exc:
+        raise _Failed(f"could not look up Rock's groups and group types: {exc}") from None
+    print_checks(console, [teams_check(parent, group_type, "the file")])
+    return teams
 
 
 def _ask_secret(console: Console, label: str, previous: str | None) -> str:
@@ -520,6 +662,19 @@ def init_command(
         False, "--secrets-in-env", help="Keep secrets out of the file; set env variables instead."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing config file."),
+    teams_parent_group: str | None = typer.Option(
+        None,
+        "--teams-parent-group",
+        metavar="ID_OR_NAME",
+        help="The Rock group `pcosync teams import` puts teams under: its Id or exact name "
+        "(default: keep the file's; unset until given).",
+    ),
+    teams_group_type: str | None = typer.Option(
+        None,
+        "--teams-group-type",
+        metavar="ID_OR_GUID",
+        help="Rock group type of imported groups (default: the file's, else Serving Team).",
+    ),
 ) -> None:
     """Set pcosync up: verify both connections and permissions, then write pcosync.toml."""
     options = InitOptions(
@@ -534,6 +689,8 @@ def init_command(
         state_url=state_url,
         secrets_in_env=secrets_in_env,
         force=force,
+        teams_parent_group=teams_parent_group,
+        teams_group_type=teams_group_type,
     )
     raise typer.Exit(run_init(options))
 

@@ -103,6 +103,15 @@ def print_summary(summary: RunSummary) -> None:
         str(summary.updated["rock"]),
         str(summary.updated["pco"]),
     )
+    # team-position memberships: only when the run planned or made any
+    memberships: dict[str, dict[str, int]] = summary.as_dict()["memberships"]
+    if any(n for counts in memberships.values() for n in counts.values()):
+        for change in ("added", "removed"):
+            table.add_row(
+                f"team memberships {change}{' (' + verb + ')' if verb else ''}",
+                str(memberships[change]["rock"]),
+                str(memberships[change]["pco"]),
+            )
     console.print(table)
     console.print(
         f"New links: {summary.linked}   Conflicts settled: {summary.conflicts}   "

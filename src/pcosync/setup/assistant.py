@@ -2,7 +2,8 @@
 
 ``init`` never writes the file unless every verification passed, and never creates anything
 in Planning Center. In Rock it creates one thing, idempotently: the ``PcoPersonId`` person
-attribute that carries each link (DESIGN §3).
+attribute that carries each link (DESIGN §3). It only looks up the parent group and group
+type of ``pcosync teams import`` (the ``[teams]`` section); it never creates them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pcosync.clients.rock.models import Guids
 from pcosync.config import (
     ENV_SECRETS,
     PERSON_FIELDS,
+    SERVING_TEAM_GROUP_TYPE,
     RockSettings,
     Settings,
     StateSettings,
@@ -37,13 +39,19 @@ from pcosync.errors import ApiError, ConfigError
 from pcosync.setup.campuses import CampusPair, MatchKind, propose_campus_map
 from pcosync.setup.probes import (
     PCO_PERSON_ATTRIBUTE,
+    TEAMS_CHECK,
+    GroupType,
+    ParentGroup,
     PcoFacts,
     RockFacts,
     campus_map_check,
+    find_group_type,
+    find_parent_group,
     probe_pco,
     probe_rock,
     rock_attribute_check,
     state_check,
+    teams_check,
 )
 from pcosync.setup.results import Check, all_passed, failed, ok, warning
 from pcosync.setup.timezone import TimeZoneChoice, choose_time_zone, rock_utc_offset
@@ -57,7 +65,8 @@ SECRET_KEYS = {
     "rock": ("api_key", "api_key_file"),
     "pco": ("app_id", "secret", "secret_file"),
 }
-MANAGED_SECTIONS = ("rock", "pco", "state", "campus_map")
+MANAGED_SECTIONS = ("rock", "pco", "state", "teams", "campus_map")
+TEAMS_KEYS = ("parent_group_id", "parent_group_name", "group_type")
 ATTRIBUTE_NAME = "Planning Center Person Id"
 ATTRIBUTE_DESCRIPTION = (
     "Written by pcosync: links this person to their Planning Center record. Do not edit."
@@ -104,6 +113,55 @@ async def verify_pco(url: str, app_id: str, secret: str) -> tuple[list[Check], P
         return await probe_pco(pco, url, webhooks=False)
 
 
+@dataclass
+class TeamsChoice:
+    """Where ``pcosync teams import`` puts its groups: the ``[teams]`` keys init manages."""
+
+    parent_group_id: int | None = None
+    parent_group_name: str | None = None
+    group_type: str = SERVING_TEAM_GROUP_TYPE
+
+    @classmethod
+    def from_existing(cls, existing: Mapping[str, Any] | None) -> TeamsChoice:
+        """The choice an existing file made (values of the wrong type are ignored)."""
+        raw = (existing or {}).get("teams")
+        if not isinstance(raw, Mapping):
+            return cls()
+        group_id = raw.get("parent_group_id")
+        name = raw.get("parent_group_name")
+        group_type = raw.get("group_type")
+        return cls(
+            group_id if isinstance(group_id, int) and not isinstance(group_id, bool) else None,
+            name if isinstance(name, str) and name.strip() else None,
+            group_type
+            if isinstance(group_type, str) and group_type.strip()
+            else (SERVING_TEAM_GROUP_TYPE),
+        )
+
+    @property
+    def parent_answer(self) -> str:
+        """The parent group as typed at the prompt (an Id wins, as in the import)."""
+        if self.parent_group_id is not None:
+            return str(self.parent_group_id)
+        return self.parent_group_name or ""
+
+    def as_config(self) -> dict[str, Any]:
+        section: dict[str, Any] = {}
+        if self.parent_group_id is not None:
+            section["parent_group_id"] = self.parent_group_id
+        elif self.parent_group_name:
+            section["parent_group_name"] = self.parent_group_name
+        section["group_type"] = self.group_type
+        return section
+
+
+async def verify_teams(url: str, api_key: str, teams: TeamsChoice) -> tuple[ParentGroup, GroupType]:
+    """Look the parent group and group type up in Rock; nothing is created."""
+    async with RockClient(url, api_key=api_key, retry=SETUP_RETRY, timeout=SETUP_TIMEOUT) as rock:
+        parent = await find_parent_group(rock, teams.parent_group_id, teams.parent_group_name)
+        return parent, await find_group_type(rock, teams.group_type)
+
+
 # ------------------------------------------------------------------------------ init
 
 
@@ -121,6 +179,7 @@ class InitPlan:
     time_zone: str | None = None
     time_zone_source: str = "given with --time-zone"
     secrets_in_env: bool = False
+    teams: TeamsChoice = field(default_factory=TeamsChoice)
 
 
 @dataclass
@@ -225,6 +284,7 @@ def build_config(
         "state": state,
         "sync": old.get("sync", sync_defaults),
         "fields": old.get("fields", {name: "both" for name in PERSON_FIELDS}),
+        "teams": {**plan.teams.as_config(), **kept("teams", TEAMS_KEYS)},
     }
     for key, value in old.items():
         if key not in data and key not in MANAGED_SECTIONS:
@@ -332,7 +392,9 @@ async def run_checks(settings: Settings) -> list[Check]:
             probe_rock(rock, settings.rock.url), probe_pco(pco, settings.pco.url)
         )
         checks += rock_checks
+        teams = warning(TEAMS_CHECK, "not checked: Rock could not be read (see above)")
         if rock_facts is not None:
+            teams = await _teams_check(rock, settings, source)
             checks.append(await rock_attribute_check(rock))
             zone = choose_time_zone(
                 explicit=settings.rock.time_zone,
@@ -351,4 +413,19 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.append(await asyncio.to_thread(state_check, settings.state_url()))
     entries = [(e.name, e.rock_id, e.pco_id) for e in settings.campus_map]
     checks += campus_map_check(entries, rock_facts, pco_facts)
+    checks.append(teams)
     return checks
+
+
+async def _teams_check(rock: RockClient, settings: Settings, source: str) -> Check:
+    s = settings.teams
+    try:
+        parent = await find_parent_group(rock, s.parent_group_id, s.parent_group_name)
+        group_type = await find_group_type(rock, s.group_type)
+    except ApiError as exc:
+        return warning(
+            TEAMS_CHECK,
+            f"could not look the group up: {exc}",
+            "Check the REST user may view Groups and GroupTypes (see Rock rights above).",
+        )
+    return teams_check(parent, group_type, source)

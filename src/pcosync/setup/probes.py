@@ -12,6 +12,9 @@
   the Services permission. A write is never attempted: even a no-op edit of a person may
   email them (spec §4.1).
 - Both: the ``Date`` header against this computer's clock, and the API version served.
+- Teams: the Rock parent group and group type ``pcosync teams import`` would use, looked up
+  the way the import looks them up (an Id first, else an exact name), without creating
+  either: the import itself never creates its parent group.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.client import API_VERSIONS, CONTACT_INCLUDES
 from pcosync.clients.pco.jsonapi import Document
 from pcosync.clients.rock import RockClient
-from pcosync.clients.rock.models import Guids
+from pcosync.clients.rock.models import Guids, RockGroup
 from pcosync.errors import (
     ApiError,
     AuthenticationError,
@@ -736,3 +740,186 @@ def campus_map_check(
     if not checks:
         checks.append(ok(name, f"{len(entries)} campuses, all ids exist on both sides"))
     return checks
+
+
+# ------------------------------------------------------------------------------ teams
+
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
+TEAMS_CHECK = "Teams parent group"
+
+
+class ParentStatus(StrEnum):
+    FOUND = "found"
+    NOT_SET = "not set"
+    MISSING = "missing"
+    AMBIGUOUS = "ambiguous"
+    INACTIVE = "inactive"
+    FAMILY = "family"
+
+
+@dataclass(frozen=True)
+class ParentGroup:
+    """The group ``pcosync teams import`` would put the Planning Center tree under."""
+
+    status: ParentStatus
+    group_id: int | None = None  # as asked for, or as found by name
+    asked_name: str | None = None
+    name: str = ""  # Rock's name of the group found (never a family's)
+    same_name: tuple[int, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        """Found and active: ``init`` accepts nothing else (besides leaving it unset)."""
+        return self.status is ParentStatus.FOUND
+
+    def describe(self) -> str:
+        asked = f"'{self.asked_name}'" if self.asked_name is not None else f"Id {self.group_id}"
+        match self.status:
+            case ParentStatus.FOUND:
+                return f"'{self.name}' (Id {self.group_id})"
+            case ParentStatus.NOT_SET:
+                return "not set"
+            case ParentStatus.MISSING if self.asked_name is not None:
+                return f"Rock has no group named {asked}"
+            case ParentStatus.MISSING:
+                return f"Rock has no group with Id {self.group_id}"
+            case ParentStatus.AMBIGUOUS:
+                ids = ", ".join(str(i) for i in self.same_name)
+                return f"Rock has {len(self.same_name)} groups named {asked} (Ids {ids})"
+            case ParentStatus.INACTIVE:
+                return f"'{self.name}' (Id {self.group_id}) is inactive"
+            case ParentStatus.FAMILY:
+                return f"{asked} is a family, not a group"
+
+    def advice(self) -> str:
+        """What to choose instead (a sentence), in words that fit a prompt and a file."""
+        match self.status:
+            case ParentStatus.MISSING if self.asked_name is not None:
+                return (
+                    "The import does not create its parent group: create it in Rock first, "
+                    "or choose an existing group by its Id or exact name."
+                )
+            case ParentStatus.AMBIGUOUS:
+                return "Choose one of them by its Id."
+            case ParentStatus.INACTIVE:
+                return "Reactivate it in Rock, or choose an active group."
+            case _:
+                return (
+                    "Choose an existing, active group by its Id (Rock shows it in Admin "
+                    "Tools › Group Viewer) or its exact name."
+                )
+
+
+@dataclass(frozen=True)
+class GroupType:
+    """The group type imported groups get; ``type_id`` None when Rock has no such type."""
+
+    value: str
+    type_id: int | None = None
+    name: str = ""
+
+    def describe(self) -> str:
+        if self.type_id is None:
+            return f"Rock has no group type {self.value!r}"
+        return f"'{self.name}' (group type Id {self.type_id})"
+
+
+def parse_parent(answer: str) -> tuple[int | None, str | None]:
+    """A number is a group Id, anything else a group name; an empty answer neither."""
+    text = answer.strip()
+    if not text:
+        return None, None
+    if text.isdigit():
+        return int(text), None
+    return None, text
+
+
+async def find_parent_group(
+    rock: RockClient, group_id: int | None, group_name: str | None
+) -> ParentGroup:
+    """Resolve the parent group as ``TeamImport.root_group`` does (an Id wins over a name),
+    and also tell whether it is active and not a family. Reads only."""
+    if group_id is not None:
+        try:
+            group = await rock.group(group_id) if group_id >= 1 else None
+        except NotFoundError:
+            group = None
+        if group is None:
+            return ParentGroup(ParentStatus.MISSING, group_id=group_id)
+        return await _judge_parent(rock, group, None)
+    if not group_name:
+        return ParentGroup(ParentStatus.NOT_SET)
+    escaped = group_name.replace("'", "''")
+    found = await rock.groups(filter=f"Name eq '{escaped}'")
+    if not found:
+        return ParentGroup(ParentStatus.MISSING, asked_name=group_name)
+    if len(found) > 1:
+        return ParentGroup(
+            ParentStatus.AMBIGUOUS,
+            asked_name=group_name,
+            same_name=tuple(sorted(g.id for g in found)),
+        )
+    return await _judge_parent(rock, found[0], group_name)
+
+
+async def _judge_parent(rock: RockClient, group: RockGroup, asked_name: str | None) -> ParentGroup:
+    try:
+        family = await rock.id_for_guid("GroupTypes", Guids.GROUP_TYPE_FAMILY)
+    except NotFoundError:
+        family = None
+    if group.group_type_id == family:  # its name is a family's: never shown
+        return ParentGroup(ParentStatus.FAMILY, group_id=group.id, asked_name=asked_name)
+    status = (
+        ParentStatus.FOUND if group.is_active and not group.is_archived else ParentStatus.INACTIVE
+    )
+    return ParentGroup(status, group_id=group.id, asked_name=asked_name, name=group.name)
+
+
+async def find_group_type(rock: RockClient, value: str) -> GroupType:
+    """A group type by Id or GUID, as ``teams.group_type`` may name it. Reads only."""
+    text = value.strip()
+    if text.isdigit():
+        where = f"Id eq {int(text)}"
+    elif _GUID.fullmatch(text):
+        where = f"Guid eq guid'{text}'"
+    else:
+        return GroupType(value)
+    rows = await rock.query("GroupTypes", filter=where, select=["Id", "Name"], top=1)
+    if not rows:
+        return GroupType(value)
+    return GroupType(value, int(rows[0]["Id"]), str(rows[0].get("Name") or ""))
+
+
+def teams_check(parent: ParentGroup, group_type: GroupType, source: str) -> Check:
+    """The one ``check`` line for ``[teams]``; ``source`` names the file for the fix."""
+    problems: list[str] = []
+    fixes: list[str] = []
+    if group_type.type_id is None:
+        problems.append(group_type.describe())
+        fixes.append(
+            f"Set [teams] group_type in {source} to the Id or GUID of a Rock group type (Admin "
+            "Tools › Settings › Group Types), or remove it to use Rock's Serving Team type."
+        )
+    if parent.status not in (ParentStatus.FOUND, ParentStatus.NOT_SET):
+        problems.append(parent.describe())
+        fixes.append(
+            f"In {source}, set [teams] parent_group_id (or parent_group_name) to the group "
+            f"imported teams go under. {parent.advice()} Or run `pcosync init --force` to "
+            "choose it again."
+        )
+    if parent.status is ParentStatus.INACTIVE and group_type.type_id is not None:
+        return warning(
+            TEAMS_CHECK,
+            f"{parent.describe()}: imported teams would be hidden under an inactive group",
+            fixes[0],
+        )
+    if problems:
+        return failed(TEAMS_CHECK, "; ".join(problems), " ".join(fixes))
+    kind = f"as {group_type.describe()}"
+    if parent.status is ParentStatus.NOT_SET:
+        return ok(
+            TEAMS_CHECK,
+            "not set; only `pcosync teams import` needs it ([teams] parent_group_id or "
+            f"parent_group_name); imported groups would be created {kind}",
+        )
+    return ok(TEAMS_CHECK, f"{parent.describe()}: imported teams go under it {kind}")
