@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from pcosync.clients.pco import PcoClient
-from pcosync.clients.pco.models import PcoFolder, PcoServiceType, PcoTeam
+from pcosync.clients.pco.models import PcoFolder, PcoServiceType, PcoTagGroup, PcoTeam
 from pcosync.clients.rock import RockClient
 from pcosync.clients.rock.models import Guids, RockGroup
 from pcosync.clients.rock.odata import guid as odata_guid
@@ -164,6 +164,32 @@ def build_tree(
                 folder_refs=folders_above,
             )
     return nodes
+
+
+def add_tag_nodes(
+    nodes: dict[str, PcoNode], groups: Sequence[PcoTagGroup], wanted: Sequence[str]
+) -> None:
+    """Services person tag groups (→ their tags) as top-level nodes (DESIGN §7, optional);
+    ``wanted`` (names, case-insensitive, or ids) limits them."""
+    chosen = list(groups)
+    if wanted:
+        chosen = []
+        for want in wanted:
+            hits = [g for g in groups if g.id == want or g.name.strip().lower() == want.lower()]
+            if not hits:
+                names = ", ".join(sorted(f"{g.name} ({g.id})" for g in groups)) or "none"
+                raise ConfigError(
+                    f"Planning Center has no person tag group named or numbered {want!r}; "
+                    f"tag groups: {names}",
+                    key="teams.tag_groups",
+                )
+            chosen.extend(h for h in hits if h not in chosen)
+    for group in sorted(chosen, key=lambda g: (g.name.lower(), g.id)):
+        group_ref = pco_ref(GroupKind.TAG_GROUP, group.id)
+        nodes[group_ref] = PcoNode(group_ref, GroupKind.TAG_GROUP, group.name, None)
+        for tag in sorted(group.tags, key=lambda t: (t.name.lower(), t.id)):
+            tag_ref = pco_ref(GroupKind.TAG, tag.id)
+            nodes[tag_ref] = PcoNode(tag_ref, GroupKind.TAG, tag.name, group_ref)
 
 
 def select_folders(folders: Sequence[PcoFolder], wanted: Sequence[str]) -> frozenset[str]:
@@ -389,6 +415,10 @@ class TeamImport:
             await self.pco.teams(with_assignments=False),
         )
         selected = select_folders(pco_folders, folders) if folders else None
+        # tags (optional) belong to no folder: a whole import (no --folder) brings them
+        with_tags = self.settings.tags and selected is None
+        if with_tags:
+            add_tag_nodes(tree, await self.pco.tag_groups(), self.settings.tag_groups)
 
         def in_scope(node: PcoNode) -> bool:
             return selected is None or bool(node.folder_refs & selected)
@@ -490,6 +520,8 @@ class TeamImport:
         for ref, link in links.items():
             if ref in tree or link.kind not in STRUCTURE_KINDS:
                 continue
+            if link.kind in TAG_KINDS and not with_tags:
+                continue  # tags are off (or a --folder import): their groups stay as they are
             group = groups.get(link.rock_group_id)
             if group is None or not self._rock_in_scope(group, links, groups, selected):
                 continue
@@ -840,6 +872,19 @@ class TeamImport:
     # -- manual links ------------------------------------------------------------------
 
     async def link(self, group_id: int, team_position_id: str) -> GroupLink:
+        """Link a group to a team position (an id, or ``TeamPosition:<id>``) or, with
+        ``Tag:<id>``, to a Services person tag."""
+        kind_ref = parse_ref(team_position_id)
+        if kind_ref is not None and kind_ref[0] is GroupKind.TAG:
+            return await self._link_tag(group_id, kind_ref[1])
+        if kind_ref is not None and kind_ref[0] is GroupKind.TEAM_POSITION:
+            team_position_id = kind_ref[1]
+        elif kind_ref is not None or not team_position_id.isdigit():
+            raise ConfigError(
+                f"{team_position_id!r} is not a team position id (e.g. 44000001) or a tag "
+                "(Tag:<id>)",
+                key="TEAM_POSITION_ID",
+            )
         group = await self.rock.group(group_id)
         teams = await self.pco.teams(with_assignments=False)
         team = next((t for t in teams if any(p.id == team_position_id for p in t.positions)), None)
@@ -858,11 +903,27 @@ class TeamImport:
                 key="TEAM_POSITION_ID",
             )
         ref = pco_ref(GroupKind.TEAM_POSITION, team_position_id)
-        link = self.store.groups.upsert(group.id, ref, GroupKind.TEAM_POSITION)
+        return await self._store_link(group.id, ref, GroupKind.TEAM_POSITION)
+
+    async def _link_tag(self, group_id: int, tag_id: str) -> GroupLink:
+        group = await self.rock.group(group_id)
+        tags = {t.id: t for g in await self.pco.tag_groups() for t in g.tags}
+        if tag_id not in tags:
+            raise NotFoundError(
+                f"Planning Center has no person tag {tag_id}",
+                service="pco",
+                method="GET",
+                path="/services/v2/tag_groups",
+            )
+        ref = pco_ref(GroupKind.TAG, tag_id)
+        return await self._store_link(group.id, ref, GroupKind.TAG)
+
+    async def _store_link(self, group_id: int, ref: str, kind: GroupKind) -> GroupLink:
+        link = self.store.groups.upsert(group_id, ref, kind)
         await self.rock.ensure_attribute(
             Guids.ENTITY_GROUP, PCO_ID_KEY, "PCO Id", "Written by pcosync (Planning Center sync)"
         )
-        await self.rock.set_attribute_value("Groups", group.id, PCO_ID_KEY, ref)
+        await self.rock.set_attribute_value("Groups", group_id, PCO_ID_KEY, ref)
         return link
 
     async def unlink(self, group_id: int) -> GroupLink:

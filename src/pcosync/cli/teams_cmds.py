@@ -43,6 +43,7 @@ KIND_LABEL = {
     GroupKind.SERVICE_TYPE: "Service type",
     GroupKind.TEAM: "Team",
     GroupKind.TEAM_POSITION: "Position",
+    GroupKind.TAG_GROUP: "Tag group",
     GroupKind.TAG: "Tag",
 }
 
@@ -152,7 +153,8 @@ def import_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
-    """Mirror Planning Center folders, service types, teams and positions as Rock groups."""
+    """Mirror Planning Center folders, service types, teams and positions as Rock groups
+    (and, with `tags = true` in [teams], Services person tag groups and tags)."""
 
     async def work(teams: TeamImport) -> ImportPlan:
         plan = await teams.plan_import(folders=folder, adopt=adopt, dry_run=dry_run)
@@ -285,9 +287,11 @@ def links_cmd(
 def link_cmd(
     ctx: typer.Context,
     group_id: int = typer.Argument(..., help="The Rock group Id."),
-    team_position_id: str = typer.Argument(..., help="The Planning Center team position id."),
+    team_position_id: str = typer.Argument(
+        ..., help="The Planning Center team position id, or Tag:<id> for a Services tag."
+    ),
 ) -> None:
-    """Link an existing Rock group to a Planning Center team position."""
+    """Link an existing Rock group to a Planning Center team position (or a Services tag)."""
     try:
         link = _run(ctx, lambda teams: teams.link(group_id, team_position_id))
     except LinkConflict as exc:
