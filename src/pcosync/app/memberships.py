@@ -90,7 +90,7 @@ class MembershipSync:
             if why:
                 if link.status is GroupLinkStatus.ACTIVE:
                     await self._set_active(link, False, dry_run=dry_run)
-                    stopped.setdefault(f"{name} is {why}", []).append(link.rock_group_id)
+                    stopped.setdefault(f"{name}: {why}", []).append(link.rock_group_id)
                 continue
             if link.status is GroupLinkStatus.INACTIVE:
                 await self._set_active(link, True, dry_run=dry_run)
@@ -100,7 +100,7 @@ class MembershipSync:
         would = "would be" if dry_run else "were"
         for what, group_ids in stopped.items():
             rosters.skipped.append(
-                f"Memberships not synced: {what}. Its groups in Rock (Ids {_ids(group_ids)}) "
+                f"Memberships not synced for {what}. Its groups in Rock (Ids {_ids(group_ids)}) "
                 f"{would} inactivated; the rest of the run went on. If it is restored in "
                 "Planning Center (deleted teams can be, for 30 days), a later sync "
                 "reactivates them."

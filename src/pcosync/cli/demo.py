@@ -116,12 +116,9 @@ def _safety(demo: Demo, cast: Cast) -> bool:
 
 def _teams(demo: Demo) -> bool:
     """Import the teams, sync memberships both ways, and survive a deleted team."""
-    import tomllib
-
-    data = tomllib.loads(demo.config.read_text())
-    data["teams"] = {"parent_group_name": "Serving Teams"}
-    write_settings(demo.config, data)
-    console.print('The admin sets \\[teams] parent_group_name = "Serving Teams" and imports:')
+    console.print(
+        '`init` was told the teams go under the Rock group "Serving Teams"; the admin imports:'
+    )
     imported = _cli(demo, "teams", "import")
     first = asyncio.run(_sync(demo))
     console.print(_headline(first))
@@ -198,17 +195,49 @@ def _teams(demo: Demo) -> bool:
     console.print(_headline(third) + f" → [green]{third.status.value}[/green]")
     for note in third.notes:
         console.print(f"  • {note}")
-    # restored within PCO's 30 days: the import reactivates its groups
+    # restored within PCO's 30 days: the next sync reactivates its groups
     _control(demo.pco_url, f"teams/{other['id']}/restore", {})
-    console.print("The team is restored in Planning Center; the import reactivates its groups:")
-    restored = _cli(demo, "teams", "import")
+    console.print("The team is restored in Planning Center (within 30 days); the next sync:")
+    fourth = asyncio.run(_sync(demo))
+    console.print(_headline(fourth) + f" → [green]{fourth.status.value}[/green]")
+    for note in fourth.notes:
+        console.print(f"  • {note}")
+    tags_ok = _tags(demo)
     return (
         imported == 0
-        and restored == 0
         and both_ways
         and third.exit_code == 0
         and any("deleted" in n for n in third.notes)
+        and fourth.exit_code == 0
+        and any("restored" in n for n in fourth.notes)
+        and tags_ok
     )
+
+
+def _tags(demo: Demo) -> bool:
+    """Tags (optional): the Skills tag group as Rock groups, who has each tag as members."""
+    import tomllib
+
+    data = tomllib.loads(demo.config.read_text())
+    data.setdefault("teams", {}).update({"tags": True, "tag_groups": ["Skills"]})
+    write_settings(demo.config, data)
+    console.print(
+        'Tags are optional: with \\[teams] tags = true and tag_groups = ["Skills"], the import '
+        "adds a group per Skills tag and the sync keeps who has each tag:"
+    )
+    imported = _cli(demo, "teams", "import")
+    run = asyncio.run(_sync(demo))
+    console.print(_headline(run))
+    store = Store.open(load_settings(demo.config).state_url())
+    try:
+        tag_groups = [g for g in store.groups.all() if g.pco_id.startswith("Tag:")]
+    finally:
+        store.close()
+    console.print(
+        f"The {len(tag_groups)} Skills tags are Rock groups now; {run.members_added['rock']} "
+        "people's tags became active members of them."
+    )
+    return imported == 0 and run.exit_code == 0 and bool(tag_groups)
 
 
 def _pco_get(demo: Demo, path: str, **params: Any) -> dict[str, Any]:
@@ -268,6 +297,8 @@ def _configure(demo: Demo) -> None:
         demo.secret,
         "--time-zone",
         "America/Chicago",
+        "--teams-parent-group",
+        "Serving Teams",
     )
     if code != 0:
         raise RuntimeError(f"pcosync init failed (exit {code})")
