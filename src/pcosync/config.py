@@ -192,6 +192,9 @@ class TeamsSettings(_Section):
     or Id (default: Rock's Serving Team type). ``tags`` (off by default) also mirrors
     Services person tag groups and tags as Rock groups and syncs who has each tag;
     ``tag_groups`` limits that to the tag groups named (by name or id).
+    ``inactivate_leavers`` (off by default): a person whose last team position in Planning
+    Center a sync takes away is also made inactive in Planning Center People (the API has no
+    Services archive); otherwise they are only unassigned.
     """
 
     parent_group_id: int | None = Field(None, ge=1)
@@ -199,6 +202,7 @@ class TeamsSettings(_Section):
     group_type: str = SERVING_TEAM_GROUP_TYPE
     tags: bool = False
     tag_groups: list[str] = Field(default_factory=list)
+    inactivate_leavers: bool = False
 
 
 class Settings(_Section):

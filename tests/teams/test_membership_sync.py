@@ -390,3 +390,82 @@ def test_the_teams_sweep_is_read_once_per_run(tc: TeamsChurch) -> None:
         "POST /services/v2/service_types/{id}/team_positions/{id}/person_team_position_assignments",
         0,
     ) == len(newcomers)
+
+
+def _all_positions(tc: TeamsChurch) -> dict[str, set[str]]:
+    """PCO person → positions held on live teams."""
+    doc = tc.c.pco_get("/services/v2/teams", include="person_team_position_assignments")
+    held: dict[str, set[str]] = {}
+    live = {t["id"] for t in doc["data"] if not t["attributes"]["deleted_at"]}
+    for a in doc.get("included", []):
+        if a["type"] != "PersonTeamPositionAssignment":
+            continue
+        team = next(t["id"] for t in doc["data"] if a in _team_assignments(doc, t))
+        if team in live:
+            person = a["relationships"]["person"]["data"]["id"]
+            held.setdefault(person, set()).add(a["relationships"]["team_position"]["data"]["id"])
+    return held
+
+
+def _team_assignments(doc: dict[str, Any], team: dict[str, Any]) -> list[dict[str, Any]]:
+    wanted = {r["id"] for r in team["relationships"]["person_team_position_assignments"]["data"]}
+    return [i for i in doc["included"] if i["id"] in wanted]
+
+
+def _pco_status(tc: TeamsChurch, person: str) -> str:
+    return str(tc.c.pco_get(f"/people/v2/people/{person}")["data"]["attributes"]["status"])
+
+
+def _set_leavers(tc: TeamsChurch, on: bool) -> None:
+    import tomllib
+
+    from pcosync.config import write_settings
+
+    data = tomllib.loads(tc.c.config.read_text())
+    data["teams"]["inactivate_leavers"] = on
+    write_settings(tc.c.config, data)
+
+
+def _only_position_leaver(tc: TeamsChurch, position: str) -> str:
+    held = _all_positions(tc)
+    return next(p for p in sorted(pco_roster(tc, BAND, position)) if held.get(p) == {position})
+
+
+def test_leaving_every_team_only_unassigns_by_default(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    leaver = _only_position_leaver(tc, position)
+    tc.remove_member(rock_members(tc, group)[links(tc)[leaver]]["Id"])
+    summary = tc.c.sync()
+    assert summary.members_removed["pco"] == 1
+    assert leaver not in pco_roster(tc, BAND, position)
+    assert _pco_status(tc, leaver) == "active"
+    assert summary.inactivated["pco"] == 0
+
+
+def test_leaving_every_team_inactivates_in_pco_when_opted_in_and_revert_undoes_it(
+    tc: TeamsChurch,
+) -> None:
+    _groups, position, group = synced_band(tc)
+    _set_leavers(tc, True)
+    held = _all_positions(tc)
+    leaver = _only_position_leaver(tc, position)
+    # someone on two positions who leaves one stays active
+    stayer = next(
+        (p for p in sorted(pco_roster(tc, BAND, position)) if len(held.get(p, set())) > 1), None
+    )
+    linked = links(tc)
+    members = rock_members(tc, group)
+    tc.remove_member(members[linked[leaver]]["Id"])
+    if stayer is not None:
+        tc.remove_member(members[linked[stayer]]["Id"])
+    run = tc.c.sync()
+    assert run.status is RunStatus.DONE, run.as_dict()
+    assert run.inactivated["pco"] == 1
+    assert _pco_status(tc, leaver) == "inactive"
+    if stayer is not None:
+        assert _pco_status(tc, stayer) == "active"
+
+    result = tc.cli("revert", str(run.run_id))
+    assert result.exit_code == 0, result.output
+    assert _pco_status(tc, leaver) == "active"
+    assert leaver in pco_roster(tc, BAND, position)

@@ -27,6 +27,7 @@ from pcosync.engine import (
     PersonPair,
     Reason,
     base_after_ops,
+    plan_leavers,
     plan_memberships,
     plan_people,
     plan_revert,
@@ -362,3 +363,62 @@ def test_revert_of_a_conflict_then_next_run_restores_both_sides() -> None:
     rev = plan_revert(plan.operations, lambda s, r: rock_after)
     (undo,) = rev.plan.operations
     assert undo.changes == {FieldName.CAMPUS: ("downtown", "north")}
+
+
+# ---------------------------------------------------------------------------- leavers (opt-in)
+
+
+def _removals(*positions: str, ref: PersonRef | None = None) -> list[Membership]:
+    who = ref or PersonRef(7, 45, "123")
+    return [
+        # base: member; Rock: removed; PCO: still assigned → remove in PCO
+        Membership(MembershipKey(who, GroupRef(i, 100 + i, f"TeamPosition:{p}")), True, False, True)
+        for i, p in enumerate(positions, start=1)
+    ]
+
+
+def test_the_last_position_taken_away_plans_an_archive_after_the_removals() -> None:
+    plan = plan_memberships(_removals("1", "2"))
+    assert [op.kind for op in plan.operations] == [OpKind.REMOVE_MEMBER] * 2
+    leavers = plan_leavers(plan, {"123": {"1", "2"}})
+    [archive] = leavers.operations
+    assert archive.kind is OpKind.ARCHIVE and archive.side is Side.PCO
+    assert archive.reason is Reason.LEFT_EVERY_TEAM
+    assert archive.depends_on == tuple(op.seq for op in plan.operations)
+    assert archive.seq == plan.next_seq
+
+
+def test_someone_still_on_another_position_or_just_added_is_not_archived() -> None:
+    plan = plan_memberships(_removals("1"))
+    assert not plan_leavers(plan, {"123": {"1", "9"}}).operations
+    who = PersonRef(7, 45, "123")
+    moved = plan_memberships(
+        [
+            *_removals("1"),
+            Membership(MembershipKey(who, GroupRef(5, 105, "TeamPosition:5")), False, True, False),
+        ]
+    )
+    assert {op.kind for op in moved.operations} == {OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER}
+    assert not plan_leavers(moved, {"123": {"1"}}).operations
+
+
+def test_rock_side_removals_and_tags_never_archive() -> None:
+    who = PersonRef(7, 45, "123")
+    rock_removal = plan_memberships(
+        [Membership(MembershipKey(who, GroupRef(1, 101, "TeamPosition:1")), True, True, False)]
+    )
+    assert [op.side for op in rock_removal.operations] == [Side.ROCK]
+    assert not plan_leavers(rock_removal, {}).operations
+    tag = plan_memberships(
+        [Membership(MembershipKey(who, GroupRef(1, 101, "Tag:5")), True, False, True)]
+    )
+    assert [op.side for op in tag.operations] == [Side.PCO]
+    assert not plan_leavers(tag, {}).operations
+
+
+def test_reverting_an_archive_restores_the_person() -> None:
+    plan = plan_memberships(_removals("1"))
+    plan.extend(plan_leavers(plan, {"123": {"1"}}))
+    undo = plan_revert(plan.operations, lambda _side, _ref: JANE, lambda *_: False)
+    kinds = [op.kind for op in undo.plan.operations]
+    assert kinds[0] is OpKind.RESTORE and OpKind.ADD_MEMBER in kinds

@@ -457,6 +457,18 @@ class PcoPeople:
             await self._write_contacts(created, contact)
         return await self._reread(created.id)
 
+    async def set_active(self, person_id: RecordId, active: bool) -> dict[str, Any]:
+        """Make the person inactive in People (``status``; the API cannot archive a Services
+        person, spec §5.5) or active again. Already so is success. Returns
+        ``{"status": <before>, "changed": bool}``."""
+        pid = str(person_id)
+        person = await self.client.person(pid, include=())
+        before = "active" if person.active else "inactive"
+        wanted = "active" if active else "inactive"
+        if before != wanted:
+            await self.client.update_person(pid, {"status": wanted})
+        return {"status": before, "changed": before != wanted}
+
     async def write_link(self, person_id: RecordId, counterpart_id: RecordId | None) -> None:
         remote = None if counterpart_id is None else int(counterpart_id)
         await self.client.update_person(str(person_id), {"remote_id": remote})

@@ -79,6 +79,7 @@ async def open_connection(
         lookback=timedelta(minutes=sync.lookback_minutes),
         progress=progress,
         memberships=MembershipSync(store, rock_client, pco_client, tags=settings.teams.tags),
+        inactivate_leavers=settings.teams.inactivate_leavers,
     )
     try:
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)

@@ -40,6 +40,7 @@ from pcosync.engine.plan import (
     OpKind,
     PersonPair,
     SyncPlan,
+    plan_leavers,
     plan_memberships,
     plan_people,
     settle_base,
@@ -89,6 +90,7 @@ class RunSummary:
     updated: Counter[str] = field(default_factory=Counter)
     members_added: Counter[str] = field(default_factory=Counter)
     members_removed: Counter[str] = field(default_factory=Counter)
+    inactivated: Counter[str] = field(default_factory=Counter)  # opt-in: left every team
     linked: int = 0
     conflicts: int = 0
     parked: int = 0
@@ -125,6 +127,7 @@ class RunSummary:
                     "pco": self.members_removed["pco"],
                 },
             },
+            "inactivated": {"pco": self.inactivated["pco"]},
             "linked": self.linked,
             "conflicts": self.conflicts,
             "parked": self.parked,
@@ -177,8 +180,10 @@ class PeopleSync:
         progress: Progress | None = None,
         concurrency: int = 8,
         memberships: MembershipSync | None = None,
+        inactivate_leavers: bool = False,
     ) -> None:
         self.concurrency = concurrency
+        self.inactivate_leavers = inactivate_leavers
         self.memberships = memberships
         self.store = store
         self.rock = rock
@@ -549,6 +554,14 @@ class PeopleSync:
                 creating_pco={str(o.id) for o in one_sided if o.side is Side.PCO},
             )
             plan.extend(plan_memberships(inputs, self.policy, people_plan=plan))
+            if self.inactivate_leavers and self.pco.sweep is not None:
+                held: dict[PcoPersonId, set[str]] = {}
+                for team in self.pco.sweep.teams:
+                    if team.live:
+                        for a in team.assignments:
+                            if a.person_id and a.team_position_id:
+                                held.setdefault(a.person_id, set()).add(a.team_position_id)
+                plan.extend(plan_leavers(plan, held))
         return plan, fresh
 
     async def _pco_candidates(
@@ -630,6 +643,8 @@ class PeopleSync:
                 summary.members_added[op.side.value] += 1
             elif op.kind is OpKind.REMOVE_MEMBER:
                 summary.members_removed[op.side.value] += 1
+            elif op.kind is OpKind.ARCHIVE:
+                summary.inactivated[op.side.value] += 1
 
     # ------------------------------------------------------------------ apply
 
@@ -840,7 +855,15 @@ class PeopleSync:
         writer = self._side(op.side)
         target = rock_id if op.side is Side.ROCK else pco_id
         journal.mark_sent(run_id, op.seq)
-        if op.kind is OpKind.LINK:
+        if op.kind in (OpKind.ARCHIVE, OpKind.RESTORE) and op.side is Side.PCO:
+            # opt-in: left every team → inactive in People (revert: active again)
+            result = await self.pco.set_active(pco_id, op.kind is OpKind.RESTORE)
+            if not result["changed"]:  # already so: nothing for a revert to undo
+                journal.mark_skipped(run_id, op.seq, f"already {result['status']}")
+                return
+            journal.mark_applied(run_id, op.seq, before=result, link_id=link_id)
+            summary.inactivated[op.side.value] += op.kind is OpKind.ARCHIVE
+        elif op.kind is OpKind.LINK:
             counterpart = pco_id if op.side is Side.ROCK else rock_id
             await writer.write_link(target, counterpart)
             journal.mark_applied(run_id, op.seq, link_id=link_id)
@@ -1004,6 +1027,11 @@ class PeopleSync:
                 if len(found) > 1:
                     journal.mark_failed(jop.run_id, jop.seq, "several records carry its link id")
                     continue
+            if op.kind is OpKind.ARCHIVE and op.ref.pco_id is not None:
+                # nothing later replans it (the removals it followed are done): finish it
+                await self.pco.set_active(op.ref.pco_id, False)
+                journal.mark_applied(jop.run_id, jop.seq, before={"status": "active"})
+                continue
             journal.mark_skipped(
                 jop.run_id, jop.seq, "interrupted before its answer; replanned by a later run"
             )

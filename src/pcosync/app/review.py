@@ -598,6 +598,10 @@ async def _apply_revert_op(
                 before = await members.remove_member(op.group, target)
                 store.journal.mark_applied(run_id, op.seq, before=before)
                 summary.members_removed[op.side.value] += 1
+        elif op.kind is OpKind.RESTORE and op.side is Side.PCO:
+            # made inactive for leaving every team: active again (already active: as wanted)
+            restored = await sync.pco.set_active(target, True)
+            store.journal.mark_applied(run_id, op.seq, before=restored)
         else:
             store.journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not reverted here")
     except (ApiError, SyncDataError) as exc:

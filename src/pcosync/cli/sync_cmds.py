@@ -112,6 +112,12 @@ def print_summary(summary: RunSummary) -> None:
                 str(memberships[change]["rock"]),
                 str(memberships[change]["pco"]),
             )
+    if summary.inactivated["pco"]:  # opt-in: [teams] inactivate_leavers
+        table.add_row(
+            f"made inactive: left every team{' (' + verb + ')' if verb else ''}",
+            "0",
+            str(summary.inactivated["pco"]),
+        )
     console.print(table)
     console.print(
         f"New links: {summary.linked}   Conflicts settled: {summary.conflicts}   "

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     NEW_MEMBER = "new_member"  # membership added on one side
     CREATED = "created"  # the person exists on one side only
     REVERT = "revert"  # undoing an earlier run
+    LEFT_EVERY_TEAM = "left_every_team"  # opt-in: their last assignment went this run
 
 
 @dataclass(frozen=True, slots=True)

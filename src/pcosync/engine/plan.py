@@ -40,7 +40,8 @@ class OpKind(StrEnum):
     UNLINK = "unlink"  # clear that id (admin unlink, or reverting a link)
     ADD_MEMBER = "add_member"
     REMOVE_MEMBER = "remove_member"
-    ARCHIVE = "archive"  # opt-in: archive a PCO person who left scope (never planned by default)
+    ARCHIVE = "archive"  # opt-in: make a PCO person who left every team inactive
+    RESTORE = "restore"  # undo an ARCHIVE (revert): active again
 
 
 class GateCategory(StrEnum):
@@ -57,6 +58,7 @@ OP_CATEGORY: Mapping[OpKind, GateCategory] = {
     OpKind.UNLINK: GateCategory.REMOVE,
     OpKind.REMOVE_MEMBER: GateCategory.REMOVE,
     OpKind.ARCHIVE: GateCategory.REMOVE,
+    OpKind.RESTORE: GateCategory.UPDATE,
 }
 
 MEMBERSHIP_KINDS = frozenset({OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER})
@@ -493,6 +495,45 @@ def plan_memberships(
         seq += 1
         plan.membership_bases[m.key] = bool(out.value)
     return plan
+
+
+def plan_leavers(plan: SyncPlan, positions_held: Mapping[PcoPersonId, Iterable[str]]) -> SyncPlan:
+    """Opt-in (DESIGN §7, ``[teams] inactivate_leavers``): after ``plan`` (with its
+    membership operations), who in Planning Center has no team position left? Each person
+    whose last assignment on a live team ``plan`` takes away gets an ``ARCHIVE`` operation,
+    after (and depending on) those removals, so a removal that fails keeps them active.
+    ``positions_held``: each person's positions on live teams, as read this run."""
+    out = SyncPlan()
+    removed: dict[PersonRef, list[Operation]] = {}
+    added: set[PersonRef] = set()
+    for op in plan.operations:
+        if op.side is not Side.PCO or op.group is None:
+            continue
+        if not op.group.pco_id.startswith("TeamPosition:"):
+            continue  # tags are not team positions
+        if op.kind is OpKind.REMOVE_MEMBER:
+            removed.setdefault(op.ref, []).append(op)
+        elif op.kind is OpKind.ADD_MEMBER:
+            added.add(op.ref)
+    seq = plan.next_seq
+    for ref, ops in removed.items():
+        if ref in added or ref.pco_id is None:
+            continue
+        gone = {op.group.pco_id.partition(":")[2] for op in ops if op.group is not None}
+        if set(positions_held.get(ref.pco_id, ())) - gone:
+            continue  # still on another position
+        out.operations.append(
+            Operation(
+                seq,
+                OpKind.ARCHIVE,
+                Side.PCO,
+                ref,
+                Reason.LEFT_EVERY_TEAM,
+                depends_on=tuple(op.seq for op in ops),
+            )
+        )
+        seq += 1
+    return out
 
 
 def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] = ()) -> Base:

@@ -71,17 +71,15 @@ def plan_revert(
             )
             continue
         if op.kind is OpKind.ARCHIVE:
-            out.skipped.append(
-                RevertSkip(
-                    op.seq,
-                    op.side,
-                    op.ref,
-                    None,
-                    f"Restore the archived {where} "
-                    f"person ({op.ref.describe()}) in {where} by hand.",
-                )
+            # made inactive because they left every team: active again (their assignments
+            # come back with the membership undo)
+            out.plan.operations.append(
+                Operation(seq, OpKind.RESTORE, op.side, op.ref, Reason.REVERT, before=op.before)
             )
+            seq += 1
             continue
+        if op.kind is OpKind.RESTORE:
+            continue  # undoing an undo is not offered
         if op.kind in (OpKind.LINK, OpKind.UNLINK):
             undo = OpKind.UNLINK if op.kind is OpKind.LINK else OpKind.LINK
             out.plan.operations.append(
