@@ -469,3 +469,22 @@ def test_leaving_every_team_inactivates_in_pco_when_opted_in_and_revert_undoes_i
     assert result.exit_code == 0, result.output
     assert _pco_status(tc, leaver) == "active"
     assert leaver in pco_roster(tc, BAND, position)
+
+
+def test_a_live_team_under_an_archived_service_type_stays_stopped(tc: TeamsChurch) -> None:
+    from datetime import UTC, datetime
+
+    groups, _position, group = synced_band(tc)
+    store = tc.pco_emu.store
+    service_type = store.service_types.get(int(BAND_SERVICE_TYPE))
+    service_type.archived_at = datetime.now(UTC)  # only the web UI archives service types
+    store.mark("service_type", service_type.id)
+    result = tc.cli("teams", "import")  # the import stops the teams under it
+    assert result.exit_code == 0, result.output
+    assert tc.group_state(group) == "inactive"
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    # the team itself is live, but the sync does not bring it back while its type is archived
+    assert tc.group_state(group) == "inactive"
+    assert tc.group_state(groups[f"Team:{BAND}"]) == "inactive"
+    assert not any("restored" in n for n in summary.notes)

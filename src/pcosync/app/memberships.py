@@ -20,6 +20,7 @@ from pcosync.adapters.memberships import PcoMemberships, RockMemberships
 from pcosync.adapters.pco import ServicesSweep
 from pcosync.app.teams import _dead_reason
 from pcosync.clients.pco import PcoClient
+from pcosync.clients.pco.models import PcoTeam
 from pcosync.clients.rock import RockClient
 from pcosync.domain.identity import GroupKind, GroupRef, PcoPersonId, PersonRef, RockPersonId
 from pcosync.domain.membership import Membership, MembershipKey
@@ -85,15 +86,25 @@ class MembershipSync:
         await self.pco.refresh(sweep, tags=bool(tag_links))
         stopped: dict[str, list[int]] = {}  # what happened (with the team's name) → group Ids
         restarted: dict[str, list[int]] = {}
+        states = {link.id: self._state(link) for link in links}
+        # a live team under an archived or deleted service type stays stopped (as the import
+        # has it); service types are read only when a stopped group might come back
+        if any(
+            lk.status is GroupLinkStatus.INACTIVE and not states[lk.id][1]
+            for lk in links
+            if lk.kind is not GroupKind.TAG
+        ):
+            await self._dead_service_types(links, states)
         for link in links:
-            name, why = self._state(link)
+            name, why = states[link.id]
             if why:
                 if link.status is GroupLinkStatus.ACTIVE:
                     await self._set_active(link, False, dry_run=dry_run)
                     stopped.setdefault(f"{name}: {why}", []).append(link.rock_group_id)
                 continue
             if link.status is GroupLinkStatus.INACTIVE:
-                await self._set_active(link, True, dry_run=dry_run)
+                if not await self._set_active(link, True, dry_run=dry_run):
+                    continue  # Rock refused: stays stopped, tried again next run
                 restarted.setdefault(name, []).append(link.rock_group_id)
             if link.kind is not GroupKind.TEAM:
                 rosters.groups.append(GroupRef(link.id, link.rock_group_id, link.pco_id))
@@ -126,29 +137,50 @@ class MembershipSync:
             if tag is None:
                 return f"the Services tag {raw}", "no longer in Planning Center"
             return f"the Services tag {tag.name!r} ({raw})", ""
-        if link.kind is GroupKind.TEAM:
-            team = self.pco.team(raw)
-        else:
-            team_id = self.pco.team_id_of_position(raw)
-            team = self.pco.team(team_id) if team_id is not None else None
+        team = self._team_of_link(link)
         if team is None:
             return f"the team of {link.pco_id}", "no longer in Planning Center"
         return f"team {team.name!r} ({team.id})", (
             "" if team.live else _dead_reason(team.archived_at, team.deleted_at)
         )
 
-    async def _set_active(self, link: GroupLink, active: bool, *, dry_run: bool) -> None:
-        """(In)activate the group as the import does; a refusal is logged, never fatal."""
+    async def _dead_service_types(
+        self, links: list[GroupLink], states: dict[int, tuple[str, str]]
+    ) -> None:
+        dead = {
+            st.id: _dead_reason(st.archived_at, st.deleted_at)
+            for st in await self.pco.client.service_types()
+            if st.archived_at is not None or st.deleted_at is not None
+        }
+        for link in links:
+            name, why = states[link.id]
+            team = self._team_of_link(link)
+            if not why and team is not None and team.service_type_id in dead:
+                states[link.id] = (name, f"its service type was {dead[team.service_type_id]}")
+
+    def _team_of_link(self, link: GroupLink) -> PcoTeam | None:
+        raw = link.pco_id.partition(":")[2]
+        if link.kind is GroupKind.TEAM:
+            return self.pco.team(raw)
+        if link.kind is GroupKind.TEAM_POSITION:
+            team_id = self.pco.team_id_of_position(raw)
+            return self.pco.team(team_id) if team_id is not None else None
+        return None
+
+    async def _set_active(self, link: GroupLink, active: bool, *, dry_run: bool) -> bool:
+        """(In)activate the group as the import does; a refusal is logged, never fatal.
+        False: a reactivation Rock refused (the link stays stopped)."""
         if dry_run:
-            return
+            return True
         try:
             await self.rock_client.update_group(link.rock_group_id, {"IsActive": active})
         except ApiError as exc:
             log.warning("sync.group_active_failed group=%s error=%s", link.rock_group_id, exc)
             if active:
-                return  # stays inactive (and unsynced); tried again next run
+                return False  # stays inactive (and unsynced); tried again next run
         status = GroupLinkStatus.ACTIVE if active else GroupLinkStatus.INACTIVE
         self.store.groups.set_status(link.id, status)
+        return True
 
 
 def _ids(group_ids: list[int]) -> str:
