@@ -18,6 +18,7 @@ BENCHMARKS = [
     "rock_read",
     "sync_memory",
     "sync_initial",
+    "membership_sync",
 ]
 
 

@@ -243,11 +243,13 @@ def generate_church(
     serving: float = 0.7,
     teams: int | None = None,
     positions_per_team: int | None = None,
+    positions: int | None = None,
 ) -> SeedChurch:
     """Build the canonical church. ``people`` counts canonical people across both systems.
 
     ``both`` and ``pco_only`` are the shares of people on both sides and on PCO only (the
     rest are Rock only). ``serving`` is the share of PCO people with team assignments.
+    ``positions`` (instead of ``positions_per_team``) is the total, spread evenly over teams.
     """
     if people < 0:
         raise ValueError("people must be >= 0")
@@ -381,6 +383,8 @@ def generate_church(
         seed_teams.append(SeedTeam(t + 1, name, st.key, archived=archived, deleted=deleted))
         names = TEAM_POSITIONS[base]
         count = positions_per_team or len(names)
+        if positions is not None:
+            count = positions // n_teams + (t < positions % n_teams)
         for j in range(count):
             pname = names[j % len(names)] + ("" if j < len(names) else f" {j // len(names) + 1}")
             seed_positions.append(SeedPosition(len(seed_positions) + 1, pname, t + 1))
