@@ -57,12 +57,14 @@ class PcoMemberships:
     tags sync, of Services person tags (people who have the tag).
 
     Reads come from one sweep per run (:meth:`refresh`, or the sweep the people sync
-    already made). Before its first write to a team in a run, the writer re-reads that
-    team's assignments once (⌈Aₜ/100⌉ requests) and keeps the copy current with its own
-    writes, so a person assigned meanwhile is never assigned twice, at one read per team
-    rather than per write. Tags work the same per person: one read of their tags before
-    the first change, then ``assign_tags`` with the complete set, so tags the sync does not
-    manage are kept (spec §5.8: ``assign_tags`` replaces all of them).
+    already made), and writes trust it: the writer keeps its copy current with its own
+    writes, and re-reads a team's assignments (⌈Aₜ/100⌉ requests) only after a write to that
+    team failed (its answer may have been lost), so a retry never assigns anyone twice.
+    Someone known from the sweep not to be in Services gets the Services app before the
+    assignment rather than after a refused one. Tags are different: ``assign_tags`` replaces
+    all of a person's tags (spec §5.8), so their tags are re-read right before the first
+    change to them in a run and written back complete, keeping every tag the sync does not
+    manage, including one added a moment ago.
     """
 
     side = Side.PCO
@@ -72,7 +74,8 @@ class PcoMemberships:
         self.schedule_preference = schedule_preference
         self._teams: dict[str, PcoTeam] | None = None
         self._team_of_position: dict[str, str] = {}
-        self._fresh_teams: set[str] = set()
+        self._fresh_teams: set[str] = set()  # teams whose copy can be trusted for writes
+        self._services_people: set[str] | None = None  # every Services person, when known
         self._team_locks: dict[str, asyncio.Lock] = {}
         self.tags: dict[str, frozenset[str]] | None = None  # person → tag ids, as swept
         self.tag_catalogue: dict[str, PcoTag] | None = None  # live tags by id
@@ -85,7 +88,9 @@ class PcoMemberships:
         teams = sweep.teams if sweep is not None else await self.client.teams()
         self._teams = {t.id: t for t in teams}
         self._team_of_position = {p.id: t.id for t in teams for p in t.positions}
-        self._fresh_teams.clear()
+        self._fresh_teams = set(self._teams)  # as read a moment ago, this run
+        known = sweep.services_people if sweep is not None else None
+        self._services_people = set(known) if known is not None else None
         self._person_tags.clear()
         if tags:
             if sweep is not None and sweep.tags is not None:
@@ -134,8 +139,8 @@ class PcoMemberships:
                 yield a.person_id
 
     async def _current(self, team: PcoTeam, pos: str, person: str) -> list[PcoAssignment]:
-        """The person's assignments on the position as they are now: the team is re-read
-        before this run's first write to it, later writes use that copy (kept current)."""
+        """The person's assignments on the position: this run's copy (kept current with
+        our writes), re-read first if a write to the team failed or it was never swept."""
         if team.id not in self._fresh_teams:
             team.assignments = await self.client.team_assignments(team.id)
             self._fresh_teams.add(team.id)
@@ -172,6 +177,9 @@ class PcoMemberships:
             existing = await self._current(team, pos, person)
             if existing:
                 return {"assignment_id": existing[0].id, "created": False}
+            if self._services_people is not None and person not in self._services_people:
+                await self.client.add_person_to_services(person)  # spec §5.5: needed first
+                self._services_people.add(person)
             try:
                 created = await self.client.create_assignment(
                     team.service_type_id, pos, person, schedule_preference=self.schedule_preference
@@ -180,6 +188,8 @@ class PcoMemberships:
                 if await self._in_services(person):
                     raise
                 await self.client.add_person_to_services(person)
+                if self._services_people is not None:
+                    self._services_people.add(person)
                 created = await self.client.create_assignment(
                     team.service_type_id, pos, person, schedule_preference=self.schedule_preference
                 )
@@ -284,6 +294,8 @@ class RockMemberships:
         self.client = client
         self.remove_mode = remove_mode
         self._rosters: dict[int, list[dict[str, Any]]] = {}
+        self._stale: set[int] = set()  # groups whose copy a failed write may have outdated
+        self._group_types: dict[int, int] = {}
         self._default_roles: dict[int, int] = {}
 
     async def preload(self, groups: Iterable[GroupRef]) -> None:
@@ -291,15 +303,27 @@ class RockMemberships:
         ids = list(dict.fromkeys(g.rock_group_id for g in groups))
         rows = await self.client.query_any("GroupMembers", "GroupId", ids)
         self._rosters.update({gid: [] for gid in ids})
+        self._stale.difference_update(ids)
         for row in rows:
             self._rosters[int(row["GroupId"])].append(row)
 
-    async def _members(self, group_id: int, *, fresh: bool = False) -> list[dict[str, Any]]:
-        if fresh or group_id not in self._rosters:
+    async def _members(self, group_id: int) -> list[dict[str, Any]]:
+        """The group's roster: this run's copy (kept current with our writes), re-read when
+        there is none or a write to the group failed."""
+        if group_id in self._stale or group_id not in self._rosters:
             self._rosters[group_id] = await self.client.query(
                 "GroupMembers", filter=f"GroupId eq {group_id}"
             )
+            self._stale.discard(group_id)
         return self._rosters[group_id]
+
+    @contextlib.asynccontextmanager
+    async def _group_write(self, group_id: int) -> AsyncIterator[None]:
+        try:
+            yield
+        except BaseException:
+            self._stale.add(group_id)
+            raise
 
     async def fetch_members(self, group: GroupRef) -> AsyncIterator[RecordId]:
         seen: set[int] = set()
@@ -310,8 +334,9 @@ class RockMemberships:
                 yield pid
 
     async def _default_role(self, group_id: int) -> int:
-        group = await self.client.group(group_id)
-        type_id = group.group_type_id
+        if group_id not in self._group_types:
+            self._group_types[group_id] = (await self.client.group(group_id)).group_type_id
+        type_id = self._group_types[group_id]
         if type_id not in self._default_roles:
             gtype = await self.client.get_json(f"/api/GroupTypes/{type_id}")
             role = gtype.get("DefaultGroupRoleId") if isinstance(gtype, dict) else None
@@ -332,7 +357,11 @@ class RockMemberships:
         """Make the person an active member (re-activating an inactive membership before
         adding a new one); already active is success."""
         gid, pid = group.rock_group_id, int(person_id)
-        mine = [r for r in await self._members(gid, fresh=True) if int(r["PersonId"]) == pid]
+        async with self._group_write(gid):
+            return await self._add(gid, pid)
+
+    async def _add(self, gid: int, pid: int) -> Mapping[str, Any]:
+        mine = [r for r in await self._members(gid) if int(r["PersonId"]) == pid]
         active = [r for r in mine if r.get("GroupMemberStatus") == MEMBER_ACTIVE]
         if active:
             return {"group_member_id": int(active[0]["Id"]), "created": False}
@@ -359,9 +388,13 @@ class RockMemberships:
     async def remove_member(self, group: GroupRef, person_id: RecordId) -> Mapping[str, Any]:
         """Inactivate (or delete) the person's active membership; not a member is success."""
         gid, pid = group.rock_group_id, int(person_id)
+        async with self._group_write(gid):
+            return await self._remove(gid, pid)
+
+    async def _remove(self, gid: int, pid: int) -> Mapping[str, Any]:
         active = [
             r
-            for r in await self._members(gid, fresh=True)
+            for r in await self._members(gid)
             if int(r["PersonId"]) == pid and r.get("GroupMemberStatus") == MEMBER_ACTIVE
         ]
         for row in active:

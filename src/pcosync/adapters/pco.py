@@ -112,6 +112,7 @@ class ServicesSweep:
 
     teams: list[PcoTeam]
     tags: dict[str, frozenset[str]] | None = None
+    services_people: frozenset[str] | None = None  # every Services person, when all were read
 
 
 class PcoPeople:
@@ -333,7 +334,8 @@ class PcoPeople:
         :attr:`scope`; what was read stays in :attr:`sweep` for the team rosters."""
         teams_task = self.client.teams(with_assignments=True)
         every = full or self.read_tags or self.services_archived is None
-        if every or (since or self.services_mark) is None:
+        every_read = every or (since or self.services_mark) is None
+        if every_read:
             teams, services = await asyncio.gather(
                 teams_task, self.client.services_people(with_tags=self.read_tags)
             )
@@ -361,7 +363,8 @@ class PcoPeople:
         }
         self.scope = assigned - archived
         tags = {sp.id: sp.tag_ids for sp in services if sp.tag_ids} if self.read_tags else None
-        self.sweep = ServicesSweep(teams, tags)
+        everyone = frozenset(sp.id for sp in services) if every_read else None
+        self.sweep = ServicesSweep(teams, tags, everyone)
         return set(self.scope)
 
     # ------------------------------------------------------------------ PersonWriter

@@ -121,6 +121,7 @@ class PcoClient:
             transport=transport,
         )
         self._services_app_id: str | None = None
+        self._services_app_lock = asyncio.Lock()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -461,7 +462,12 @@ class PcoClient:
         return [PcoCampus.from_resource(r) for r, _ in rows]
 
     async def services_app_id(self) -> str:
-        """The id of the Services app (staff: "I think it's 2"; read it, don't assume)."""
+        """The id of the Services app (staff: "I think it's 2"; read it, don't assume); read
+        once, even when many writers ask at the same time."""
+        async with self._services_app_lock:
+            return await self._read_services_app_id()
+
+    async def _read_services_app_id(self) -> str:
         if self._services_app_id is None:
             rows = await self.collect("/people/v2/apps", Query())
             for res, _ in rows:
