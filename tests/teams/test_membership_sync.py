@@ -488,3 +488,42 @@ def test_a_live_team_under_an_archived_service_type_stays_stopped(tc: TeamsChurc
     assert tc.group_state(group) == "inactive"
     assert tc.group_state(groups[f"Team:{BAND}"]) == "inactive"
     assert not any("restored" in n for n in summary.notes)
+
+
+def test_a_team_deleted_while_the_run_applies_fails_nothing_but_its_own_write(
+    tc: TeamsChurch,
+) -> None:
+    """Deleted between the sweep and the write: PCO refuses the assignment (422), that one
+    change is parked, the rest goes through; the next run stops the group and settles it."""
+    from pcosync.app.context import open_connection
+    from pcosync.app.people_sync import SyncOptions
+    from pcosync.config import load_settings
+
+    groups, position, group = synced_band(tc)
+    linked = links(tc)
+    vocals = team_positions(tc, VOCALS)[0]
+    band_joiner = sorted(set(linked) - pco_roster(tc, BAND, position))[0]
+    vocals_joiner = sorted(set(linked) - pco_roster(tc, VOCALS, vocals))[0]
+    tc.add_member(group, linked[band_joiner])
+    tc.add_member(groups[f"TeamPosition:{vocals}"], linked[vocals_joiner])
+
+    def progress(message: str) -> None:
+        if message.startswith("Applying"):
+            tc.team_action(int(BAND), "delete")  # someone deletes it in the web UI just now
+
+    async def run() -> Any:
+        async with open_connection(load_settings(tc.c.config), progress=progress) as conn:
+            return await conn.people.run(SyncOptions())
+
+    summary = asyncio.run(run())
+    assert summary.status is RunStatus.PARTIAL and summary.exit_code == 3, summary.as_dict()
+    assert summary.parked == 1
+    assert vocals_joiner in pco_roster(tc, VOCALS, vocals)  # the rest went through
+    after = tc.c.sync()
+    assert after.status is RunStatus.DONE, after.as_dict()
+    assert tc.group_state(group) == "inactive"
+    store = tc.c.store()
+    try:
+        assert not [p for p in store.parked.list() if p.record_key.startswith("membership:")]
+    finally:
+        store.close()

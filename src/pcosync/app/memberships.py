@@ -180,6 +180,11 @@ class MembershipSync:
                 return False  # stays inactive (and unsynced); tried again next run
         status = GroupLinkStatus.ACTIVE if active else GroupLinkStatus.INACTIVE
         self.store.groups.set_status(link.id, status)
+        if not active:  # its parked membership changes can no longer go through: settled
+            for parked in self.store.parked.list():
+                key = parked.record_key
+                if key.startswith("membership:") and key.endswith(f":{link.pco_id}"):
+                    self.store.parked.resolve(parked.side, key)
         return True
 
 
