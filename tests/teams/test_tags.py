@@ -207,3 +207,19 @@ def test_remove_import_takes_the_tag_groups_too(tc: TeamsChurch) -> None:
     result = tc.cli("teams", "remove-import", "--yes")
     assert result.exit_code == 0, result.output
     assert all(tc.group_state(g) in {"deleted", "archived"} for g in tag_groups)
+
+
+def test_an_existing_group_linked_to_a_tag_by_hand_syncs_its_holders(tc: TeamsChurch) -> None:
+    enable_tags(tc)
+    spanish = tag_catalogue(tc)["Languages"]["Spanish"]
+    group = tc.rock_create_group("Spanish speakers", tc.serving_teams_id())
+    bad = tc.cli("teams", "link", str(group), "Tag:999999")
+    assert bad.exit_code != 0 and "999999" in bad.output
+    linked_now = tc.cli("teams", "link", str(group), f"Tag:{spanish}")
+    assert linked_now.exit_code == 0, linked_now.output
+    assert tc.attribute("PcoId")[group] == f"Tag:{spanish}"
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    people = links(tc)
+    expected = {people[p] for p, tags in person_tags(tc).items() if spanish in tags and p in people}
+    assert expected and rock_active(tc, group) == expected
