@@ -273,8 +273,15 @@ def main() -> None:
         group_by_id = {g.id: g for g in groups}
         _, assigned = sweep(pco_http)
         pos = {g.id: g.pco_id.split(":", 1)[1] for g in groups}
+
+        # ordered by Planning Center ids (store ids follow the order writes finished in), so
+        # the same seed picks the same changes on every run
+        def order(pair: tuple[int, int]) -> tuple[int, int]:
+            return int(link_by_id[pair[0]].pco_person_id), int(pos[pair[1]])
+
         members = sorted(
-            (lid, gid) for lid, gid in bases if lid in link_by_id and gid in group_by_id
+            ((lid, gid) for lid, gid in bases if lid in link_by_id and gid in group_by_id),
+            key=order,
         )
         rng.shuffle(members)
         n_rock_removes = n_pco_removes = n_pco_adds = teams // 3
@@ -283,7 +290,8 @@ def main() -> None:
         rock_removes = members[:n_rock_removes]
         pco_removes = members[n_rock_removes : n_rock_removes + n_pco_removes]
         taken = set(bases)
-        link_ids, group_ids = sorted(link_by_id), sorted(group_by_id)
+        link_ids = sorted(link_by_id, key=lambda lid: int(link_by_id[lid].pco_person_id))
+        group_ids = sorted(group_by_id, key=lambda gid: int(pos[gid]))
         adds: list[tuple[int, int]] = []
         while len(adds) < n_rock_adds + n_pco_adds:
             pair = (rng.choice(link_ids), rng.choice(group_ids))
