@@ -527,3 +527,18 @@ def test_a_team_deleted_while_the_run_applies_fails_nothing_but_its_own_write(
         assert not [p for p in store.parked.list() if p.record_key.startswith("membership:")]
     finally:
         store.close()
+
+
+def test_a_team_gone_for_good_stops_its_groups_with_a_clear_note(tc: TeamsChurch) -> None:
+    groups, position, group = synced_band(tc)
+    tc.team_action(int(BAND), "delete")
+    tc.c.pco_control("clock", {"advance_seconds": 31 * 86400})  # past the 30 days: gone
+    summary = tc.c.sync()
+    assert summary.status is RunStatus.DONE and summary.exit_code == 0, summary.as_dict()
+    assert any(
+        f"team position {position}: no longer in Planning Center" in n and str(group) in n
+        for n in summary.notes
+    ), summary.notes
+    assert tc.group_state(group) == "inactive"
+    assert tc.group_state(groups[f"Team:{BAND}"]) == "inactive"
+    assert summary.members_removed["rock"] == 0

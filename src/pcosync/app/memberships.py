@@ -139,7 +139,8 @@ class MembershipSync:
             return f"the Services tag {tag.name!r} ({raw})", ""
         team = self._team_of_link(link)
         if team is None:
-            return f"the team of {link.pco_id}", "no longer in Planning Center"
+            what = "team" if link.kind is GroupKind.TEAM else "team position"
+            return f"the {what} {raw}", "no longer in Planning Center"
         return f"team {team.name!r} ({team.id})", (
             "" if team.live else _dead_reason(team.archived_at, team.deleted_at)
         )
