@@ -306,6 +306,25 @@ def test_validation_messages_are_joined(rock: httpx.Client, ids: dict[str, int])
     assert missing.json() == {"Message": "The Name field is required."}
 
 
+def test_a_malformed_email_is_refused_on_post_and_patch(
+    rock: httpx.Client, ids: dict[str, int]
+) -> None:
+    refused = rock.post("/api/People", json={"FirstName": "Bo", "LastName": "X", "Email": "bo@"})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"Message": "The Email address is invalid"},
+    )
+    person = some_person(rock, ids)
+    patched = rock.patch(f"/api/People/{person['Id']}", json={"Email": "no at sign"})
+    assert patched.status_code == 400
+    assert rock.get(f"/api/People/{person['Id']}").json()["Email"] == person["Email"]
+    # Rock's pattern is looser than RFC 5322: doubled dots and '+' tags pass, empty clears
+    assert (
+        rock.patch(f"/api/People/{person['Id']}", json={"Email": "a..b+x@c.org"}).status_code == 204
+    )
+    assert rock.patch(f"/api/People/{person['Id']}", json={"Email": ""}).status_code == 204
+
+
 def test_unknown_controller_and_action(rock: httpx.Client) -> None:
     r = rock.get("/api/Widgets")
     assert r.status_code == 404

@@ -4,6 +4,7 @@ People controller's special actions: new person with a family, search, lookups, 
 
 from __future__ import annotations
 
+import re
 from calendar import isleap
 from collections.abc import Callable
 from datetime import date, datetime
@@ -183,8 +184,18 @@ def defined_value_text(data: RockData, value_id: int | None) -> str | None:
     return None if row is None else row[ENTITIES["DefinedValue"].col["Value"]]
 
 
+# Person.Email's [RegularExpression]; .NET requires the whole value to match, and skips empty values
+_EMAIL = re.compile(r"[\w\.\'_%-]+(\+[\w-]*)?@([\w-]+\.)+[\w-]+")
+
+
 class PersonHooks(NamedHooks):
     name = "Person"
+
+    def validate(self, row: Row, old: Row | None) -> list[str]:
+        email = row[P["Email"]]
+        if email and not _EMAIL.fullmatch(email):
+            return ["The Email address is invalid"]
+        return []
 
     def prepare(self, row: Row, old: Row | None, ctx: SaveContext) -> None:
         if not (row[P["NickName"]] or "").strip():
