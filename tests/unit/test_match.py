@@ -197,6 +197,16 @@ def test_issue_key_is_stable() -> None:
     assert a.message == b.message
 
 
+def test_thousands_sharing_one_office_email_make_one_issue() -> None:
+    """A placeholder email on a whole congregation is one big component: reported, no crash."""
+    shared = Person(last_name="Member", email="office@church.org")
+    pcos = [pco(str(i), shared) for i in range(1500)]
+    result = match_people([rock(1, shared), rock(2, shared)], pcos)
+    assert result.links == [] and result.unmatched == []
+    (issue,) = result.issues
+    assert len(issue.records) == 1502
+
+
 # --- properties -------------------------------------------------------------------------
 
 FIRSTS = ["Ann", "Bob", "Cara", "Dan"]

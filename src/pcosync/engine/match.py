@@ -185,11 +185,15 @@ class _UnionFind:
         self.parent: dict[NodeKey, NodeKey] = {}
 
     def find(self, x: NodeKey) -> NodeKey:
-        parent = self.parent.setdefault(x, x)
-        if parent != x:
-            parent = self.find(parent)
-            self.parent[x] = parent
-        return parent
+        """Iterative, so a component of thousands (a shared office email) cannot overflow
+        the recursion limit."""
+        parent = self.parent
+        root = parent.setdefault(x, x)
+        while parent[root] != root:
+            root = parent[root]
+        while x != root:
+            parent[x], x = root, parent[x]
+        return root
 
     def union(self, a: NodeKey, b: NodeKey) -> None:
         ra, rb = self.find(a), self.find(b)
