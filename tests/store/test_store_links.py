@@ -163,3 +163,16 @@ def test_group_links(store: Store, clock: FakeClock) -> None:
     assert [x.id for x in store.groups.all(status=GroupLinkStatus.ACTIVE)] == [folder.id]
     store.groups.remove(g.id)
     assert store.groups.get(g.id) is None
+
+
+def test_removing_a_group_link_drops_its_bases_and_only_in_its_connection(store: Store) -> None:
+    other = store.for_connection("north-campus")
+    link = store.links.add(45, "123")
+    group = store.groups.upsert(501, "TeamPosition:77", GroupKind.TEAM_POSITION)
+    store.links.save_memberships({(link.id, group.id): True})
+    other.groups.remove(group.id)  # not the other connection's group: nothing happens
+    assert store.groups.get(group.id) == group
+    assert store.links.load_memberships() == {(link.id, group.id)}
+    store.groups.remove(group.id)
+    assert store.groups.get(group.id) is None
+    assert store.links.load_memberships() == set()

@@ -494,14 +494,17 @@ class GroupLinkRepo:
             )
 
     def remove(self, group_link_id: int) -> None:
-        """Forget a group link and its membership bases (after removing an import)."""
+        """Forget a group link and its membership bases (after removing an import).
+        An id that belongs to another connection is left alone, with its bases."""
         with self._store.transaction() as s:
+            mine = s.scalar(
+                select(GroupLinkRow.id).filter_by(
+                    connection=self._store.connection, id=group_link_id
+                )
+            )
+            if mine is None:
+                return
             s.execute(
                 delete(MembershipBaseRow).where(MembershipBaseRow.group_link_id == group_link_id)
             )
-            s.execute(
-                delete(GroupLinkRow).where(
-                    GroupLinkRow.connection == self._store.connection,
-                    GroupLinkRow.id == group_link_id,
-                )
-            )
+            s.execute(delete(GroupLinkRow).where(GroupLinkRow.id == group_link_id))
