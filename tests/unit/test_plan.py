@@ -350,8 +350,8 @@ def test_revert_memberships_and_links() -> None:
     assert [o.kind for o in undo.plan.operations] == [OpKind.UNLINK, OpKind.UNLINK]
 
 
-def test_revert_of_a_conflict_then_next_run_restores_both_sides() -> None:
-    """Bases stay, so the restored value spreads back to the other side next run."""
+def test_revert_of_a_conflict_restores_the_loser_and_the_next_run_spreads_it() -> None:
+    """Bases stay, so the restored value spreads to the other side next run."""
     base = JANE
     rock = replace(JANE, campus="north")
     pco = replace(JANE, campus="downtown")
@@ -363,6 +363,12 @@ def test_revert_of_a_conflict_then_next_run_restores_both_sides() -> None:
     rev = plan_revert(plan.operations, lambda s, r: rock_after)
     (undo,) = rev.plan.operations
     assert undo.changes == {FieldName.CAMPUS: ("downtown", "north")}
+    base_after = plan.bases[PersonRef(7, 45, "123")]
+    assert base_after.person.campus == "downtown"
+    next_run = plan_people([PersonPair(7, 45, "123", base_after, rock, pco, T0, T0)])
+    (spread,) = next_run.operations
+    assert (spread.side, spread.changes) == (Side.PCO, {FieldName.CAMPUS: ("downtown", "north")})
+    assert next_run.conflicts == []
 
 
 # ---------------------------------------------------------------------------- leavers (opt-in)

@@ -5,8 +5,9 @@ wrote; a field someone changed since is skipped and reported. Creates are never 
 deleting (pcosync never deletes on either side); they are reported for the admin.
 
 Bases are left alone on purpose: the restored value then differs from the base on the side
-that was written, so the next run copies it across like any edit, and both sides end up back
-where they were before the reverted run.
+that was written, so the next run copies it across like any edit. Both sides then hold what
+the written side had before the run; for a conflict the run settled, that is the losing
+value, so the winner's value is replaced on its own side too (the conflict record keeps it).
 """
 
 from __future__ import annotations
