@@ -184,13 +184,11 @@ def normalize_address(
 ) -> Address | None:
     """Trimmed parts; an address with every part empty is no address (None)."""
     parts = [clean_text(p, field=field) for p in (street1, street2, city, state, postal_code)]
+    if all(p is None for p in parts):
+        return None  # nothing, or a bare country (Rock fills it in by default)
     ctry = clean_text(country, field=field)
     if ctry is not None:
         ctry = ctry.upper()
-    if all(p is None for p in parts) and ctry is None:
-        return None
-    if all(p is None for p in parts):
-        return None  # a bare country (Rock fills it in by default) is not an address
     return Address(parts[0], parts[1], parts[2], parts[3], parts[4], ctry)
 
 

@@ -19,27 +19,23 @@ from pcosync.store.db import make_engine
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def alembic_config(engine: Engine | None = None) -> Config:
+def alembic_config() -> Config:
+    """The packaged scripts only: the database goes in as an open connection, so no URL
+    (and no password) is ever copied into the config."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    if engine is not None:
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
 
 
 def migrate(target: str | Engine, revision: str = "head") -> None:
     """Upgrade the database at ``target`` (a URL or an Engine) to ``revision``."""
-    engine = make_engine(target) if isinstance(target, str) else engine_or_raise(target)
+    engine = make_engine(target) if isinstance(target, str) else target
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     if isinstance(target, str):
         engine.dispose()
-
-
-def engine_or_raise(engine: Engine) -> Engine:
-    return engine
 
 
 def current_revision(engine: Engine) -> str | None:
