@@ -102,6 +102,17 @@ def test_match_issues_upsert_reopen_and_auto_resolve(store: Store, clock: FakeCl
     assert store.issues.resolve(stored.id) and not store.issues.resolve(stored.id)
 
 
+def test_an_issue_naming_many_records_is_stored_once(store: Store) -> None:
+    """Forty people sharing the office phone: the key outgrows the column, a digest fits."""
+    office = Person(last_name="Member", mobile_phone="+12025550143")
+    pcos = [MatchRecord(Side.PCO, str(100_000_000 + i), office) for i in range(40)]
+    (issue,) = match_people([MatchRecord(Side.ROCK, 1, office)], pcos).issues
+    stored = store.issues.upsert(issue)
+    assert len(stored.pco_ids) == 40 and stored.key == issue.key
+    assert store.issues.upsert(issue).id == stored.id
+    assert len(store.issues.list()) == 1
+
+
 def test_watermarks(store: Store) -> None:
     assert store.watermarks.get("pco.people") is None
     store.watermarks.set("pco.people", "cursor-1")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pcosync.domain import Person, Side
 from pcosync.engine import Evidence, IssueKind, MatchRecord, match_people
-from pcosync.engine.match import TIERS, _keys, contradicts, evidence_between
+from pcosync.engine.match import ISSUE_KEY_MAX, TIERS, _keys, contradicts, evidence_between
 
 JANE = Person(
     first_name="Jane",
@@ -195,6 +195,17 @@ def test_issue_key_is_stable() -> None:
     b = match_people([rock(46, JANE), rock(45, JANE)], [pco("123", JANE)]).issues[0]
     assert a.key == b.key == "contested:rock=45,46:pco=123"
     assert a.message == b.message
+
+
+def test_issue_key_too_long_for_the_store_becomes_a_stable_digest() -> None:
+    office = Person(last_name="Member", mobile_phone="+12025550143")
+    pcos = [pco(str(100_000_000 + i), office) for i in range(40)]
+    (issue,) = match_people([rock(1, office)], pcos).issues
+    (again,) = match_people([rock(1, office)], list(reversed(pcos))).issues
+    assert issue.key == again.key and issue.key.startswith("contested:sha256=")
+    assert len(issue.key) <= ISSUE_KEY_MAX
+    (fewer,) = match_people([rock(1, office)], pcos[:-1]).issues
+    assert fewer.key != issue.key  # other records involved: another issue
 
 
 def test_thousands_sharing_one_office_email_make_one_issue() -> None:

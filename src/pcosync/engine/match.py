@@ -26,6 +26,7 @@ Two safety decisions beyond DESIGN §3, because a wrong link merges two people's
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ _EVIDENCE_LABELS = {
     Evidence.NAME_BIRTHDATE: "first name, last name and birthdate",
 }
 TIERS: tuple[Evidence, ...] = tuple(Evidence)
+
+
+ISSUE_KEY_MAX = 400  # the state store's match_issues.key column
 
 
 class IssueKind(StrEnum):
@@ -122,10 +126,14 @@ class MatchIssue:
 
     @property
     def key(self) -> str:
-        """Stable across runs while the same records are involved (the store upserts on it)."""
+        """Stable across runs while the same records are involved (the store upserts on it).
+        An issue naming too many records for the column gets a digest of that key instead."""
         rock = ",".join(str(i) for i in self.rock_ids)
         pco = ",".join(self.pco_ids)
-        return f"{self.kind.value}:rock={rock}:pco={pco}"
+        key = f"{self.kind.value}:rock={rock}:pco={pco}"
+        if len(key) <= ISSUE_KEY_MAX:
+            return key
+        return f"{self.kind.value}:sha256={hashlib.sha256(key.encode()).hexdigest()}"
 
 
 @dataclass

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from pcosync.engine.match import ISSUE_KEY_MAX
 from pcosync.store.types import UTCDateTime, json_type
 
 DEFAULT_CONNECTION = "default"
@@ -245,7 +246,7 @@ class MatchIssueRow(Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     connection: Mapped[str] = _connection()
-    key: Mapped[str] = mapped_column(String(400), nullable=False)
+    key: Mapped[str] = mapped_column(String(ISSUE_KEY_MAX), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
     rock_ids: Mapped[Any] = mapped_column(JSON_T, nullable=False)
     pco_ids: Mapped[Any] = mapped_column(JSON_T, nullable=False)
