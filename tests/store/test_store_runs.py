@@ -127,7 +127,7 @@ def test_journal_round_trips_every_kind_of_operation(store: Store) -> None:
     assert add.operation.depends_on == (create.seq,)
 
 
-def test_a_create_is_sent_before_it_is_sent(store: Store, engine: Engine) -> None:
+def test_a_create_is_journaled_as_sent_before_the_request(store: Store, engine: Engine) -> None:
     """mark_sent commits at once: another process sees the create in doubt."""
     plan = sample_plan()
     run = store.runs.start(RunMode.FULL)
