@@ -182,3 +182,26 @@ class ValidationError(ClientError):
 
 class UnsupportedQueryError(ClientError):
     """A query parameter the endpoint does not support (it would be silently ignored)."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFoundError,
+    405: MethodNotAllowed,
+    408: RetryableError,
+    409: ConflictError,
+    422: ValidationError,
+}
+
+
+def error_for_status(
+    status: int, message: str, *, retry_after: float | None = None, **kw: Any
+) -> ApiError:
+    """The error of the tree for an HTTP error status (the same for both APIs)."""
+    if status == 429:
+        return RateLimitedError(message, retry_after=retry_after, status=status, **kw)
+    if status >= 500:
+        return ServerError(message, status=status, **kw)
+    return _BY_STATUS.get(status, ClientError)(message, status=status, **kw)

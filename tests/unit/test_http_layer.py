@@ -21,10 +21,14 @@ from pcosync.clients.http import (
     redact_target,
 )
 from pcosync.clients.pco.errors import classify_pco
+from pcosync.clients.rock.errors import classify_rock
 from pcosync.errors import (
     AmbiguousWriteError,
+    AuthenticationError,
     NotFoundError,
+    RateLimitedError,
     RetriesExhausted,
+    ServerError,
     TransportError,
     ValidationError,
 )
@@ -240,3 +244,33 @@ async def test_total_time_budget_stops_retries() -> None:
             await client.request("GET", "/x")
     assert isinstance(info.value.last, TransportError)
     assert sum(clock.slept) <= 3
+
+
+def _response(status: int, method: str = "GET", **kw: object) -> httpx.Response:
+    request = httpx.Request(method, "http://x.test/api/People/5?$filter=Email eq 'a@b.org'")
+    return httpx.Response(status, request=request, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("classify", [classify_pco, classify_rock])
+def test_both_apis_map_statuses_to_the_same_errors(
+    classify: Callable[[httpx.Response], object],
+) -> None:
+    assert isinstance(classify(_response(400, json={})), ValidationError)
+    assert isinstance(classify(_response(422, json={})), ValidationError)
+    assert isinstance(classify(_response(401)), AuthenticationError)
+    assert isinstance(classify(_response(404)), NotFoundError)
+    assert isinstance(classify(_response(502)), ServerError)
+    limited = classify(_response(429, headers={"Retry-After": "19"}))
+    assert isinstance(limited, RateLimitedError) and limited.retry_after == 19.0
+    assert limited.status == 429
+    assert "a@b.org" not in str(classify(_response(400, json={})))
+
+
+def test_rock_html_page_keeps_its_status_meaning() -> None:
+    page = {"headers": {"content-type": "text/html"}, "content": b"<html>Not Found</html>"}
+    missing = classify_rock(_response(404, **page))
+    assert isinstance(missing, NotFoundError)  # a wrong URL is not retried as a server error
+    assert "Rock URL" in str(missing)
+    assert isinstance(classify_rock(_response(200, **page)), ServerError)
+    assert isinstance(classify_rock(_response(503, **page)), ServerError)
+    assert classify_rock(_response(200, json=[])) is None

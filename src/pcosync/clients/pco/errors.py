@@ -7,31 +7,7 @@ from typing import Any
 import httpx
 
 from pcosync.clients.http import parse_retry_after, redact_target
-from pcosync.errors import (
-    ApiError,
-    AuthenticationError,
-    ClientError,
-    ConflictError,
-    ErrorDetail,
-    MethodNotAllowed,
-    NotFoundError,
-    PermissionDenied,
-    RateLimitedError,
-    RetryableError,
-    ServerError,
-    ValidationError,
-)
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: ValidationError,
-    401: AuthenticationError,
-    403: PermissionDenied,
-    404: NotFoundError,
-    405: MethodNotAllowed,
-    408: RetryableError,
-    409: ConflictError,
-    422: ValidationError,
-}
+from pcosync.errors import ApiError, ErrorDetail, error_for_status
 
 _WHAT_TO_DO = {
     401: "check the Planning Center application id and secret (or re-authorise OAuth)",
@@ -76,18 +52,12 @@ def classify_pco(response: httpx.Response) -> ApiError | None:
     message = f"Planning Center {method} {path} → {status}: {summary}"
     if status in _WHAT_TO_DO:
         message += f" ({_WHAT_TO_DO[status]})"
-    kw: dict[str, Any] = {
-        "service": "pco",
-        "method": method,
-        "path": path,
-        "status": status,
-        "details": details,
-    }
-    if status == 429:
-        return RateLimitedError(
-            message, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kw
-        )
-    if status >= 500:
-        return ServerError(message, **kw)
-    cls = _BY_STATUS.get(status, ClientError)
-    return cls(message, **kw)
+    return error_for_status(
+        status,
+        message,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        service="pco",
+        method=method,
+        path=path,
+        details=details,
+    )

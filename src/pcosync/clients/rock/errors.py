@@ -7,30 +7,7 @@ from typing import Any
 import httpx
 
 from pcosync.clients.http import parse_retry_after, redact_target
-from pcosync.errors import (
-    ApiError,
-    AuthenticationError,
-    ClientError,
-    ConflictError,
-    ErrorDetail,
-    MethodNotAllowed,
-    NotFoundError,
-    PermissionDenied,
-    RateLimitedError,
-    RetryableError,
-    ServerError,
-    ValidationError,
-)
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: ValidationError,
-    401: AuthenticationError,
-    403: PermissionDenied,
-    404: NotFoundError,
-    405: MethodNotAllowed,
-    408: RetryableError,
-    409: ConflictError,
-}
+from pcosync.errors import ApiError, AuthenticationError, ErrorDetail, ServerError, error_for_status
 
 
 def _is_html(response: httpx.Response) -> bool:
@@ -59,13 +36,14 @@ def classify_rock(response: httpx.Response) -> ApiError | None:
     status = response.status_code
     method = response.request.method
     path = redact_target(response.request.url)
-    kw: dict[str, Any] = {"service": "rock", "method": method, "path": path, "status": status}
+    kw: dict[str, Any] = {"service": "rock", "method": method, "path": path}
     if status < 400:
         # Rock's HTML "Rock - Error" page can come with a 200 (spec §2.7; the Ruby client
         # treats it as a server error too)
         if status == 200 and _is_html(response):
             return ServerError(
                 f"Rock {method} {path} answered with its HTML error page instead of JSON",
+                status=status,
                 **kw,
             )
         return None
@@ -76,14 +54,19 @@ def classify_rock(response: httpx.Response) -> ApiError | None:
             f"Rock {method} {path} → 401: the REST key was refused, or its REST user lacks "
             "rights to this endpoint (Rock answers 401 for both). Check the key in "
             "Admin Tools › Security › REST Keys and the user's security roles.",
+            status=status,
             details=details,
             **kw,
         )
     message = f"Rock {method} {path} → {status}" + (f": {text}" if text else "")
-    if status == 429:
-        # Rock itself publishes no limit, but a proxy in front of it may send Retry-After
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimitedError(message, retry_after=retry_after, details=details, **kw)
-    if status >= 500 or _is_html(response):
-        return ServerError(message, details=details, **kw)
-    return _BY_STATUS.get(status, ClientError)(message, details=details, **kw)
+    if _is_html(response):
+        # a proxy's or IIS's page, not Rock's JSON: the status still says what happened
+        message += " (an HTML page, not Rock's answer: check the Rock URL and the web server)"
+    # Rock itself publishes no rate limit, but a proxy in front of it may send 429 Retry-After
+    return error_for_status(
+        status,
+        message,
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        details=details,
+        **kw,
+    )
