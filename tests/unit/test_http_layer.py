@@ -6,6 +6,7 @@ doubles); everything that talks to an API is tested against the emulators elsewh
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 
@@ -244,6 +245,67 @@ async def test_total_time_budget_stops_retries() -> None:
             await client.request("GET", "/x")
     assert isinstance(info.value.last, TransportError)
     assert sum(clock.slept) <= 3
+
+
+async def test_connect_timeout_on_post_is_retried_not_ambiguous() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # no connection was made: nothing reached the server
+            raise httpx.ConnectTimeout("no route", request=request)
+        return httpx.Response(201, json={"data": {"type": "Person", "id": "9"}})
+
+    async with make_client(handler, clock) as client:
+        resp = await client.request("POST", "/people/v2/people", json={"data": {}})
+    assert resp.status_code == 201
+    assert calls == 2
+
+
+async def test_delete_resent_after_a_lost_answer_and_now_gone_is_done() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # applied, but the answer never came back
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(404, json={"errors": [{"status": "404", "title": "Not Found"}]})
+
+    async with make_client(handler, clock) as client:
+        resp = await client.request("DELETE", "/people/v2/emails/5")
+    assert resp.status_code == 204
+    assert calls == 2
+
+
+async def test_delete_of_a_missing_record_on_the_first_try_is_not_found() -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"errors": [{"status": "404", "title": "Not Found"}]})
+
+    async with make_client(handler, clock) as client:
+        with pytest.raises(NotFoundError):
+            await client.request("DELETE", "/people/v2/emails/5")
+
+
+async def test_no_log_line_carries_query_values(caplog: pytest.LogCaptureFixture) -> None:
+    """At ``-v`` (root INFO) httpx's own request line would print the full URL."""
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": []})
+
+    caplog.set_level(logging.INFO)
+    async with make_client(handler, clock) as client:
+        await client.request(
+            "GET", "/people/v2/people", params={"where[search_name_or_email]": "jane@example.org"}
+        )
+    assert "http.request pco GET /people/v2/people?where[search_name_or_email]" in caplog.text
+    assert "jane" not in caplog.text
 
 
 def _response(status: int, method: str = "GET", **kw: object) -> httpx.Response:

@@ -8,6 +8,10 @@ Writes are where retries get dangerous. A POST whose answer is lost (timeout, dr
 connection, a 5xx other than 503) may have happened, so it raises
 :class:`~pcosync.errors.AmbiguousWriteError` at once instead of being resent; the caller
 re-reads and reconciles. 429 and 503 mean "not processed" and are retried for any method.
+A DELETE resent after a lost answer that now finds nothing (404) was done by the first try.
+
+httpx's own INFO line carries the full URL, query values included (an OData ``$filter`` or a
+``where[...]`` may hold an email or a name), so it is dropped; ``http.request`` replaces it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pcosync.errors import (
     AmbiguousWriteError,
     ApiError,
     ConnectError,
+    NotFoundError,
     RateLimitedError,
     RetriesExhausted,
     RetryableError,
@@ -35,6 +40,16 @@ from pcosync.errors import (
 )
 
 log = logging.getLogger("pcosync.http")
+
+
+class _DropHttpxRequestLine(logging.Filter):
+    """httpx logs every request's full URL at INFO; query values may be personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("HTTP Request:")
+
+
+logging.getLogger("httpx").addFilter(_DropHttpxRequestLine())
 
 Classifier = Callable[[httpx.Response], ApiError | None]
 
@@ -298,7 +313,7 @@ class ApiHttpClient:
         slot = await self.limiter.acquire()
         response: httpx.Response | None = None
         started = self.clock.monotonic()
-        target = url
+        target = redact_target(url)
         try:
             async with self._sem:
                 request = self._client.build_request(
@@ -308,7 +323,8 @@ class ApiHttpClient:
                 self.stats.requests += 1
                 try:
                     response = await self._client.send(request)
-                except httpx.ConnectError as exc:
+                except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                    # no connection was made, so nothing was sent: safe to retry any method
                     raise self._error(
                         ConnectError,
                         f"{self.service}: cannot connect ({type(exc).__name__})",
@@ -363,6 +379,7 @@ class ApiHttpClient:
             idempotent = method in IDEMPOTENT_METHODS
         started = self.clock.monotonic()
         attempt = 0
+        answer_lost = False  # an earlier try may have been applied without our hearing of it
         while True:
             attempt += 1
             error: ApiError
@@ -379,16 +396,25 @@ class ApiHttpClient:
             except (ConnectError, TransportError) as exc:
                 if isinstance(exc, AmbiguousWriteError):
                     raise
+                answer_lost = answer_lost or not isinstance(exc, ConnectError)
                 error = exc
             else:
                 found = self.classify(response)
                 if found is None:
                     return response
                 error = found
+                if method == "DELETE" and answer_lost and isinstance(error, NotFoundError):
+                    log.info(
+                        "http.delete_already_done %s %s (an earlier try was applied)",
+                        self.service,
+                        error.path,
+                    )
+                    return httpx.Response(204, request=response.request)
                 if isinstance(error, RateLimitedError):
                     self.stats.rate_limited += 1
                 elif isinstance(error, ServerError):
                     self.stats.server_errors += 1
+                    answer_lost = answer_lost or response.status_code != 503
                     if not idempotent and response.status_code != 503:
                         raise AmbiguousWriteError(
                             f"{self.service} {method} {error.path}: server error "
@@ -403,8 +429,9 @@ class ApiHttpClient:
             wait = self.retry.wait_for(error, attempt, self.rng)
             spent = self.clock.monotonic() - started
             if attempt >= self.retry.max_attempts or spent + wait > self.retry.max_total_seconds:
+                where = error.path or redact_target(url)
                 raise RetriesExhausted(
-                    f"{self.service} {method} {error.path or url}: gave up after {attempt} "
+                    f"{self.service} {method} {where}: gave up after {attempt} "
                     f"tries in {spent:.0f}s ({error})",
                     last=error,
                     attempts=attempt,
