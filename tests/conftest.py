@@ -61,11 +61,19 @@ def _reachable(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """URL of the local PostgreSQL test database; skips with the reason when absent."""
+    from sqlalchemy.engine import make_url
+
     url = os.environ.get(
         "PCOSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
-    if not _reachable("127.0.0.1", 5432):
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (set PCOSYNC_TEST_POSTGRES_URL)")
+    parsed = make_url(url)
+    host, port = parsed.host or "127.0.0.1", parsed.port or 5432
+    try:
+        import psycopg  # noqa: F401  (the driver the URL names)
+    except ImportError:
+        pytest.skip("the psycopg driver is not installed, so PostgreSQL tests cannot run")
+    if not _reachable(host, port):
+        pytest.skip(f"PostgreSQL is not reachable on {host}:{port} (set PCOSYNC_TEST_POSTGRES_URL)")
     return url
 
 
