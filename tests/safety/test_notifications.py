@@ -103,20 +103,7 @@ def test_a_partial_run_is_announced_with_counts_only(church: Church, receivers: 
     church.sync()
     link = links(church)[1]
     church.pco_control(f"people/{link.pco_person_id}", {"last_name": "Refusedname"})
-    church.rock_control(
-        "faults",
-        {
-            "faults": [
-                {
-                    "kind": "error",
-                    "status": 400,
-                    "method": "PATCH",
-                    "count": 1,
-                    "path": f"/api/People/{link.rock_person_id}",
-                }
-            ]
-        },
-    )
+    church.refuse_rock_updates(link.rock_person_id)
     configure(church, notifications=receivers.section())
     result = cli(church, "sync")
     assert result.exit_code == 3, result.output

@@ -14,20 +14,7 @@ def _park_one(church: Church) -> tuple[int, str]:
     church.sync()
     link = links(church)[2]
     church.pco_control(f"people/{link.pco_person_id}", {"last_name": "Parkedname"})
-    church.rock_control(
-        "faults",
-        {
-            "faults": [
-                {
-                    "kind": "error",
-                    "status": 400,
-                    "method": "PATCH",
-                    "count": 1,
-                    "path": f"/api/People/{link.rock_person_id}",
-                }
-            ]
-        },
-    )
+    church.refuse_rock_updates(link.rock_person_id)
     assert church.sync().parked == 1
     return link.rock_person_id, link.pco_person_id
 

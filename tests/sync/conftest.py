@@ -64,6 +64,20 @@ class Church:
     def rock_control(self, path: str, payload: Any = None, method: str | None = None) -> Any:
         return self._control(self.rock_url, path, payload, method)
 
+    def refuse_rock_updates(self, *rock_ids: int) -> None:
+        """Rock answers the next update of each person with a 400 (a rejected record)."""
+        faults = [
+            {
+                "kind": "error",
+                "status": 400,
+                "method": "PATCH",
+                "count": 1,
+                "path": f"/api/People/{rock_id}",
+            }
+            for rock_id in rock_ids
+        ]
+        self.rock_control("faults", {"faults": faults})
+
     def writes(self) -> dict[str, int]:
         """Write requests each emulator has served so far."""
         out = {}

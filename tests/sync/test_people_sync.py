@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+from pcosync.app import parked
 from pcosync.clients.rock import Guids
 from pcosync.domain.fields import FieldName
 from pcosync.domain.identity import Side
@@ -235,31 +236,18 @@ def test_bad_values_and_rejections_are_parked_not_lost(church: Church) -> None:
     church.sync()
     bad, rejected, fine = _links(church)[10:13]
 
-    async def break_phone() -> None:
+    async def set_phone(number: str) -> None:
         async with church.pco() as pco:
             person = await pco.person(bad.pco_person_id)
             if person.phone_numbers:
-                await pco.update_phone(person.phone_numbers[0].id, {"number": "call-me-maybe"})
+                await pco.update_phone(person.phone_numbers[0].id, {"number": number})
             else:
-                await pco.create_phone(bad.pco_person_id, "call-me-maybe")
+                await pco.create_phone(bad.pco_person_id, number)
 
-    asyncio.run(break_phone())
+    asyncio.run(set_phone("call-me-maybe"))
     church.pco_control(f"people/{rejected.pco_person_id}", {"last_name": "Rejected"})
     church.pco_control(f"people/{fine.pco_person_id}", {"last_name": "Goesthrough"})
-    church.rock_control(
-        "faults",
-        {
-            "faults": [
-                {
-                    "kind": "error",
-                    "status": 400,
-                    "method": "PATCH",
-                    "count": 1,
-                    "path": f"/api/People/{rejected.rock_person_id}",
-                }
-            ]
-        },
-    )
+    church.refuse_rock_updates(rejected.rock_person_id)
     summary = church.sync()
     assert summary.status is RunStatus.PARTIAL and summary.exit_code == 3
     assert _rock_person(church, fine.rock_person_id)["LastName"] == "Goesthrough"
@@ -277,6 +265,16 @@ def test_bad_values_and_rejections_are_parked_not_lost(church: Church) -> None:
     store.close()
     assert ("rock", f"person:{rejected.rock_person_id}") not in still
     assert ("pco", f"person:{bad.pco_person_id}") in still  # still unreadable: still parked
+    # once corrected, a dry run leaves it parked (it writes nothing); a real run settles it
+    asyncio.run(set_phone("+1 615 555 0142"))
+    assert church.sync(dry_run=True).parked == 0
+    store = church.store()
+    assert store.parked.is_parked(Side.PCO, f"person:{bad.pco_person_id}")
+    store.close()
+    church.sync()
+    store = church.store()
+    assert not store.parked.is_parked(Side.PCO, f"person:{bad.pco_person_id}")
+    store.close()
 
 
 def test_dry_run_writes_nothing_and_hold_writes_nothing(church: Church) -> None:
@@ -354,3 +352,33 @@ def test_an_update_to_a_person_merged_away_since_the_read_follows_the_merge(
     assert moved is not None and moved.rock_person_id == keep
     assert _rock_person(church, keep)["MiddleName"] == "Followed"
     assert any("followed a merge" in n for n in summary.notes)
+
+
+def test_a_refused_write_is_retried_after_its_edit_left_the_look_back(church: Church) -> None:
+    church.sync()
+    link, moot = _links(church)[13:15]
+    # edits made an hour ago: an incremental run will not read them again by themselves
+    church.pco_control("clock", {"advance_seconds": -3600})
+    church.pco_control(f"people/{link.pco_person_id}", {"last_name": "Refusedonce"})
+    church.pco_control(f"people/{moot.pco_person_id}", {"last_name": "Fixedbyhand"})
+    church.pco_control("clock", {"reset": True})
+    church.refuse_rock_updates(link.rock_person_id, moot.rock_person_id)
+    assert church.sync(full=True).parked == 2
+    assert _rock_person(church, link.rock_person_id)["LastName"] != "Refusedonce"
+    # an admin copies one by hand; both come due (as after their backoff)
+    church.rock_control(f"people/{moot.rock_person_id}", {"LastName": "Fixedbyhand"})
+    store = church.store()
+    try:
+        for record in store.parked.list():
+            parked.retry(store, record.id)
+    finally:
+        store.close()
+
+    retry = church.sync()
+    # the refused write is made from the Planning Center edit, read again with the record
+    assert retry.status is RunStatus.DONE and retry.updated["rock"] == 1
+    assert _rock_person(church, link.rock_person_id)["LastName"] == "Refusedonce"
+    store = church.store()
+    left = store.parked.list()
+    store.close()
+    assert left == []  # the written one and the one fixed by hand are both settled

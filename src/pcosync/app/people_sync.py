@@ -154,6 +154,10 @@ class _Observation:
     pco: dict[PcoPersonId, ObservedPerson]
     serving: set[PcoPersonId]
     rejected: list[RejectedRecord]
+    # parked person records this run re-read: (side, record key) of the unreadable ones
+    # read cleanly now, and of the ones whose write was refused
+    readable: list[tuple[Side, str]] = field(default_factory=list)
+    retried: list[tuple[Side, str]] = field(default_factory=list)
 
 
 def _utcnow() -> datetime:
@@ -244,7 +248,10 @@ class PeopleSync:
                 summary.status = RunStatus.HELD
             else:
                 self.progress(f"Applying {len(plan.operations)} changes")
+                for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
+                    store.parked.resolve(side, key)
                 await self._apply(run.id, plan, fresh, links, summary)
+                self._resolve_moot(obs.retried, plan)
                 summary.status = (
                     RunStatus.PARTIAL if summary.parked or summary.in_doubt else RunStatus.DONE
                 )
@@ -317,33 +324,67 @@ class PeopleSync:
         if unseen:
             for o in await self.pco.fetch_many(unseen):
                 pco[str(o.id)] = o
-        # records parked earlier are re-read every run until they go through
+        # records parked earlier are re-read every run until they go through; a linked one
+        # with its counterpart too, whose edit (by now older than the look-back) is what a
+        # refused write was copying: read alone, the pair would look unchanged
+        by_rock = {lk.rock_person_id: lk for lk in links}
+        by_pco = {lk.pco_person_id: lk for lk in links}
+        retried: list[tuple[Side, str]] = []
         for rec in self.store.parked.due(self.clock()):
             kind, _, raw_id = rec.record_key.partition(":")
             if kind != "person" or not raw_id:
                 continue
-            if rec.side == Side.PCO.value and raw_id not in pco:
-                found = await self.pco.fetch_one(raw_id)
+            rock_id: RockPersonId | None = None
+            pco_id: PcoPersonId | None = None
+            if rec.side == Side.PCO.value:
+                pco_id = raw_id
+                link = by_pco.get(raw_id)
+                rock_id = link.rock_person_id if link is not None else None
+            elif raw_id.isdigit():
+                rock_id = int(raw_id)
+                link = by_rock.get(rock_id)
+                pco_id = link.pco_person_id if link is not None else None
+            if pco_id is not None and pco_id not in pco:
+                found = await self.pco.fetch_one(pco_id)
                 if found is not None:
-                    pco[raw_id] = found
-            elif rec.side == Side.ROCK.value and raw_id.isdigit() and int(raw_id) not in rock:
-                found = await self.rock.fetch_one(int(raw_id))
+                    pco[pco_id] = found
+            if rock_id is not None and rock_id not in rock:
+                found = await self.rock.fetch_one(rock_id)
                 if found is not None:
-                    rock[int(raw_id)] = found
+                    rock[rock_id] = found
+            if (rec.payload or {}).get("op"):
+                retried.append((Side(rec.side), rec.record_key))
         rejected = [*self.pco.rejected, *self.rock.rejected]
         self.pco.rejected.clear()
         self.rock.rejected.clear()
         # a record parked because it could not be read, and read cleanly now, is settled
+        # (once the run applies: a dry or held run leaves it parked, so it is read again)
         open_parked = {
             (p.side, p.record_key)
             for p in self.store.parked.list()
             if (p.payload or {}).get("field")
         }
-        for side, seen in ((Side.PCO, pco), (Side.ROCK, rock)):
-            for rid in seen:
-                if (side.value, _record_key(side, rid)) in open_parked:
-                    self.store.parked.resolve(side, _record_key(side, rid))
-        return _Observation(rock=rock, pco=pco, serving=serving, rejected=rejected)
+        readable = [
+            (side, _record_key(side, rid))
+            for side, seen in ((Side.PCO, pco), (Side.ROCK, rock))
+            for rid in seen
+            if (side.value, _record_key(side, rid)) in open_parked
+        ]
+        return _Observation(rock, pco, serving, rejected, readable, retried)
+
+    def _resolve_moot(self, retried: Iterable[tuple[Side, str]], plan: SyncPlan) -> None:
+        """Settle refused writes re-read this run whose person needs no write any more
+        (someone made it by hand, or it is out of scope); a person with an operation
+        is settled, or parked again, by that operation."""
+        busy = {
+            (side, _record_key(side, record_id))
+            for op in plan.operations
+            for side in Side
+            if (record_id := op.ref.id_on(side)) is not None
+        }
+        for side, key in retried:
+            if (side, key) not in busy:
+                self.store.parked.resolve(side, key)
 
     def _park_rejected(
         self, run_id: int, rejected: Iterable[RejectedRecord], summary: RunSummary
