@@ -50,6 +50,12 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return value.rstrip("/")
+
+
 class RockSettings(_Section):
     url: str
     api_key: SecretStr | None = None
@@ -68,12 +74,7 @@ class RockSettings(_Section):
             ) from exc
         return value
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    _url = field_validator("url")(_base_url)
 
 
 class PcoSettings(_Section):
@@ -82,12 +83,7 @@ class PcoSettings(_Section):
     secret: SecretStr | None = None
     secret_file: Path | None = None
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    _url = field_validator("url")(_base_url)
 
 
 class StateSettings(_Section):
@@ -234,7 +230,7 @@ class Settings(_Section):
         return _secret(self.rock.api_key, self.rock.api_key_file, "rock.api_key", self.source)
 
     def pco_app_id(self) -> str:
-        if self.pco.app_id is None:
+        if self.pco.app_id is None or not self.pco.app_id.get_secret_value():
             raise ConfigError(
                 "the Planning Center application id is missing (or set PCOSYNC_PCO_APP_ID)",
                 key="pco.app_id",
@@ -263,20 +259,29 @@ def _secret(value: SecretStr | None, file: Path | None, key: str, source: Path |
     if value is not None and value.get_secret_value():
         return value.get_secret_value()
     if file is not None:
+        file = file.expanduser()
         path = file if file.is_absolute() or source is None else source.parent / file
         try:
             mode = path.stat().st_mode
-        except OSError as exc:
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ConfigError(
+                    f"the secret file {path} must be readable by its owner only (chmod 600 {path})",
+                    key=f"{key}_file",
+                    file=_name(source),
+                )
+            text = path.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
             raise ConfigError(
-                f"cannot read the secret file {path}", key=f"{key}_file", file=_name(source)
-            ) from exc
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"the secret file {path} must be readable by its owner only (chmod 600 {path})",
+                f"cannot read the secret file {path} ({reason})",
                 key=f"{key}_file",
                 file=_name(source),
+            ) from None
+        if not text:
+            raise ConfigError(
+                f"the secret file {path} is empty", key=f"{key}_file", file=_name(source)
             )
-        return path.read_text().strip()
+        return text
     section, name = key.split(".")
     env_name = ENV_SECRETS[(section, name)]
     raise ConfigError(
@@ -311,17 +316,28 @@ def load_settings(path: str | Path | None = None) -> Settings:
     try:
         settings = Settings.model_validate(raw)
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(first["msg"], key=key, file=str(file)) from None
+        raise config_error(exc, file) from None
     settings.source = file.resolve()
     return settings
+
+
+def config_error(exc: PydanticValidationError, file: Path, prefix: str = "") -> ConfigError:
+    """The first problem pydantic found, in words for the person editing the file."""
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting: check its spelling and section (see docs/operations.md)"
+    elif first["type"] == "missing":
+        message = "this setting is required"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    return ConfigError(prefix + message, key=key, file=str(file))
 
 
 def write_settings(path: Path, data: dict[str, Any]) -> None:
     """Write a config file readable only by its owner (it may hold secrets)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file may have been readable by others: close it first
     with os.fdopen(fd, "wb") as fh:
         tomli_w.dump(data, fh)
-    os.chmod(path, 0o600)

@@ -86,3 +86,56 @@ def test_missing_file_says_run_init(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path / "nope.toml")
     assert "pcosync init" in str(info.value)
+
+
+def test_unknown_or_missing_setting_is_said_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "pcosync.toml"
+    write_settings(path, {**BASE, "teams": {"parent_group": "Serving Teams"}})
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    text = str(info.value)
+    assert "unknown setting" in text and f"teams.parent_group in {path}" in text
+    assert "Extra inputs" not in text
+
+    write_settings(path, {"pco": BASE["pco"]})
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert "required" in str(info.value) and "rock" in str(info.value)
+
+
+def test_secret_file_empty_or_unreadable_names_key_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "pco.secret"
+    empty.write_text("\n")
+    os.chmod(empty, 0o600)
+    path = tmp_path / "pcosync.toml"
+    write_settings(path, {"rock": {"url": "http://r"}, "pco": {"secret_file": "pco.secret"}})
+    settings = load_settings(path)
+    with pytest.raises(ConfigError) as info:
+        settings.pco_secret()
+    assert "is empty" in str(info.value) and f"pco.secret_file in {path}" in str(info.value)
+
+    folder = tmp_path / "a-folder"
+    folder.mkdir(mode=0o700)
+    write_settings(path, {"rock": {"url": "http://r", "api_key_file": str(folder)}})
+    with pytest.raises(ConfigError) as info:
+        load_settings(path).rock_api_key()
+    assert "cannot read the secret file" in str(info.value) and "rock.api_key_file" in str(
+        info.value
+    )
+
+    # ~ means the home folder, as in a shell
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "rock.key").write_text("home-key\n")
+    os.chmod(tmp_path / "rock.key", 0o600)
+    write_settings(path, {"rock": {"url": "http://r", "api_key_file": "~/rock.key"}})
+    assert load_settings(path).rock_api_key() == "home-key"
+
+
+def test_rewriting_a_readable_file_makes_it_private(tmp_path: Path) -> None:
+    path = tmp_path / "pcosync.toml"
+    path.write_text("")
+    os.chmod(path, 0o644)
+    write_settings(path, BASE)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
