@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from pcosync.cli.main import app
-from pcosync.config import load_settings
+from pcosync.config import load_settings, write_settings
 from pcosync.emulators.rock.app import DEFAULT_API_KEY
 from pcosync.emulators.rock.app import create_app as create_rock
 from pcosync.emulators.server import BackgroundServer
@@ -179,6 +179,34 @@ def test_second_init_keeps_one_attribute_and_needs_force(
     assert len(pco_attributes(rock_emulator)) == 1
     assert load_settings(initialised).sync.lookback_minutes == 25
     assert stat.S_IMODE(initialised.stat().st_mode) == 0o600
+
+
+def test_reinit_keeps_the_campus_map_edited_by_hand(
+    initialised: Path, rock_emulator: RunningEmulator, pco_emulator: RunningEmulator
+) -> None:
+    secrets = secrets_of(rock_emulator, pco_emulator)
+    raw = tomllib.loads(initialised.read_text())
+    a, b, c = raw["campus_map"][:3]
+    # the admin pairs two campuses the other way round, names one their own way, and one
+    # entry points at a Planning Center campus that no longer exists
+    raw["campus_map"] = [
+        {"name": "Our main site", "rock_id": a["rock_id"], "pco_id": b["pco_id"]},
+        {"name": b["name"], "rock_id": b["rock_id"], "pco_id": a["pco_id"]},
+        {"name": c["name"], "rock_id": c["rock_id"], "pco_id": "99999"},
+    ]
+    write_settings(initialised, raw)
+
+    again = invoke(
+        [*init_args(initialised, rock_emulator, pco_emulator), "--force"], secrets=secrets
+    )
+    assert again.exit_code == 0, again.output
+    assert "kept from the file" in again.output
+    entries = {(e.name, e.rock_id, e.pco_id) for e in load_settings(initialised).campus_map}
+    assert entries == {
+        ("Our main site", a["rock_id"], b["pco_id"]),
+        (b["name"], b["rock_id"], a["pco_id"]),
+        (c["name"], c["rock_id"], c["pco_id"]),  # the broken entry is proposed again
+    }
 
 
 def test_bad_rock_key_says_what_to_do(

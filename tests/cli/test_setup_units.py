@@ -54,6 +54,24 @@ def test_campuses_match_by_name_then_similarity_each_used_once() -> None:
     ]
 
 
+def test_existing_entries_are_kept_while_both_campuses_exist() -> None:
+    rock = [(1, "Main"), (2, "North"), (3, "Online")]
+    pco = [("p1", "Main"), ("p2", "North"), ("p3", "Online")]
+    keep = [
+        ("Main by hand", 1, "p2"),  # chosen by hand: wins over the same-name pair
+        ("Gone", 3, "p404"),  # Planning Center has no such campus: proposed afresh
+        ("Twice", 1, "p3"),  # Rock campus 1 is already kept: not used twice
+    ]
+    pairs = propose_campus_map(rock, pco, keep=keep)
+    got = [(p.name, p.kind, p.rock_id, p.pco_id) for p in pairs]
+    assert got == [
+        ("Main by hand", MatchKind.KEPT, 1, "p2"),
+        ("North", MatchKind.ROCK_ONLY, 2, None),
+        ("Online", MatchKind.SAME_NAME, 3, "p3"),
+        ("Main", MatchKind.PCO_ONLY, None, "p1"),
+    ]
+
+
 def test_best_similar_pair_wins() -> None:
     pairs = propose_campus_map([(1, "North Side Campus"), (2, "Northside")], [("a", "North-side")])
     assert [(p.rock_id, p.pco_id, p.kind) for p in pairs if p.pco_id] == [

@@ -30,6 +30,7 @@ from pcosync.setup.assistant import (
     InitOutcome,
     InitPlan,
     TeamsChoice,
+    campus_proposal,
     env_names,
     normalize_url,
     prepare_init,
@@ -41,7 +42,7 @@ from pcosync.setup.assistant import (
     verify_rock,
     verify_teams,
 )
-from pcosync.setup.campuses import CampusPair, MatchKind, propose_campus_map
+from pcosync.setup.campuses import CampusPair, MatchKind
 from pcosync.setup.probes import (
     GroupType,
     ParentGroup,
@@ -108,6 +109,7 @@ def _campus_table(pairs: list[CampusPair]) -> Table:
         rock = f"{p.rock_name} ({p.rock_id})" if p.rock_id is not None else "-"
         pco = f"{p.pco_name} ({p.pco_id})" if p.pco_id is not None else "-"
         how = {
+            MatchKind.KEPT: Text("kept from the file", style="green"),
             MatchKind.SAME_NAME: Text("same name", style="green"),
             MatchKind.SIMILAR_NAME: Text("similar name: please check", style="yellow"),
         }.get(p.kind, Text("not matched: map by hand", style="red"))
@@ -448,7 +450,7 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
     existing = read_existing(path) if path.exists() else None
 
     console.rule("Campus map")
-    _print_campus_map(console, propose_campus_map(rock_facts.campuses, pco_facts.campuses))
+    _print_campus_map(console, campus_proposal(rock_facts, pco_facts, existing))
     console.print("You can change the map in the file afterwards.", style="dim")
 
     console.rule("Serving teams")

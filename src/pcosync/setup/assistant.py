@@ -33,6 +33,7 @@ from pcosync.config import (
     Settings,
     StateSettings,
     SyncSettings,
+    config_error,
     write_settings,
 )
 from pcosync.errors import ApiError, ConfigError
@@ -334,7 +335,7 @@ async def prepare_init(
     )
     checks.append(tz_check)
 
-    pairs = propose_campus_map(rock_facts.campuses, pco_facts.campuses)
+    pairs = campus_proposal(rock_facts, pco_facts, existing)
     if not (rock_facts.campuses_read and pco_facts.campuses_read):
         checks.append(
             warning(
@@ -347,14 +348,33 @@ async def prepare_init(
     try:
         Settings.model_validate(data)
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"the existing file has a setting init cannot keep: {first['msg']}",
-            key=key,
-            file=str(plan.config_path),
+        raise config_error(
+            exc, plan.config_path, "the existing file has a setting init cannot keep: "
         ) from None
     return InitOutcome(checks, choice, pairs, created, data)
+
+
+def campus_proposal(
+    rock: RockFacts, pco: PcoFacts, existing: Mapping[str, Any] | None
+) -> list[CampusPair]:
+    """The campus map to write: the existing file's entries whose campuses both still exist,
+    the rest proposed by name. When a side's campuses could not be read, the existing
+    entries are kept as they are (they cannot be checked, and must not be lost)."""
+    raw = (existing or {}).get("campus_map")
+    entries: list[tuple[str, int | None, str | None]] = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            rock_id, pco_id = item.get("rock_id"), item.get("pco_id")
+            entries.append(
+                (
+                    item["name"],
+                    rock_id if isinstance(rock_id, int) and not isinstance(rock_id, bool) else None,
+                    pco_id if isinstance(pco_id, str) else None,
+                )
+            )
+    if entries and not (rock.campuses_read and pco.campuses_read):
+        return [CampusPair(n, MatchKind.KEPT, r, n, p, n) for n, r, p in entries]
+    return propose_campus_map(rock.campuses, pco.campuses, keep=entries)
 
 
 def save(plan: InitPlan, outcome: InitOutcome) -> None:

@@ -1,8 +1,9 @@
 """Proposing the campus map: Rock campus ⇄ Planning Center campus, by name.
 
-Same name first (ignoring case and spacing), then a close name (``Downtown`` ⇄ ``Downtown
-Campus``), each campus used once. What is left is listed with one side only, for the admin
-to finish by hand in ``pcosync.toml``. Pure: no I/O.
+Entries the admin already has (a re-run of ``init``) are kept while both their campuses
+still exist; then same name (ignoring case and spacing), then a close name (``Downtown`` ⇄
+``Downtown Campus``), each campus used once. What is left is listed with one side only, for
+the admin to finish by hand in ``pcosync.toml``. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _GENERIC_WORDS = frozenset({"campus", "site", "location"})
 
 
 class MatchKind(StrEnum):
+    KEPT = "kept from the file"
     SAME_NAME = "same name"
     SIMILAR_NAME = "similar name"
     ROCK_ONLY = "only in Rock"
@@ -89,17 +91,30 @@ def propose_campus_map(
     rock: Sequence[tuple[int, str]],
     pco: Sequence[tuple[str, str]],
     *,
+    keep: Sequence[tuple[str, int | None, str | None]] = (),
     threshold: float = SIMILARITY_THRESHOLD,
 ) -> list[CampusPair]:
-    """Pairs for every campus of both sides: ``rock`` is (Id, Name), ``pco`` (id, name)."""
+    """Pairs for every campus of both sides: ``rock`` is (Id, Name), ``pco`` (id, name);
+    ``keep`` the existing entries (name, Rock Id, PCO id), kept when both ids exist."""
     rock_left = dict(sorted(rock))
     pco_left = dict(pco)
     pairs: dict[int, CampusPair] = {}
 
+    for name, kept_rid, kept_pid in keep:
+        if kept_rid in rock_left and kept_pid in pco_left:
+            pairs[kept_rid] = CampusPair(
+                tidy_name(name),
+                MatchKind.KEPT,
+                kept_rid,
+                rock_left.pop(kept_rid),
+                kept_pid,
+                pco_left.pop(kept_pid),
+            )
+
     by_name: dict[str, str] = {}
     for pid, pname in pco:
         by_name.setdefault(normalize_name(pname), pid)
-    for rid, rname in sorted(rock):
+    for rid, rname in list(rock_left.items()):
         same = by_name.get(normalize_name(rname))
         if same is not None and same in pco_left:
             pairs[rid] = CampusPair(
