@@ -13,7 +13,7 @@ from pcosync.clients.http import RetryPolicy
 from pcosync.clients.rock import Guids, RockClient, odata
 from pcosync.errors import AuthenticationError, NotFoundError, RetriesExhausted
 from tests.conftest import RunningEmulator
-from tests.contract.suite import FAST_RETRY, ClientContract, control, set_faults
+from tests.contract.suite import FAST_RETRY, ClientContract, control, request_count, set_faults
 
 PEOPLE = "/api/People"
 
@@ -154,3 +154,16 @@ class TestRockContract(ClientContract):
         assert len(people) == self.expected_total(emulator)
         homes = [gl for gl in locations if gl.location_type_value_id == home]
         assert [gl.location.street1 for gl in homes if gl.location] == ["1 Test Way"]
+
+    async def test_top_is_a_row_limit_read_in_the_fewest_requests(
+        self, emulator: RunningEmulator
+    ) -> None:
+        async with self.make_client(emulator, page_size=7) as client:
+            before = request_count(emulator.url)
+            one = await client.query("People", select=["Id"], top=1)
+            after_one = request_count(emulator.url)
+            ten = await client.query("People", select=["Id"], top=10)
+            after_ten = request_count(emulator.url)
+        assert len(one) == 1 and after_one - before == 1
+        assert len(ten) == 10 and after_ten - after_one == 2  # two pages of 7, cut to 10
+        assert len({r["Id"] for r in ten}) == 10

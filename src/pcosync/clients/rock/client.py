@@ -104,8 +104,9 @@ class RockClient:
         extra: Mapping[str, str] | None = None,
         top: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Every row of ``/api/{entity}`` matching ``filter``, page by page."""
-        page = top or self.page_size
+        """Every row of ``/api/{entity}`` matching ``filter``, page by page; at most ``top``
+        rows when it is given (then without a second request to learn there are no more)."""
+        page = min(top, self.page_size) if top else self.page_size
         rows: list[dict[str, Any]] = []
         skip = 0
         previous_first: Any = object()
@@ -134,8 +135,8 @@ class RockClient:
                     path=f"/api/{entity}",
                 )
             rows.extend(batch)
-            if len(batch) < page:
-                return rows
+            if len(batch) < page or (top and len(rows) >= top):
+                return rows[:top] if top else rows
             previous_first = batch[0].get("Id")
             skip += page
 
