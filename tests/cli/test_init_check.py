@@ -492,6 +492,7 @@ def test_check_all_ok_on_a_fresh_setup(
         "State database",
         "Campus map",
         "Teams parent group",
+        "Notifications",
     ):
         assert names[expected]["status"] == "ok", names[expected]
     assert "not set" in names["Teams parent group"]["detail"]

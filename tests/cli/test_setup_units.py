@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
+from pcosync.config import Settings
+from pcosync.setup.assistant import notifications_check
 from pcosync.setup.campuses import MatchKind, name_similarity, propose_campus_map
 from pcosync.setup.probes import (
     clock_check,
@@ -192,3 +195,35 @@ def test_state_store_probe(tmp_path: Path) -> None:
     down = state_check(secret_url)
     assert down.status is Status.FAILED
     assert "hunter2" not in down.detail and "***" in down.detail
+
+
+def test_notifications_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PCOSYNC_SMTP_PASSWORD", raising=False)
+    monkeypatch.delenv("PCOSYNC_WEBHOOK_URL", raising=False)
+    base = {"rock": {"url": "http://r"}}
+    none = notifications_check(Settings.model_validate(base), "f.toml")
+    assert none.status is Status.OK and "none set up" in none.detail
+
+    broken = Settings.model_validate(
+        {**base, "notifications": {"smtp": {"host": "mail", "user": "me"}, "webhook": {}}}
+    )
+    check = notifications_check(broken, "f.toml")
+    assert check.status is Status.WARNING
+    assert "no recipients" in check.detail and "PCOSYNC_SMTP_PASSWORD" in check.detail
+    assert "PCOSYNC_WEBHOOK_URL" in check.detail and "f.toml" in check.fix
+
+    hook = "https://hooks.example.org/T000/secret-path"
+    monkeypatch.setenv("PCOSYNC_SMTP_PASSWORD", "pw")
+    monkeypatch.setenv("PCOSYNC_WEBHOOK_URL", hook)
+    working = Settings.model_validate(
+        {
+            **base,
+            "notifications": {
+                "smtp": {"host": "mail", "user": "me", "to": ["a@b.org"]},
+                "webhook": {},
+            },
+        }
+    )
+    fine = notifications_check(working, "f.toml")
+    assert fine.status is Status.OK and "email via mail:587" in fine.detail
+    assert hook not in fine.detail + fine.fix  # a webhook URL is a secret

@@ -434,7 +434,41 @@ async def run_checks(settings: Settings) -> list[Check]:
     entries = [(e.name, e.rock_id, e.pco_id) for e in settings.campus_map]
     checks += campus_map_check(entries, rock_facts, pco_facts)
     checks.append(teams)
+    checks.append(notifications_check(settings, source))
     return checks
+
+
+def notifications_check(settings: Settings, source: str) -> Check:
+    """What ``[notifications]`` would do, from the file and the environment alone: a missing
+    password or webhook URL is otherwise found out only when a run fails and nobody hears."""
+    name = "Notifications"
+    smtp, webhook = settings.notifications.smtp, settings.notifications.webhook
+    if smtp is None and webhook is None:
+        return ok(name, "none set up: failed and held runs are only shown by `pcosync runs`")
+    problems: list[str] = []
+    shown: list[str] = []
+    if smtp is not None:
+        if not smtp.to and smtp.rock_group_id is None:
+            problems.append("[notifications.smtp] has no recipients (to, or rock_group_id)")
+        if smtp.user and smtp.password() is None:
+            problems.append(
+                f"[notifications.smtp] user is set but {smtp.password_env} (its password) is not"
+            )
+        shown.append(f"email via {smtp.host}:{smtp.port}")
+    if webhook is not None:
+        try:
+            webhook.target()
+        except ConfigError:
+            problems.append(f"[notifications.webhook] has no url, and {webhook.url_env} is not set")
+        shown.append("a webhook")
+    if problems:
+        return warning(
+            name,
+            "; ".join(problems),
+            f"Fix [notifications] in {source} (or set the environment variable wherever pcosync "
+            "runs); until then those notifications are not sent.",
+        )
+    return ok(name, " and ".join(shown) + " when a run fails, is held or ends partial")
 
 
 async def _teams_check(rock: RockClient, settings: Settings, source: str) -> Check:
