@@ -89,6 +89,32 @@ async def test_a_repeated_next_link_stops_with_pagination_error() -> None:
     await client.aclose()
 
 
+async def test_a_server_that_ignores_offset_stops_with_pagination_error() -> None:
+    """Concurrent offset paging: every page repeats the first one and says there is more."""
+    requests = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal requests
+        requests += 1
+        return httpx.Response(
+            200,
+            json={
+                "data": [{"type": "Person", "id": str(i), "attributes": {}} for i in range(3)],
+                "included": [],
+                "meta": {"total_count": 6, "count": 3},
+                "links": {"next": "http://pco.test/people/v2/people?offset=3"},
+            },
+        )
+
+    client = PcoClient(
+        "http://pco.test", app_id="a", secret="b", transport=httpx.MockTransport(handler)
+    )
+    with pytest.raises(PaginationError):
+        await client.collect("/people/v2/people", Query(per_page=3))
+    await client.aclose()
+    assert requests == 3  # the first page, offset 3, then the one past the count: no loop
+
+
 async def test_log_lines_name_paths_not_values_or_secrets(
     pco_emulator: RunningEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:

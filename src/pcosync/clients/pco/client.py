@@ -249,17 +249,20 @@ class PcoClient:
         ``concurrency`` at a time (the rate limiter still paces them). Each page is converted
         and dropped as soon as it arrives, so memory holds the converted records, not the raw
         JSON of every page. Records are deduplicated by id, since offset paging can repeat a
-        record when the collection shifts mid-scan.
+        record when the collection shifts mid-scan; a page past the first count that brings
+        nothing new means the paging did not advance, and stops with :class:`PaginationError`.
         """
         query = query or Query()
         out: list[T] = []
         seen: set[str] = set()
 
-        def take(doc: Document) -> None:
+        def take(doc: Document) -> int:
+            before = len(out)
             for res in doc.data:
                 if res.id not in seen:
                     seen.add(res.id)
                     out.append(convert(res, doc))
+            return len(out) - before
 
         first = await self.get(path, query)
         take(first)
@@ -285,7 +288,14 @@ class PcoClient:
                 doc = await self.request_document("GET", path, params=query.params(extra_offset))
                 if doc is None or not doc.data:
                     break
-                take(doc)
+                if not take(doc):
+                    raise PaginationError(
+                        f"Planning Center paging of {path} repeated records at offset "
+                        f"{extra_offset}",
+                        service="pco",
+                        method="GET",
+                        path=path,
+                    )
                 going = bool(doc.next_url)
                 extra_offset += per_page
         elif first.next_url:
