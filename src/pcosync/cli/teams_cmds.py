@@ -154,7 +154,7 @@ def import_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """Mirror Planning Center folders, service types, teams and positions as Rock groups
-    (and, with `tags = true` in [teams], Services person tag groups and tags)."""
+    (and, with `tags = true` in \\[teams], Services person tag groups and tags)."""
 
     async def work(teams: TeamImport) -> ImportPlan:
         plan = await teams.plan_import(folders=folder, adopt=adopt, dry_run=dry_run)
