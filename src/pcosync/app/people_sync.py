@@ -250,7 +250,7 @@ class PeopleSync:
                 self.progress(f"Applying {len(plan.operations)} changes")
                 for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
                     store.parked.resolve(side, key)
-                await self._apply(run.id, plan, fresh, links, summary)
+                await self._apply(run.id, plan, fresh, summary)
                 self._resolve_moot(obs.retried, plan)
                 summary.status = (
                     RunStatus.PARTIAL if summary.parked or summary.in_doubt else RunStatus.DONE
@@ -694,41 +694,24 @@ class PeopleSync:
         run_id: int,
         plan: SyncPlan,
         fresh: Mapping[tuple[int, str], int | None],
-        links: Mapping[int, Link],
         summary: RunSummary,
     ) -> None:
         store = self.store
         store.journal.record(run_id, plan.operations)
         store.journal.record_conflicts(run_id, plan.conflicts)
-        applied: set[int] = set()
-        failed: set[int] = set()
-        link_of: dict[PersonRef, int] = {}
         old_bases = store.links.load_bases([r.link_id for r in plan.bases if r.link_id])
-        # one chain per person, in plan order; chains run side by side (the PCO limiter
-        # paces them) and an operation waits for any it depends on in another chain
-        chains: dict[PersonRef, list[Operation]] = {}
-        for op in plan.operations:
-            chains.setdefault(op.ref, []).append(op)
-        done = {op.seq: asyncio.Event() for op in plan.operations}
-        slots = asyncio.Semaphore(self.concurrency)
 
-        async def run_chain(ref: PersonRef, ops: list[Operation]) -> None:
-            async with slots:
-                for op in ops:
-                    for dep in op.depends_on:
-                        if dep in done:
-                            await done[dep].wait()
-                    try:
-                        await self._apply_step(run_id, op, fresh, link_of, summary, applied, failed)
-                    finally:
-                        done[op.seq].set()
-                self._settle(ref, plan, applied, link_of, old_bases)
+        def settle(ref: PersonRef, applied: set[int], link_of: Mapping[PersonRef, int]) -> None:
+            self._settle(ref, plan, applied, link_of, old_bases)
 
-        await asyncio.gather(*(run_chain(ref, ops) for ref, ops in chains.items()))
+        applied, link_of = await self.apply_operations(
+            run_id, plan.operations, summary, fresh, after_person=settle
+        )
         # bases of pairs that needed no operation (both sides already agreed)
+        busy = {op.ref for op in plan.operations}
         for ref in plan.bases:
-            if ref not in chains:
-                self._settle(ref, plan, applied, link_of, old_bases)
+            if ref not in busy:
+                settle(ref, applied, link_of)
         self._settle_memberships(plan, applied, link_of)
 
     def _settle_memberships(
@@ -760,12 +743,16 @@ class PeopleSync:
         operations: Iterable[Operation],
         summary: RunSummary,
         fresh: Mapping[tuple[int, str], int | None] | None = None,
+        *,
+        after_person: Callable[[PersonRef, set[int], Mapping[PersonRef, int]], None] | None = None,
     ) -> tuple[set[int], dict[PersonRef, int]]:
-        """Apply operations already in the run's journal (an approved held run).
+        """Apply operations already in the run's journal, journaling and parking each.
 
-        Same per-person chains, journaling and parking as :meth:`_apply`; bases are left to
-        the caller. ``fresh`` gives new pairs' Rock alias ids. Returns the applied seqs and
-        the links made on the way.
+        One chain per person, in plan order; up to ``concurrency`` chains run side by side
+        (the PCO limiter paces them) and an operation waits for any it depends on.
+        ``fresh`` gives new pairs' Rock alias ids; ``after_person`` is called when a
+        person's chain is done (a run stores their base there; an approved held run leaves
+        bases to its caller). Returns the applied seqs and the links made on the way.
         """
         new_pairs = fresh or {}
         applied: set[int] = set()
@@ -777,7 +764,7 @@ class PeopleSync:
         done = {op.seq: asyncio.Event() for ops in chains.values() for op in ops}
         slots = asyncio.Semaphore(self.concurrency)
 
-        async def run_chain(ops: list[Operation]) -> None:
+        async def run_chain(ref: PersonRef, ops: list[Operation]) -> None:
             async with slots:
                 for op in ops:
                     for dep in op.depends_on:
@@ -789,8 +776,10 @@ class PeopleSync:
                         )
                     finally:
                         done[op.seq].set()
+                if after_person is not None:
+                    after_person(ref, applied, link_of)
 
-        await asyncio.gather(*(run_chain(ops) for ops in chains.values()))
+        await asyncio.gather(*(run_chain(ref, ops) for ref, ops in chains.items()))
         return applied, link_of
 
     async def _apply_step(
