@@ -24,11 +24,12 @@ from pcosync.config import Settings, load_settings
 from pcosync.domain.fields import field_spec
 from pcosync.domain.identity import Side
 from pcosync.errors import (
-    ApiError,
     AuthenticationError,
     ConfigError,
+    PcoSyncError,
     PermissionDenied,
     RetriesExhausted,
+    RetryableError,
     TransportError,
 )
 from pcosync.store import IssueStatus, LinkConflict, OpStatus, RunStatus, Store
@@ -66,10 +67,10 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (AuthenticationError, PermissionDenied) as exc:
             err.print(f"[red]Access refused:[/red] {exc}")
             raise typer.Exit(EXIT_FAILED) from None
-        except (RetriesExhausted, TransportError) as exc:
+        except (RetriesExhausted, TransportError, RetryableError) as exc:
             err.print(f"[yellow]Temporary problem, try again later:[/yellow] {exc}")
             raise typer.Exit(EXIT_TEMPORARY) from None
-        except ApiError as exc:
+        except PcoSyncError as exc:  # a Rock or Planning Center error, or one of our own
             err.print(f"[red]Failed:[/red] {exc}")
             raise typer.Exit(EXIT_FAILED) from None
 
@@ -450,6 +451,25 @@ def people_link(
 
 @friendly_errors
 def _people_link(ctx: typer.Context, rock_id: int, pco_id: str) -> None:
+    settings = settings_for(ctx)
+
+    async def missing() -> list[str]:
+        """The records that do not exist (a mistyped id would make a link to nothing)."""
+        out = []
+        async with open_connection(settings) as conn:
+            for side, record_id in ((Side.ROCK, rock_id), (Side.PCO, pco_id)):
+                adapter = conn.rock if side is Side.ROCK else conn.pco
+                found = await adapter.fetch_one(record_id)
+                unreadable = bool(adapter.rejected)  # it exists; a value needs fixing
+                adapter.rejected.clear()
+                if found is None and not unreadable:
+                    out.append(f"There is no {side.label} person {record_id}.")
+        return out
+
+    problems = asyncio.run(missing())
+    if problems:
+        err.print(f"[red]Not linked:[/red] {' '.join(problems)} Check the ids and try again.")
+        raise typer.Exit(EXIT_USAGE)
     store = _store(ctx)
     store.links.allow(rock_id, pco_id)
     try:
@@ -471,7 +491,7 @@ def people_unlink(
     rock_id: int | None = typer.Option(None, "--rock", help="The Rock person Id."),
     pco_id: str | None = typer.Option(None, "--pco", help="The Planning Center person id."),
 ) -> None:
-    """Stop syncing a pair; they will not be matched to each other again."""
+    """Say two linked records are not the same person: they will not be matched again."""
     _people_unlink(ctx, rock_id, pco_id)
 
 
@@ -497,7 +517,9 @@ def _people_unlink(ctx: typer.Context, rock_id: int | None, pco_id: str | None) 
             await conn.pco.write_link(link.pco_person_id, None)
             console.print(
                 f"Unlinked Rock person {link.rock_person_id} and Planning Center "
-                f"person {link.pco_person_id}; they will not be matched again."
+                f"person {link.pco_person_id}; they will not be matched again. Someone in "
+                "scope who has no other match is created on the other side by the next sync: "
+                "link them to the right record with `pcosync people link`."
             )
 
     asyncio.run(go())
