@@ -205,3 +205,15 @@ def test_an_unreachable_receiver_does_not_fail_the_run(receivers: Receivers) -> 
     )
     failed = asyncio.run(deliver(settings, notice_for(7, "failed", error_kind="X")))
     assert failed == ["email", "webhook"]
+
+
+def test_a_held_notice_gives_the_reasons_and_a_partial_revert_says_nothing_is_retried() -> None:
+    held = notice_for(5, "held", hold_reasons=["Held on request (--hold): review it."])
+    assert held is not None and "safety limits" not in held.text
+    assert "- Held on request (--hold): review it." in held.text
+    undo = notice_for(6, "partial", counts={"mode": "revert", "parked": 2})
+    assert undo is not None and undo.command == "pcosync runs show 6"
+    assert "2 change(s) could not be undone" in undo.text and "not retried" in undo.text
+    assert "retried on later runs" not in undo.text
+    run = notice_for(7, "partial", counts={"mode": "incremental", "parked": 2})
+    assert run is not None and "retried on later runs" in run.text

@@ -66,12 +66,19 @@ def notice_for(
         command = f"pcosync review {run_id}"
         subject = f"pcosync{where}: run {run_id} is held for review"
         lines = [
-            f"Run {run_id} was held before writing anything: it would change more than the "
-            "safety limits allow.",
+            f"Run {run_id} was held for review before writing anything:",
             *(f"- {r}" for r in hold_reasons),
             _counts_line(c),
             f"Look at it with: {command}",
             f"Then: pcosync approve {run_id}   or   pcosync reject {run_id}",
+        ]
+    elif status == "partial" and c.get("mode") == "revert":
+        command = f"pcosync runs show {run_id}"
+        subject = f"pcosync{where}: revert run {run_id} left {c.get('parked', 0)} not undone"
+        lines = [
+            f"Revert run {run_id} finished, but {c.get('parked', 0)} change(s) could not be "
+            "undone. They are not retried: see which, and set them back by hand.",
+            f"Look at it with: {command}",
         ]
     elif status == "partial":
         command = f"pcosync runs show {run_id}"
