@@ -551,3 +551,14 @@ async def test_fetch_many_skips_missing_ids(rock: Rock) -> None:
     b = await raw_person(rock)
     found = await rock.adapter.fetch_many([a, b, 99999999, a])
     assert sorted(int(p.id) for p in found) == sorted([a, b])
+
+
+async def test_a_rock_error_quoting_personal_data_keeps_it_out_of_the_message(rock: Rock) -> None:
+    """Rock's ExceptionMessage can quote the query's values; our error text never carries it."""
+    from pcosync.errors import ApiError
+
+    with pytest.raises(ApiError) as caught:
+        await rock.client.query("People", filter="Email eq 'private.person@example.org' and")
+    text = str(caught.value)
+    assert "not valid" in text  # Rock's own Message is kept
+    assert "private.person" not in text

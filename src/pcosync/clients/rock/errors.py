@@ -19,7 +19,11 @@ def _is_html(response: httpx.Response) -> bool:
 
 
 def rock_message(response: httpx.Response) -> str:
-    """Rock's ``{"Message": …}`` (plus ``ExceptionMessage`` when present); empty otherwise."""
+    """Rock's ``{"Message": …}`` (plus ``ExceptionType`` when present); empty otherwise.
+
+    ``ExceptionMessage`` is left out on purpose: Rock fills it (for admin callers) with the
+    exception's own text, which can quote the values of the query or record, i.e. personal
+    data, and our error messages end up in logs and notifications."""
     if _is_html(response) or not response.content:
         return ""
     try:
@@ -28,7 +32,7 @@ def rock_message(response: httpx.Response) -> str:
         return ""
     if not isinstance(body, dict):
         return ""
-    parts = [str(body[k]) for k in ("Message", "ExceptionMessage") if body.get(k)]
+    parts = [str(body[k]) for k in ("Message", "ExceptionType") if body.get(k)]
     return " ".join(parts)
 
 
