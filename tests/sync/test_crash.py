@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 
 from pcosync.config import load_settings
+from pcosync.domain.identity import PersonRef, Side
+from pcosync.engine.merge import Reason
+from pcosync.engine.plan import Operation, OpKind
+from pcosync.store import OpStatus, RunMode, RunStatus
 from tests.sync.conftest import Church
 from tests.sync.test_people_sync import _link_values
 
@@ -76,3 +80,29 @@ def test_sigkill_mid_apply_then_restart_converges(church: Church) -> None:
         assert not store.journal.in_doubt()
     finally:
         store.close()
+
+
+def test_an_interrupted_write_to_a_person_gone_since_does_not_fail_later_runs(
+    church: Church,
+) -> None:
+    church.sync()
+    gone = "999999999"  # e.g. merged away in Planning Center after the process was killed
+    store = church.store()
+    try:
+        killed = store.runs.start(RunMode.INCREMENTAL)
+        op = Operation(1, OpKind.ARCHIVE, Side.PCO, PersonRef(None, None, gone), Reason.EDIT)
+        store.journal.record(killed.id, [op])
+        store.journal.mark_sent(killed.id, 1)  # the process died waiting for the answer
+    finally:
+        store.close()
+
+    summary = church.sync()
+    assert summary.status is RunStatus.DONE
+    assert any(gone in n and "inactive" in n for n in summary.notes)
+    store = church.store()
+    try:
+        settled = store.journal.get(killed.id, 1)
+        assert not store.journal.in_doubt()
+    finally:
+        store.close()
+    assert settled.status is OpStatus.FAILED and gone in (settled.error or "")

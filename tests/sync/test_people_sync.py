@@ -150,7 +150,10 @@ def test_duplicate_of_a_linked_person_is_an_issue_not_a_link(church: Church) -> 
     assert summary.match_issues >= 1
     assert len(issues) == 1
     assert link.rock_person_id in issues[0].rock_ids
-    assert "already being synced" in issues[0].message or "already" in issues[0].message
+    # which records, and how to fix it (DESIGN §3)
+    message = issues[0].message
+    assert f"Rock person {link.rock_person_id} is already being synced" in message
+    assert dup_id in message and "merge the duplicates in Planning Center" in message
     assert summary.created["rock"] == 0
     assert len(church.rock_get("/api/People", **{"$select": "Id"})) == rock_before
 

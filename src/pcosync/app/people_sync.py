@@ -50,6 +50,7 @@ from pcosync.engine.ports import ObservedPerson
 from pcosync.errors import (
     AmbiguousWriteError,
     ApiError,
+    ClientError,
     NotFoundError,
     PcoSyncError,
     RetriesExhausted,
@@ -1045,21 +1046,42 @@ class PeopleSync:
                     )
                     if op.record is not None:
                         self.store.links.save_base(link.id, _base_of(op))
-                    await self._side(op.side.other).write_link(
-                        source_id,  # type: ignore[arg-type]
-                        created.id,
-                    )
                     summary.notes.append(
                         f"A create interrupted in run {jop.run_id} had happened; it is now "
                         "linked (no duplicate was made)."
                     )
+                    try:
+                        await self._side(op.side.other).write_link(
+                            source_id,  # type: ignore[arg-type]
+                            created.id,
+                        )
+                    except ClientError as exc:  # the run's plan writes the link id again
+                        summary.notes.append(
+                            f"Writing the link id on the {op.side.other.label} record of "
+                            f"{op.ref.describe()} failed: {_safe(exc)}"
+                        )
                     continue
                 if len(found) > 1:
-                    journal.mark_failed(jop.run_id, jop.seq, "several records carry its link id")
+                    message = (
+                        f"{len(found)} {op.side.label} records carry the link id of "
+                        f"{op.ref.describe()} (a create interrupted in run {jop.run_id}); "
+                        "merge the duplicates, then run the sync again"
+                    )
+                    journal.mark_failed(jop.run_id, jop.seq, message)
+                    summary.notes.append(message)
                     continue
             if op.kind is OpKind.ARCHIVE and op.ref.pco_id is not None:
                 # nothing later replans it (the removals it followed are done): finish it
-                await self.pco.set_active(op.ref.pco_id, False)
+                try:
+                    await self.pco.set_active(op.ref.pco_id, False)
+                except ClientError as exc:  # e.g. merged or deleted since: one record, not the run
+                    message = (
+                        f"Could not finish making {op.ref.describe()} inactive in Planning "
+                        f"Center (interrupted in run {jop.run_id}): {_safe(exc)}"
+                    )
+                    journal.mark_failed(jop.run_id, jop.seq, message)
+                    summary.notes.append(message)
+                    continue
                 journal.mark_applied(jop.run_id, jop.seq, before={"status": "active"})
                 continue
             journal.mark_skipped(
