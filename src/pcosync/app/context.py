@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -45,45 +45,46 @@ def open_store(settings: Settings) -> Store:
 async def open_connection(
     settings: Settings, *, progress: Progress | None = None
 ) -> AsyncIterator[Connection]:
-    store = open_store(settings)
-    rock_client = RockClient(
-        settings.rock.url,
-        api_key=settings.rock_api_key(),
-        time_zone=settings.rock.time_zone,
-        max_in_flight=settings.rock.max_in_flight,
-    )
-    pco_client = PcoClient(
-        settings.pco.url, app_id=settings.pco_app_id(), secret=settings.pco_secret()
-    )
-    campus_map = CampusMap(settings.campus_map)
-    sync = settings.sync
-    phone_locations = {
-        "mobile_phone": sync.mobile_location,
-        "home_phone": sync.home_location,
-        "work_phone": sync.work_location,
-    }
-    rock = RockPeople(rock_client, campus_map, default_region=sync.default_region)
-    pco = PcoPeople(
-        pco_client,
-        campus_map,
-        default_region=sync.default_region,
-        phone_locations=phone_locations,
-        read_tags=settings.teams.tags,
-    )
-    people = PeopleSync(
-        store,
-        rock,
-        pco,
-        policy=policy_from(settings),
-        gate_config=gate_config_from(settings),
-        lookback=timedelta(minutes=sync.lookback_minutes),
-        progress=progress,
-        memberships=MembershipSync(store, rock_client, pco_client, tags=settings.teams.tags),
-        inactivate_leavers=settings.teams.inactivate_leavers,
-    )
-    try:
+    """Everything opened here is closed again, also when a later step fails (e.g. a
+    secret missing from the environment)."""
+    async with AsyncExitStack() as opened:
+        store = open_store(settings)
+        opened.callback(store.close)
+        rock_client = RockClient(
+            settings.rock.url,
+            api_key=settings.rock_api_key(),
+            time_zone=settings.rock.time_zone,
+            max_in_flight=settings.rock.max_in_flight,
+        )
+        opened.push_async_callback(rock_client.aclose)
+        pco_client = PcoClient(
+            settings.pco.url, app_id=settings.pco_app_id(), secret=settings.pco_secret()
+        )
+        opened.push_async_callback(pco_client.aclose)
+        campus_map = CampusMap(settings.campus_map)
+        sync = settings.sync
+        phone_locations = {
+            "mobile_phone": sync.mobile_location,
+            "home_phone": sync.home_location,
+            "work_phone": sync.work_location,
+        }
+        rock = RockPeople(rock_client, campus_map, default_region=sync.default_region)
+        pco = PcoPeople(
+            pco_client,
+            campus_map,
+            default_region=sync.default_region,
+            phone_locations=phone_locations,
+            read_tags=settings.teams.tags,
+        )
+        people = PeopleSync(
+            store,
+            rock,
+            pco,
+            policy=policy_from(settings),
+            gate_config=gate_config_from(settings),
+            lookback=timedelta(minutes=sync.lookback_minutes),
+            progress=progress,
+            memberships=MembershipSync(store, rock_client, pco_client, tags=settings.teams.tags),
+            inactivate_leavers=settings.teams.inactivate_leavers,
+        )
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)
-    finally:
-        await rock_client.aclose()
-        await pco_client.aclose()
-        store.close()
