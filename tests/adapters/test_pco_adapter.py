@@ -470,3 +470,32 @@ async def test_services_mark_moves_forward(pco: Pco) -> None:
     control(pco.url, f"services/people/{some}/archive", {})
     await pco.adapter.serving_ids(full=False)
     assert pco.adapter.services_mark == when
+
+
+async def test_an_edit_while_changes_are_read_never_makes_the_read_skip_anyone(pco: Pco) -> None:
+    """Offset paging over a list that shifts as it is read: someone on a page already read
+    is edited meanwhile (they move in ``updated_at`` order); nobody else may be skipped."""
+    import httpx
+
+    everyone = [str(p.id) async for p in pco.adapter.fetch_all()]
+    start = freeze_clock(pco.url, future())
+    edited = everyone[:150]
+    for i, pid in enumerate(edited):  # 150 changes, one second apart: two pages
+        freeze_clock(pco.url, start + timedelta(seconds=i))
+        control(pco.url, f"people/{pid}", {"first_name": f"Edited{i}"})
+    freeze_clock(pco.url, start + timedelta(seconds=500))
+    done: list[str] = []
+
+    async def edit_after_first_page(response: httpx.Response) -> None:
+        if done or "/people/v2/people" not in response.url.path:
+            return
+        await response.aread()
+        victim = response.json()["data"][10]["id"]  # on the page just read
+        control(pco.url, f"people/{victim}", {"first_name": "EditedAgain"})
+        done.append(victim)
+
+    hooks = pco.client.http._client.event_hooks
+    hooks["response"] = [*hooks["response"], edit_after_first_page]
+    read = await pco.client.people(updated_since=start)
+    assert done, "the edit happened during the read"
+    assert set(edited) <= {p.id for p in read}

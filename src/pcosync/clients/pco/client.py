@@ -351,10 +351,15 @@ class PcoClient:
         active_only: bool = False,
         concurrency: int = 4,
     ) -> list[PcoPerson]:
-        """All people (or those changed since a moment), with their contact records."""
+        """All people (or those changed since a moment), with their contact records.
+
+        Changed people are read newest first: offset paging over a list that shifts while it
+        is read can only repeat a record then (someone edited meanwhile moves to the front,
+        pushing the rest back; repeats are dropped by id), never skip one, as the oldest-first
+        order would when a record already read moves to the end."""
         query = Query().with_include(*include)
         if updated_since is not None:
-            query.where_op("updated_at", "gte", updated_since).ordered("updated_at")
+            query.where_op("updated_at", "gte", updated_since).ordered("-updated_at")
         if active_only:
             query.where_eq("status", "active")
         return await self.collect_as(
@@ -433,13 +438,13 @@ class PcoClient:
         await self.delete(f"/people/v2/addresses/{address_id}")
 
     async def emails_changed_since(self, since: datetime) -> list[PcoEmail]:
-        query = Query().where_op("updated_at", "gte", since).ordered("updated_at")
+        query = Query().where_op("updated_at", "gte", since).ordered("-updated_at")
         return [
             PcoEmail.from_resource(r) for r, _ in await self.collect("/people/v2/emails", query)
         ]
 
     async def phones_changed_since(self, since: datetime) -> list[PcoPhone]:
-        query = Query().where_op("updated_at", "gte", since).ordered("updated_at")
+        query = Query().where_op("updated_at", "gte", since).ordered("-updated_at")
         rows = await self.collect("/people/v2/phone_numbers", query)
         return [PcoPhone.from_resource(r) for r, _ in rows]
 
