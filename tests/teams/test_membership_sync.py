@@ -542,3 +542,38 @@ def test_a_team_gone_for_good_stops_its_groups_with_a_clear_note(tc: TeamsChurch
     assert tc.group_state(group) == "inactive"
     assert tc.group_state(groups[f"Team:{BAND}"]) == "inactive"
     assert summary.members_removed["rock"] == 0
+
+
+def test_safety_percent_measures_memberships_against_the_synced_memberships(
+    tc: TeamsChurch,
+) -> None:
+    """A percent limit must not hold the first team sync (no memberships to measure against
+    yet), and must hold a later run that adds more than that share of the memberships."""
+    import tomllib
+
+    from pcosync.config import write_settings
+
+    first = tc.c.sync()  # people first, no teams yet
+    assert first.status is RunStatus.DONE, first.as_dict()
+    data = tomllib.loads(tc.c.config.read_text())
+    data["safety"] = {"create": {"percent": 10}}
+    write_settings(tc.c.config, data)
+    groups = imported(tc)
+    filled = tc.c.sync()
+    assert filled.status is RunStatus.DONE, filled.hold_reasons
+    assert filled.members_added["rock"] > 0
+    # now more than 10 % of the memberships at once: held, and said why
+    linked = links(tc)
+    total = filled.members_added["rock"]
+    position_groups = [g for ref, g in groups.items() if ref.startswith("TeamPosition:")]
+    added = 0
+    for group in position_groups:
+        for rock_id in sorted(linked.values()):
+            if added > total // 10 + 1:
+                break
+            if rock_id not in rock_members(tc, group):
+                tc.add_member(group, rock_id)
+                added += 1
+    held = tc.c.sync()
+    assert held.status is RunStatus.HELD, held.as_dict()
+    assert any("memberships" in r for r in held.hold_reasons), held.hold_reasons

@@ -662,17 +662,29 @@ class PeopleSync:
         self, plan: SyncPlan, links: Mapping[int, Link], obs: _Observation, full: bool
     ) -> list[str]:
         synced = len(links)
-        population = {Side.ROCK: Population(synced), Side.PCO: Population(synced)}
+        members = len(self.store.links.load_memberships())
+        population = {side: Population(synced, members) for side in (Side.ROCK, Side.PCO)}
         previous = self.store.watermarks.get(OBSERVED_PCO)
         observed = {Side.PCO: len(obs.serving)} if full else None
         prev = {Side.PCO: int(previous)} if full and previous and previous.isdigit() else None
-        config = for_population(self.gate_config, synced)  # first sync: see app.safety
-        result = gate(
-            plan.operations, population, config, observed=observed, previous_observed=prev
+        # people and memberships each against their own count; with none synced yet (the
+        # first sync, the first teams) a positive percent cannot be measured: see app.safety
+        people_ops = [op for op in plan.operations if op.kind not in MEMBERSHIP_KINDS]
+        member_ops = [op for op in plan.operations if op.kind in MEMBERSHIP_KINDS]
+        held = gate(
+            people_ops,
+            population,
+            for_population(self.gate_config, synced),
+            observed=observed,
+            previous_observed=prev,
         )
-        if result.decision is Decision.HOLD:
-            return [r.message for r in result.reasons]
-        return []
+        held_members = gate(member_ops, population, for_population(self.gate_config, members))
+        return [
+            r.message
+            for result in (held, held_members)
+            if result.decision is Decision.HOLD
+            for r in result.reasons
+        ]
 
     @staticmethod
     def _count_planned(plan: SyncPlan, summary: RunSummary) -> None:
