@@ -577,3 +577,22 @@ def test_safety_percent_measures_memberships_against_the_synced_memberships(
     held = tc.c.sync()
     assert held.status is RunStatus.HELD, held.as_dict()
     assert any("memberships" in r for r in held.hold_reasons), held.hold_reasons
+
+
+def test_revert_leaves_alone_someone_made_inactive_again_since(tc: TeamsChurch) -> None:
+    _groups, position, group = synced_band(tc)
+    _set_leavers(tc, True)
+    leaver = _only_position_leaver(tc, position)
+    tc.remove_member(rock_members(tc, group)[links(tc)[leaver]]["Id"])
+    run = tc.c.sync()
+    assert run.inactivated["pco"] == 1 and _pco_status(tc, leaver) == "inactive"
+    # staff make them active, and a day later inactive again, for their own reasons
+    with pco_http(tc) as http:
+        for status in ("active", "inactive"):
+            tc.c.pco_control("clock", {"advance_seconds": 86400})
+            body = {"data": {"type": "Person", "id": leaver, "attributes": {"status": status}}}
+            http.patch(f"/people/v2/people/{leaver}", json=body).raise_for_status()
+    result = tc.cli("revert", str(run.run_id))
+    assert result.exit_code == 0, result.output
+    assert _pco_status(tc, leaver) == "inactive"
+    assert "inactive in Planning Center again after the run" in " ".join(result.output.split())

@@ -460,14 +460,20 @@ class PcoPeople:
             await self._write_contacts(created, contact)
         return await self._reread(created.id)
 
-    async def set_active(self, person_id: RecordId, active: bool) -> dict[str, Any]:
+    async def set_active(
+        self, person_id: RecordId, active: bool, *, unless_inactivated_after: datetime | None = None
+    ) -> dict[str, Any]:
         """Make the person inactive in People (``status``; the API cannot archive a Services
         person, spec §5.5) or active again. Already so is success. Returns
-        ``{"status": <before>, "changed": bool}``."""
+        ``{"status": <before>, "changed": bool}``. ``unless_inactivated_after``: someone made
+        inactive later than that (by someone else, since) is left so (``"left_alone"``)."""
         pid = str(person_id)
         person = await self.client.person(pid, include=())
         before = "active" if person.active else "inactive"
         wanted = "active" if active else "inactive"
+        since = person.inactivated_at
+        if active and unless_inactivated_after and since and since > unless_inactivated_after:
+            return {"status": before, "changed": False, "left_alone": True}
         if before != wanted:
             await self.client.update_person(pid, {"status": wanted})
         return {"status": before, "changed": before != wanted}

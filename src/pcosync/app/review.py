@@ -600,8 +600,16 @@ async def _apply_revert_op(
                 summary.members_removed[op.side.value] += 1
         elif op.kind is OpKind.RESTORE and op.side is Side.PCO:
             # made inactive for leaving every team: active again (already active: as wanted)
-            restored = await sync.pco.set_active(target, True)
-            store.journal.mark_applied(run_id, op.seq, before=restored)
+            restored = await sync.pco.set_active(target, True, unless_inactivated_after=window[1])
+            if restored.get("left_alone"):
+                message = (
+                    f"{op.ref.describe()} was made inactive in Planning Center again after the "
+                    "run; left inactive."
+                )
+                store.journal.mark_skipped(run_id, op.seq, message)
+                summary.notes.append(message)
+            else:
+                store.journal.mark_applied(run_id, op.seq, before=restored)
         else:
             store.journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not reverted here")
     except (ApiError, SyncDataError) as exc:
