@@ -596,3 +596,26 @@ def test_revert_leaves_alone_someone_made_inactive_again_since(tc: TeamsChurch) 
     assert result.exit_code == 0, result.output
     assert _pco_status(tc, leaver) == "inactive"
     assert "inactive in Planning Center again after the run" in " ".join(result.output.split())
+
+
+def test_approving_an_old_hold_does_not_inactivate_someone_given_a_team_since(
+    tc: TeamsChurch,
+) -> None:
+    _groups, position, group = synced_band(tc)
+    _set_leavers(tc, True)
+    leaver = _only_position_leaver(tc, position)
+    tc.remove_member(rock_members(tc, group)[links(tc)[leaver]]["Id"])
+    held = tc.c.sync(hold=True)
+    assert held.status is RunStatus.HELD and held.inactivated["pco"] == 1
+    # while the run waits for review, they are given another position in Planning Center
+    other = team_positions(tc, VOCALS)[0]
+
+    async def assign() -> None:
+        async with tc.c.pco() as pco:
+            await pco.create_assignment("1200002", other, leaver)
+
+    asyncio.run(assign())
+    result = tc.cli("approve", str(held.run_id))
+    assert result.exit_code in (0, 3), result.output
+    assert leaver not in pco_roster(tc, BAND, position)  # the approved removal went through
+    assert _pco_status(tc, leaver) == "active"  # but they still serve: not made inactive

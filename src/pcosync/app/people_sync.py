@@ -899,7 +899,11 @@ class PeopleSync:
         target = rock_id if op.side is Side.ROCK else pco_id
         journal.mark_sent(run_id, op.seq)
         if op.kind in (OpKind.ARCHIVE, OpKind.RESTORE) and op.side is Side.PCO:
-            # opt-in: left every team → inactive in People (revert: active again)
+            # opt-in: left every team → inactive in People (revert: active again); checked
+            # against their assignments now, since the plan (or its approval) may be old
+            if op.kind is OpKind.ARCHIVE and await self.pco.client.person_assignments(pco_id):
+                journal.mark_skipped(run_id, op.seq, "still assigned to a team position")
+                return
             result = await self.pco.set_active(pco_id, op.kind is OpKind.RESTORE)
             if not result["changed"]:  # already so: nothing for a revert to undo
                 journal.mark_skipped(run_id, op.seq, f"already {result['status']}")
