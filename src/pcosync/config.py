@@ -92,6 +92,9 @@ class StateSettings(_Section):
 
 class SyncSettings(_Section):
     lookback_minutes: int = Field(10, ge=0, le=24 * 60)
+    # while a run writes, each side's changes are re-read at most this often (and just
+    # before the first write), so an edit made meanwhile is merged, not overwritten
+    recheck_seconds: float = Field(1.5, gt=0, le=600)
     default_region: str = "US"
     mobile_location: str = "Mobile"
     home_location: str = "Home"

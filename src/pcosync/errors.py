@@ -6,6 +6,10 @@ Retry decisions are type tests on this tree, never string matching::
     ├── ConfigError                  a bad config value: names the key and the file (exit 2)
     ├── SyncDataError                a record we cannot write as it is (parked, never dropped)
     │   └── InvalidFieldValue        e.g. a malformed email or an unparseable phone number
+    ├── RunInProgress                another process holds the connection's run lease (exit 75)
+    ├── LeaseLost                    our lease expired and another process took it: stop writing
+    ├── StoreError                   the state database cannot be used as it is
+    │   └── StoreBusy                it stayed locked by another process too long (exit 75)
     └── ApiError                     anything that went wrong talking to Rock or Planning Center
         ├── TransportError           the request may not have reached the server
         │   ├── ConnectError         it certainly did not (refused, DNS): safe to retry anything
@@ -67,6 +71,26 @@ class InvalidFieldValue(SyncDataError):
         self.field_name = field_name
         self.reason = reason
         super().__init__(f"{field_name}: {reason}")
+
+
+class RunInProgress(PcoSyncError):
+    """Another process is running on this connection (it holds the run lease)."""
+
+    def __init__(self, message: str, *, run_id: int | None = None) -> None:
+        self.run_id = run_id
+        super().__init__(message)
+
+
+class LeaseLost(PcoSyncError):
+    """This run's lease expired and another process took it over: it must stop writing."""
+
+
+class StoreError(PcoSyncError):
+    """The state database cannot be used as it is."""
+
+
+class StoreBusy(StoreError):
+    """The state database stayed locked by another process past the busy timeout."""
 
 
 @dataclass(frozen=True)

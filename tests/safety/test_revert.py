@@ -1,16 +1,52 @@
-"""``pcosync revert``: undo an applied run from its before-images (issue #6 §3)."""
+"""``pcosync revert``: undo an applied run from its before-images (issue #6 §3, issue #10 §7-8).
+
+A revert puts back what the run wrote where nobody changed it since, deletes a record the
+run created if nobody touched it, never leaves a duplicate, and afterwards leaves the two
+sides differing until a person edits one of them (it never writes the undone values back
+over the side a person edited). It previews, asks, and is gated like any run.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
+from collections import Counter
 
-from pcosync.clients.rock import Guids
 from pcosync.store import RunMode, RunStatus
-from tests.safety.conftest import Church, cli, links, pco_person, revert, rock_person
+from tests.safety.conftest import (
+    Church,
+    approve,
+    cli,
+    configure,
+    links,
+    pco_person,
+    revert,
+    rock_person,
+)
 
 
-def test_revert_restores_values_and_leaves_a_later_edit_alone(church: Church) -> None:
+def _created(church: Church, run_id: int) -> list:
+    store = church.store()
+    try:
+        return [
+            j.operation
+            for j in store.journal.list(run_id)
+            if j.operation.kind.value == "create" and j.status.value == "applied"
+        ]
+    finally:
+        store.close()
+
+
+def _rock_foreign_keys(church: Church) -> Counter[str]:
+    rows = church.rock_get(
+        "/api/People",
+        **{"$filter": "startswith(ForeignKey,'pcosync:pco:')", "$select": "Id,ForeignKey"},
+    )
+    return Counter(r["ForeignKey"] for r in rows)
+
+
+def test_revert_restores_values_leaves_a_later_edit_and_never_writes_them_back(
+    church: Church,
+) -> None:
     church.sync()
     a, b = links(church)[:2]
     original_last = rock_person(church, a.rock_person_id)["LastName"]
@@ -27,7 +63,7 @@ def test_revert_restores_values_and_leaves_a_later_edit_alone(church: Church) ->
     assert rock_person(church, a.rock_person_id)["LastName"] == original_last
     assert rock_person(church, b.rock_person_id)["MiddleName"] == "Corrected"
     assert len(result.left_alone) == 1
-    assert "Middle name" in result.left_alone[0] and str(b.rock_person_id) in result.left_alone[0]
+    assert "Middle name" in result.left_alone[0]
     store = church.store()
     revert_run = store.runs.get(result.summary.run_id)
     original = store.runs.get(bad.run_id)
@@ -36,55 +72,133 @@ def test_revert_restores_values_and_leaves_a_later_edit_alone(church: Church) ->
     assert revert_run.reverts_run_id == bad.run_id
     assert revert_run.counts["left_alone"] == result.left_alone
     assert original is not None and original.status is RunStatus.REVERTED
-    # the restored value reaches Planning Center on the next sync; the later edit too
+    # the next syncs write neither value back: Planning Center keeps the edit a person
+    # made there, Rock keeps the value the revert restored (the later Rock edit of b is an
+    # ordinary edit and reaches Planning Center)
     church.sync()
-    assert pco_person(church, a.pco_person_id)["last_name"] == original_last
+    assert pco_person(church, a.pco_person_id)["last_name"] == "Mistake"
+    assert rock_person(church, a.rock_person_id)["LastName"] == original_last
     assert pco_person(church, b.pco_person_id)["middle_name"] == "Corrected"
+    before = church.writes()
+    quiet = church.sync(full=True)
+    assert quiet.planned == 0 and church.writes() == before
+    # until a person edits either side: then that edit syncs as usual
+    church.pco_control(f"people/{a.pco_person_id}", {"last_name": "Settled"})
+    church.sync()
+    assert rock_person(church, a.rock_person_id)["LastName"] == "Settled"
     # a reverted run cannot be reverted again; the revert can be inspected like any run
-    assert cli(church, "revert", str(bad.run_id)).exit_code == 2
+    assert cli(church, "revert", str(bad.run_id), "--yes").exit_code == 2
     shown = cli(church, "review", str(result.summary.run_id), "--json")
     assert shown.exit_code == 0
     kinds = {o["kind"] for p in json.loads(shown.output)["people"] for o in p["operations"]}
     assert kinds == {"update"}
 
 
-def test_revert_of_a_created_person_unlinks_and_keeps_them(church: Church) -> None:
+def test_reverting_a_first_sync_deletes_what_it_made_and_the_next_sync_makes_no_duplicate(
+    church: Church,
+) -> None:
+    """Issue #10 §7: reverting a first sync, then syncing again, left one person three
+    times in Rock."""
     first = church.sync()
-    assert first.created["rock"] > 0
-    store = church.store()
-    created = [
-        j.operation
-        for j in store.journal.list(first.run_id)
-        if j.operation.kind.value == "create" and j.status.value == "applied"
-    ]
-    store.close()
-    made = created[0]
-    rock_id, pco_id = made.ref.rock_id, made.ref.pco_id
-    assert rock_id is not None and pco_id is not None
-
-    result = cli(church, "revert", str(first.run_id), "--json")
+    created = _created(church, first.run_id)
+    made_in_rock = [op for op in created if op.side.value == "rock"]
+    assert made_in_rock
+    result = cli(church, "revert", str(first.run_id), "--yes", "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert any(str(rock_id) in k and "kept" in k for k in out["kept"])
-    assert len(out["kept"]) == len(created)
-    # kept: the Rock person still exists; unlinked: no link in the store or on either record
-    assert rock_person(church, rock_id)["Id"] == rock_id
+    assert out["deleted"]["rock"] == len(made_in_rock) and out["kept"] == []
+    for op in made_in_rock:  # gone, and so is their link
+        assert church.rock_get("/api/People", **{"$filter": f"Id eq {op.ref.rock_id}"}) == []
+    assert _rock_foreign_keys(church) == Counter()
     store = church.store()
-    assert store.links.by_rock(rock_id) is None
+    assert all(store.links.by_rock(op.ref.rock_id) is None for op in made_in_rock)
     store.close()
-    assert pco_person(church, pco_id)["remote_id"] is None
 
-    async def link_value() -> str | None:
-        async with church.rock() as rock:
-            attr = await rock.ensure_attribute(Guids.ENTITY_PERSON, "PcoPersonId", "x")
-            values = {v.entity_id: v.value for v in await rock.attribute_values(attr)}
-            return values.get(rock_id) or None
+    again = church.sync()
+    assert again.created["rock"] == 0  # not made again: nobody changed them since
+    church.sync(full=True)
+    assert max(_rock_foreign_keys(church).values(), default=1) == 1
+    # someone edits one of them in Planning Center: now they are created, once
+    pco_id = made_in_rock[0].ref.pco_id
+    church.pco_control(f"people/{pco_id}", {"nickname": "Back"})
+    back = church.sync()
+    assert back.created["rock"] == 1
+    church.sync(full=True)
+    keys = _rock_foreign_keys(church)
+    assert keys[f"pcosync:pco:{pco_id}"] == 1 and max(keys.values()) == 1
 
-    assert asyncio.run(link_value()) is None
+
+def test_a_created_record_someone_edited_since_stays_linked(church: Church) -> None:
+    first = church.sync()
+    made = next(op for op in _created(church, first.run_id) if op.side.value == "rock")
+    church.rock_control(f"people/{made.ref.rock_id}", {"MiddleName": "Touched"})
+    result = revert(church, first.run_id)
+    assert any("was edited since" in k for k in result.kept)
+    assert rock_person(church, made.ref.rock_id)["MiddleName"] == "Touched"
+    store = church.store()
+    assert store.links.by_rock(made.ref.rock_id) is not None  # still linked: no duplicate
+    store.close()
+    church.sync(full=True)
+    assert max(_rock_foreign_keys(church).values(), default=1) == 1
+
+
+def test_revert_dry_run_lists_people_and_fields_and_writes_nothing(church: Church) -> None:
+    church.sync()
+    a = links(church)[0]
+    name = pco_person(church, a.pco_person_id)["first_name"]
+    church.pco_control(f"people/{a.pco_person_id}", {"last_name": "Previewed"})
+    bad = church.sync()
+    before = church.writes()
+    result = cli(church, "revert", str(bad.run_id), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert name in result.output and "Last name" in result.output
+    assert "Previewed" in result.output and "Nothing was written" in result.output
+    assert church.writes() == before
+    assert rock_person(church, a.rock_person_id)["LastName"] == "Previewed"
+
+
+def test_revert_asks_first_and_without_a_terminal_refuses_unless_yes(church: Church) -> None:
+    church.sync()
+    a = links(church)[0]
+    church.pco_control(f"people/{a.pco_person_id}", {"last_name": "Asked"})
+    bad = church.sync()
+    before = church.writes()
+    refused = cli(church, "revert", str(bad.run_id))
+    assert refused.exit_code == 2 and "--yes" in refused.output
+    assert church.writes() == before
+    done = cli(church, "revert", str(bad.run_id), "--yes")
+    assert done.exit_code == 0, done.output
+    assert rock_person(church, a.rock_person_id)["LastName"] != "Asked"
+
+
+def test_a_revert_over_the_safety_limits_is_held_and_approved_later(church: Church) -> None:
+    church.sync()
+    synced = links(church)
+    for link in synced[:3]:
+        church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Bulk"})
+    bad = church.sync()
+    assert bad.updated["rock"] == 3
+    configure(church, safety={"update": {"max_count": 1}})
+    before = church.writes()
+    result = cli(church, "revert", str(bad.run_id), "--yes")
+    assert result.exit_code == 4, result.output
+    assert church.writes() == before  # held means held
+    store = church.store()
+    held = store.runs.list(1)[0]
+    store.close()
+    assert held.status is RunStatus.HELD and held.mode is RunMode.REVERT
+    assert all(rock_person(church, lk.rock_person_id)["MiddleName"] == "Bulk" for lk in synced[:3])
+    approved = approve(church, held.id)
+    assert approved.summary.status is RunStatus.DONE
+    assert all(rock_person(church, lk.rock_person_id)["MiddleName"] != "Bulk" for lk in synced[:3])
+    store = church.store()
+    original = store.runs.get(bad.run_id)
+    store.close()
+    assert original is not None and original.status is RunStatus.REVERTED
 
 
 def test_only_an_applied_run_can_be_reverted(church: Church) -> None:
     held = church.sync(hold=True)
-    result = cli(church, "revert", str(held.run_id))
+    result = cli(church, "revert", str(held.run_id), "--yes")
     assert result.exit_code == 2 and "only an applied run" in result.output
-    assert cli(church, "revert", "999").exit_code == 2
+    assert cli(church, "revert", "999", "--yes").exit_code == 2

@@ -79,7 +79,7 @@ def test_run_lifecycle_and_newest_first(store: Store, clock: FakeClock) -> None:
     assert [r.id for r in store.runs.list(limit=1)] == [third.id]
     assert [r.id for r in store.runs.list(status=RunStatus.DONE)] == [first.id]
     assert store.runs.get(second.id).dry_run  # type: ignore[union-attr]
-    assert [r.id for r in store.runs.interrupted()] == [second.id]
+    assert [r.id for r in store.runs.unfinished()] == [second.id]
 
 
 def test_held_run_review(store: Store) -> None:

@@ -102,7 +102,13 @@ def test_an_interrupted_write_to_a_person_gone_since_does_not_fail_later_runs(
     store = church.store()
     try:
         settled = store.journal.get(killed.id, 1)
+        carried = [j for j in store.journal.list(summary.run_id) if j.operation.kind is op.kind]
         assert not store.journal.in_doubt()
+        killed_run = store.runs.get(killed.id)
     finally:
         store.close()
-    assert settled.status is OpStatus.FAILED and gone in (settled.error or "")
+    # the dead run's write was carried over to the next run, which found the person gone
+    assert settled.status is OpStatus.SKIPPED and "carried over" in (settled.error or "")
+    assert [j.status for j in carried] == [OpStatus.SKIPPED]
+    assert gone in (carried[0].error or "")
+    assert killed_run is not None and killed_run.status is RunStatus.INTERRUPTED

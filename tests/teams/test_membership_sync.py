@@ -318,7 +318,7 @@ def test_revert_undoes_the_memberships_a_run_made_on_both_sides(tc: TeamsChurch)
     unassign(tc, gone["id"], position)  # PCO removal → the run inactivates in Rock
     run = tc.c.sync()
     assert run.members_added["pco"] == 1 and run.members_removed["rock"] == 1
-    result = tc.cli("revert", str(run.run_id))
+    result = tc.cli("revert", str(run.run_id), "--yes")
     assert result.exit_code == 0, result.output
     # the run's own writes are undone: the assignment it made is gone, the member it
     # inactivated is active again
@@ -465,7 +465,7 @@ def test_leaving_every_team_inactivates_in_pco_when_opted_in_and_revert_undoes_i
     if stayer is not None:
         assert _pco_status(tc, stayer) == "active"
 
-    result = tc.cli("revert", str(run.run_id))
+    result = tc.cli("revert", str(run.run_id), "--yes")
     assert result.exit_code == 0, result.output
     assert _pco_status(tc, leaver) == "active"
     assert leaver in pco_roster(tc, BAND, position)
@@ -592,7 +592,7 @@ def test_revert_leaves_alone_someone_made_inactive_again_since(tc: TeamsChurch) 
             tc.c.pco_control("clock", {"advance_seconds": 86400})
             body = {"data": {"type": "Person", "id": leaver, "attributes": {"status": status}}}
             http.patch(f"/people/v2/people/{leaver}", json=body).raise_for_status()
-    result = tc.cli("revert", str(run.run_id))
+    result = tc.cli("revert", str(run.run_id), "--yes")
     assert result.exit_code == 0, result.output
     assert _pco_status(tc, leaver) == "inactive"
     assert "inactive in Planning Center again after the run" in " ".join(result.output.split())

@@ -332,11 +332,12 @@ def test_revert_restores_untouched_fields_and_skips_newer_edits() -> None:
     assert skip.field is FieldName.CAMPUS and "Campus" in skip.message
 
 
-def test_revert_never_deletes_created_people() -> None:
+def test_revert_leaves_created_people_to_the_application() -> None:
+    """Whether a created record may be deleted needs reads (edited? referenced?): the
+    engine plans neither a delete nor a skip for it."""
     plan = plan_people([], one_sided=[OneSided(Side.ROCK, 45, JANE)])
     rev = plan_revert(plan.operations, lambda side, ref: None)
-    assert rev.plan.operations == []
-    assert "never deletes" in rev.skipped[0].message
+    assert rev.plan.operations == [] and rev.skipped == []
 
 
 def test_revert_memberships_and_links() -> None:
@@ -346,16 +347,17 @@ def test_revert_memberships_and_links() -> None:
     gone = plan_revert(adds.operations, lambda s, r: None, lambda s, r, g: False)
     assert gone.plan.operations == [] and len(gone.skipped) == 1
     links = plan_people([PersonPair(None, 45, "123", None, JANE, JANE)])
+    assert [o.kind for o in links.operations] == [OpKind.LINK, OpKind.LINK]
     undo = plan_revert(links.operations, lambda s, r: JANE)
-    assert [o.kind for o in undo.plan.operations] == [OpKind.UNLINK, OpKind.UNLINK]
+    assert undo.plan.operations == []  # the same person stays linked; values go back
 
 
-def test_revert_of_a_conflict_restores_the_loser_and_the_next_run_spreads_it() -> None:
-    """Bases stay, so the restored value spreads to the other side next run."""
-    base = JANE
+def test_after_reverting_a_conflict_the_next_run_writes_neither_value() -> None:
+    """The revert puts the loser back on the written side; the other side keeps the edit.
+    With the base left *split*, the next run writes nothing until someone edits again."""
     rock = replace(JANE, campus="north")
     pco = replace(JANE, campus="downtown")
-    pair = PersonPair(7, 45, "123", Base(base), rock, pco, T0, T0 + timedelta(minutes=1))
+    pair = PersonPair(7, 45, "123", Base(JANE), rock, pco, T0, T0 + timedelta(minutes=1))
     plan = plan_people([pair])
     (op,) = plan.operations
     assert op.side is Side.ROCK  # PCO was later
@@ -363,12 +365,47 @@ def test_revert_of_a_conflict_restores_the_loser_and_the_next_run_spreads_it() -
     rev = plan_revert(plan.operations, lambda s, r: rock_after)
     (undo,) = rev.plan.operations
     assert undo.changes == {FieldName.CAMPUS: ("downtown", "north")}
-    base_after = plan.bases[PersonRef(7, 45, "123")]
-    assert base_after.person.campus == "downtown"
-    next_run = plan_people([PersonPair(7, 45, "123", base_after, rock, pco, T0, T0)])
-    (spread,) = next_run.operations
-    assert (spread.side, spread.changes) == (Side.PCO, {FieldName.CAMPUS: ("downtown", "north")})
-    assert next_run.conflicts == []
+    split = Base(rock, split=((FieldName.CAMPUS, "north", "downtown"),))
+    quiet = plan_people([PersonPair(7, 45, "123", split, rock, pco, T0, T0)])
+    assert quiet.operations == [] and quiet.conflicts == [] and quiet.bases == {}
+    # an edit on either side afterwards syncs as usual, and the split ends
+    edited = replace(pco, campus="south")
+    later = plan_people([PersonPair(7, 45, "123", split, rock, edited, T0, T0)])
+    (spread,) = later.operations
+    assert (spread.side, spread.changes) == (Side.ROCK, {FieldName.CAMPUS: ("north", "south")})
+    assert later.bases[PersonRef(7, 45, "123")].split == ()
+    assert later.conflicts == []
+
+
+def test_split_base_both_edited_is_a_conflict_decided_by_time() -> None:
+    split = Base(JANE, split=((FieldName.EMAIL, "a@example.org", "b@example.org"),))
+    rock = replace(JANE, email="c@example.org")
+    pco = replace(JANE, email="d@example.org")
+    plan = plan_people([PersonPair(7, 45, "123", split, rock, pco, T0, T0 + timedelta(1))])
+    (op,) = plan.operations
+    assert op.side is Side.ROCK and op.changes[FieldName.EMAIL][1] == "d@example.org"
+    (conflict,) = plan.conflicts
+    assert conflict.loser_value == "c@example.org"
+    same = plan_people([PersonPair(7, 45, "123", split, rock, rock, T0, T0)])
+    assert same.operations == [] and same.bases[PersonRef(7, 45, "123")].split == ()
+
+
+def test_split_base_round_trips_through_json() -> None:
+    split = Base(JANE, split=((FieldName.BIRTHDATE, date(1990, 1, 2), None),))
+    again = Base.from_json(split.to_json())
+    assert again == split
+
+
+def test_a_membership_left_differing_stays_until_someone_changes_it() -> None:
+    person = PersonRef(7, 45, "123")
+    group = GroupRef(3, 300, "TeamPosition:9")
+    key = MembershipKey(person, group)
+    still = plan_memberships([Membership(key, None, False, True, split=Side.PCO)])
+    assert still.operations == [] and still.membership_bases == {}
+    left = plan_memberships([Membership(key, None, False, False, split=Side.PCO)])
+    assert left.operations == [] and left.membership_bases == {key: False}
+    joined = plan_memberships([Membership(key, None, True, True, split=Side.PCO)])
+    assert joined.operations == [] and joined.membership_bases == {key: True}
 
 
 # ---------------------------------------------------------------------------- leavers (opt-in)

@@ -270,6 +270,20 @@ class PcoPeople:
         for seen in await self.fetch_many(list(owners)):
             yield seen
 
+    async def fetch_recent(self, since: datetime) -> list[ObservedPerson]:
+        """People updated since ``since``, contacts included, newest first: the one-request
+        re-read a run makes before writing (an email, phone or address edit bumps the
+        person's ``updated_at``, spec §4.11)."""
+        return self._observe_all(await self.client.people(updated_since=since, concurrency=1))
+
+    async def delete_person(self, person_id: RecordId) -> bool:
+        """Delete a person pcosync created (a revert). False when already gone."""
+        try:
+            await self.client.delete(f"/people/v2/people/{int(str(person_id))}")
+        except NotFoundError:
+            return False
+        return True
+
     async def _read(self, person_id: str) -> PcoPerson | None:
         try:
             return await self.client.person(str(person_id))

@@ -30,6 +30,7 @@ when nothing changed (people, group locations, locations, family groups modified
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -55,7 +56,7 @@ from pcosync.domain import (
 )
 from pcosync.domain.fields import FieldValue
 from pcosync.engine.ports import ObservedPerson, PeopleSource, PersonWriter, RecordId
-from pcosync.errors import NotFoundError, SyncDataError
+from pcosync.errors import ClientError, NotFoundError, SyncDataError
 
 log = logging.getLogger("pcosync.adapters.rock")
 
@@ -740,6 +741,32 @@ class RockPeople:
             row = await self._read_row(new_id)
             await self._write_family(_int((row or {}).get("PrimaryFamilyId")), family)
         return await self._reread(new_id)
+
+    async def fetch_recent(self, since: datetime) -> list[ObservedPerson]:
+        """Everyone changed since ``since`` (the re-read a run makes before writing)."""
+        return [o async for o in self.fetch_changed(since)]
+
+    async def delete_person(self, person_id: RecordId) -> bool:
+        """Delete a person pcosync created (a revert), and the family Rock made with them
+        when nobody else is in it. False when the person was already gone."""
+        pid = int(person_id)
+        row = await self._read_row(pid)
+        if row is None:
+            return False
+        family = _int(row.get("PrimaryFamilyId"))
+        try:
+            await self.client.delete("People", pid)
+        except NotFoundError:
+            return False
+        self.links.pop(pid, None)
+        if family is not None:
+            others = await self.client.query(
+                "GroupMembers", filter=f"GroupId eq {family}", select=["Id"]
+            )
+            if not others:  # a family refused as in use after all harms nobody
+                with contextlib.suppress(ClientError):
+                    await self.client.delete("Groups", family)
+        return True
 
     async def write_link(self, person_id: RecordId, counterpart_id: RecordId | None) -> None:
         """Set (or clear) ``PcoPersonId`` through the query-string AttributeValue endpoint."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pcosync.adapters.memberships import PcoMemberships, RockMemberships
 from pcosync.adapters.pco import ServicesSweep
@@ -22,13 +22,30 @@ from pcosync.app.teams import _dead_reason
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.models import PcoTeam
 from pcosync.clients.rock import RockClient
-from pcosync.domain.identity import GroupKind, GroupRef, PcoPersonId, PersonRef, RockPersonId
+from pcosync.domain.identity import (
+    GroupKind,
+    GroupRef,
+    PcoPersonId,
+    PersonRef,
+    RockPersonId,
+    Side,
+)
 from pcosync.domain.membership import Membership, MembershipKey
-from pcosync.errors import ApiError
 from pcosync.store import Store
 from pcosync.store.links import GroupLink, GroupLinkStatus, Link
 
 log = logging.getLogger("pcosync.sync")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChange:
+    """A Rock group to inactivate (its team is archived or deleted in Planning Center) or
+    reactivate (the team is live again): an operation of the run's plan, so a held run
+    writes nothing."""
+
+    link: GroupLink
+    activate: bool
+    name: str  # the team, as the admin knows it
 
 
 @dataclass
@@ -39,6 +56,8 @@ class Rosters:
     rock: dict[int, set[RockPersonId]] = field(default_factory=dict)  # by group link id
     pco: dict[int, set[PcoPersonId]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # notes for the run summary
+    changes: list[GroupChange] = field(default_factory=list)
+    suspended: list[GroupLink] = field(default_factory=list)  # their Rock group is gone
 
     @property
     def rock_scope(self) -> set[RockPersonId]:
@@ -63,7 +82,7 @@ class MembershipSync:
 
     def _links(self) -> list[GroupLink]:
         """Links the sync looks after: positions and teams (also inactive ones, whose team
-        may come back) and, when tags sync, tags."""
+        may come back, and suspended ones, whose Rock group may) and, when tags sync, tags."""
         kinds = {GroupKind.TEAM_POSITION, GroupKind.TEAM}
         if self.tags:
             kinds.add(GroupKind.TAG)
@@ -73,15 +92,17 @@ class MembershipSync:
         return any(lk.kind is not GroupKind.TEAM for lk in self._links())
 
     async def read(self, *, dry_run: bool = False, sweep: ServicesSweep | None = None) -> Rosters:
-        """Both rosters of every live linked position (and tag). A position or team whose
-        PCO team is archived, deleted or gone has its Rock group inactivated; one that was
-        inactivated so and is live again (restored within PCO's 30 days) is reactivated and
-        synced again. Nothing is written with ``dry_run``. ``sweep``: the teams (and tags)
-        the people sync read this run, so they are not read twice."""
+        """Both rosters of every live linked position (and tag). Nothing is written to Rock
+        or Planning Center: a group whose team was archived or deleted (or is live again)
+        comes back as a :class:`GroupChange` for the plan. A linked Rock group that was
+        deleted, archived or inactivated by hand suspends its link (reported; never a
+        reason to unassign anyone in Planning Center) until it is back. ``sweep``: the
+        teams (and tags) the people sync read this run, so they are not read twice."""
         rosters = Rosters()
         links = self._links()
         if not any(lk.kind is not GroupKind.TEAM for lk in links):
             return rosters
+        links = await self._check_rock_groups(links, rosters, dry_run=dry_run)
         tag_links = [lk for lk in links if lk.kind is GroupKind.TAG]
         await self.pco.refresh(sweep, tags=bool(tag_links))
         stopped: dict[str, list[int]] = {}  # what happened (with the team's name) → group Ids
@@ -99,20 +120,19 @@ class MembershipSync:
             name, why = states[link.id]
             if why:
                 if link.status is GroupLinkStatus.ACTIVE:
-                    await self._set_active(link, False, dry_run=dry_run)
+                    rosters.changes.append(GroupChange(link, False, name))
                     stopped.setdefault(f"{name}: {why}", []).append(link.rock_group_id)
                 continue
             if link.status is GroupLinkStatus.INACTIVE:
-                if not await self._set_active(link, True, dry_run=dry_run):
-                    continue  # Rock refused: stays stopped, tried again next run
+                rosters.changes.append(GroupChange(link, True, name))
                 restarted.setdefault(name, []).append(link.rock_group_id)
             if link.kind is not GroupKind.TEAM:
                 rosters.groups.append(GroupRef(link.id, link.rock_group_id, link.pco_id))
-        would = "would be" if dry_run else "were"
+        would = "would be" if dry_run else "are"
         for what, group_ids in stopped.items():
             rosters.skipped.append(
                 f"Memberships not synced for {what}. Its groups in Rock (Ids {_ids(group_ids)}) "
-                f"{would} inactivated; the rest of the run went on. If it is restored in "
+                f"{would} inactivated; the rest of the run goes on. If it is restored in "
                 "Planning Center (deleted teams can be, for 30 days), a later sync "
                 "reactivates them."
             )
@@ -128,6 +148,61 @@ class MembershipSync:
             rosters.pco[ref.group_link_id] = {str(p) async for p in self.pco.fetch_members(ref)}
             rosters.rock[ref.group_link_id] = {int(p) async for p in self.rock.fetch_members(ref)}
         return rosters
+
+    async def _check_rock_groups(
+        self, links: list[GroupLink], rosters: Rosters, *, dry_run: bool
+    ) -> list[GroupLink]:
+        """Links whose Rock group is usable; the others are suspended (or resumed)."""
+        ids = sorted({lk.rock_group_id for lk in links})
+        rows = await self.rock_client.query_any(
+            "Groups", "Id", ids, select=["Id", "Name", "IsActive"]
+        )
+        found = {int(r["Id"]): r for r in rows}
+        usable: list[GroupLink] = []
+        would = "would be " if dry_run else ""
+        for link in links:
+            row = found.get(link.rock_group_id)
+            gone = row is None
+            inactive_by_hand = (
+                row is not None
+                and not row.get("IsActive", True)
+                and link.status is not GroupLinkStatus.INACTIVE  # we inactivated those
+            )
+            what = f"{link.pco_id.partition(':')[0]} {link.pco_id.partition(':')[2]}"
+            if gone or inactive_by_hand:
+                if link.status is not GroupLinkStatus.SUSPENDED:
+                    state = (
+                        "was deleted or archived in Rock"
+                        if gone
+                        else "was made inactive in Rock by hand"
+                    )
+                    label = (
+                        f"Rock group {row.get('Name')!r} (Id {link.rock_group_id})"
+                        if row
+                        else (f"Rock group Id {link.rock_group_id}")
+                    )
+                    rosters.skipped.append(
+                        f"{label} {state}: its link to Planning Center {what} {would}suspended "
+                        "and nothing is changed in Planning Center because of it. Restore or "
+                        "reactivate the group to sync it again, or stop syncing it with "
+                        f"`pcosync teams unlink {link.rock_group_id}`."
+                    )
+                    rosters.suspended.append(link)
+                    if not dry_run:
+                        self.store.groups.set_status(link.id, GroupLinkStatus.SUSPENDED)
+                continue
+            if link.status is GroupLinkStatus.SUSPENDED:
+                assert row is not None
+                rosters.skipped.append(
+                    f"Rock group {row.get('Name')!r} (Id {link.rock_group_id}) is back in Rock: "
+                    f"its link to Planning Center {what} {would}resumed."
+                )
+                resumed = GroupLinkStatus.ACTIVE
+                if not dry_run:
+                    self.store.groups.set_status(link.id, resumed)
+                link = replace(link, status=resumed)
+            usable.append(link)
+        return usable
 
     def _state(self, link: GroupLink) -> tuple[str, str]:
         """(what the link stands for, why it is not synced or "" when it is)."""
@@ -168,26 +243,6 @@ class MembershipSync:
             return self.pco.team(team_id) if team_id is not None else None
         return None
 
-    async def _set_active(self, link: GroupLink, active: bool, *, dry_run: bool) -> bool:
-        """(In)activate the group as the import does; a refusal is logged, never fatal.
-        False: a reactivation Rock refused (the link stays stopped)."""
-        if dry_run:
-            return True
-        try:
-            await self.rock_client.update_group(link.rock_group_id, {"IsActive": active})
-        except ApiError as exc:
-            log.warning("sync.group_active_failed group=%s error=%s", link.rock_group_id, exc)
-            if active:
-                return False  # stays inactive (and unsynced); tried again next run
-        status = GroupLinkStatus.ACTIVE if active else GroupLinkStatus.INACTIVE
-        self.store.groups.set_status(link.id, status)
-        if not active:  # its parked membership changes can no longer go through: settled
-            for parked in self.store.parked.list():
-                key = parked.record_key
-                if key.startswith("membership:") and key.endswith(f":{link.pco_id}"):
-                    self.store.parked.resolve(parked.side, key)
-        return True
-
 
 def _ids(group_ids: list[int]) -> str:
     return ", ".join(str(g) for g in group_ids)
@@ -201,11 +256,14 @@ def membership_inputs(
     fresh: Mapping[RockPersonId, PcoPersonId],
     creating_rock: set[RockPersonId],
     creating_pco: set[PcoPersonId],
+    splits: Mapping[tuple[int, int], str] | None = None,
 ) -> list[Membership]:
     """One :class:`Membership` per (person, live position) that either side or the base
     mentions. ``fresh`` pairs were matched this run; ``creating_*`` are people created on the
     other side this run (their memberships wait for the create). Anyone else unlinked is
-    left for a later run."""
+    left for a later run. ``splits``: memberships a revert left differing (link id, group
+    link id) → the side that is a member."""
+    splits = splits or {}
     by_id = {lk.id: lk for lk in links}
     by_rock = {lk.rock_person_id: lk for lk in by_id.values()}
     by_pco = {lk.pco_person_id: lk for lk in by_id.values()}
@@ -221,6 +279,13 @@ def membership_inputs(
             if g == gid and lid in by_id:
                 lk = by_id[lid]
                 refs[PersonRef(lk.id, lk.rock_person_id, lk.pco_person_id)] = True
+        split_refs: dict[PersonRef, Side] = {}
+        for (lid, g), side in splits.items():
+            if g == gid and lid in by_id:
+                lk = by_id[lid]
+                ref = PersonRef(lk.id, lk.rock_person_id, lk.pco_person_id)
+                split_refs[ref] = Side(side)
+                refs.setdefault(ref, None)
         for rid in rock_members:
             if rid in by_rock:
                 lk = by_rock[rid]
@@ -250,6 +315,7 @@ def membership_inputs(
                     base,
                     ref.rock_id is not None and ref.rock_id in rock_members,
                     ref.pco_id is not None and ref.pco_id in pco_members,
+                    split_refs.get(ref),
                 )
             )
     return out

@@ -11,13 +11,15 @@ import getpass
 import json
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pcosync.app import parked as parked_ops
 from pcosync.app.context import open_connection, open_store
 from pcosync.app.notify_runs import notify_failure, notify_run
-from pcosync.app.review import ApproveResult, RevertResult, ReviewError, approve, reject, review
-from pcosync.app.review import revert as revert_run
+from pcosync.app.revert import RevertError, RevertResult
+from pcosync.app.revert import revert as revert_run
+from pcosync.app.review import ApproveResult, ReviewError, approve, reject, review
 from pcosync.cli.sync_cmds import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -28,6 +30,7 @@ from pcosync.cli.sync_cmds import (
     settings_for,
 )
 from pcosync.domain.identity import Side
+from pcosync.errors import RunInProgress
 from pcosync.store import RunStateError
 
 EXIT_DONE = 0
@@ -120,9 +123,12 @@ def approve_command(
     only: str | None = typer.Option(None, "--only", help="Apply only these operations: 1,4,7"),
     skip: str | None = typer.Option(None, "--skip", help="Apply all but these operations."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    wait: bool = typer.Option(
+        False, "--wait", help="If another run is in progress, wait for it instead of exiting 75."
+    ),
 ) -> None:
     """Apply a held run, checking every value against what is there now."""
-    result = _approve(ctx, run_id, _ids(only), _ids(skip))
+    result = _approve(ctx, run_id, _ids(only), _ids(skip), wait=wait)
     summary = result.summary
     if as_json:
         out = summary.as_dict()
@@ -138,15 +144,22 @@ def approve_command(
 
 @friendly_errors
 def _approve(
-    ctx: typer.Context, run_id: int, only: set[int] | None, skip: set[int] | None
+    ctx: typer.Context,
+    run_id: int,
+    only: set[int] | None,
+    skip: set[int] | None,
+    *,
+    wait: bool = False,
 ) -> ApproveResult:
     settings = settings_for(ctx)
 
     async def go() -> ApproveResult:
         async with open_connection(settings) as conn:
             try:
-                result = await approve(conn.people, run_id, only=only, skip=skip, by=_who())
-            except (ReviewError, RunStateError):
+                result = await approve(
+                    conn.people, run_id, only=only, skip=skip, by=_who(), wait=wait
+                )
+            except (ReviewError, RunStateError, RunInProgress):
                 raise
             except Exception as exc:
                 await notify_failure(settings, run_id, exc)
@@ -187,45 +200,108 @@ def _reject(ctx: typer.Context, run_id: int) -> None:
 def revert_command(
     ctx: typer.Context,
     run_id: int = typer.Argument(..., help="The applied run to undo."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show, person by person, what the revert would change."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Revert without asking first."),
+    hold: bool = typer.Option(False, "--hold", help="Plan the revert and hold it for review."),
+    wait: bool = typer.Option(
+        False, "--wait", help="If another run is in progress, wait for it instead of exiting 75."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
-    """Undo an applied run on both systems; values changed since are left alone."""
-    result = _revert(ctx, run_id)
+    """Undo an applied run on both systems; values changed since are left alone.
+
+    Shows what it would change and asks first (--yes skips the question, --dry-run only
+    shows). Records the run created are deleted again if nobody touched them since. A
+    revert over the safety limits is held for review like any run.
+    """
+    result = _revert(ctx, run_id, dry_run=dry_run, yes=yes or hold, hold=hold, wait=wait)
     summary = result.summary
     if as_json:
-        out = summary.as_dict()
-        out["reverted_run"] = result.reverted_run
-        out["left_alone"] = result.left_alone
-        out["kept"] = result.kept
-        typer.echo(json.dumps(out))
+        typer.echo(json.dumps(result.as_dict(), default=str))
+        raise typer.Exit(0 if dry_run else summary.exit_code)
+    if dry_run:
+        _print_preview(result)
+        console.print(f"Nothing was written. Revert it with: pcosync revert {run_id} --yes")
+        raise typer.Exit(0)
+    if result.held:
+        console.print(
+            f"Run {summary.run_id} (a revert of run {run_id}) is held for review: nothing "
+            f"was written. See it with `pcosync review {summary.run_id}`."
+        )
     else:
-        console.print(f"Run {summary.run_id} reverted run {result.reverted_run}.")
-        print_summary(summary)
+        console.print(f"Run {summary.run_id} reverted run {run_id}.")
+    print_summary(summary)
     raise typer.Exit(summary.exit_code)
 
 
+def _print_preview(result: RevertResult) -> None:
+    if not result.lines:
+        console.print(f"Reverting run {result.reverted_run} would change nothing.")
+    else:
+        table = Table(title=f"Reverting run {result.reverted_run} would change")
+        for col in ("person", "where", "what", "now", "back to"):
+            table.add_column(col)
+        for line in result.lines:
+            table.add_row(
+                escape(line.person),
+                line.where,
+                escape(line.what),
+                escape(line.now),
+                escape(line.back_to),
+            )
+        console.print(table)
+    for note in [*result.left_alone, *result.kept]:
+        console.print(f"  • {escape(note)}")
+
+
+def _ask(result: RevertResult) -> bool:
+    run_id = result.reverted_run
+    if not console.is_terminal:
+        raise RevertError(
+            "pcosync asks before reverting, and there is no terminal to ask in. See what it "
+            f"would do with `pcosync revert {run_id} --dry-run`, then run "
+            f"`pcosync revert {run_id} --yes`."
+        )
+    _print_preview(result)
+    if not result.lines:
+        return False
+    return typer.confirm(f"Revert run {run_id} as shown?", default=False)
+
+
 @friendly_errors
-def _revert(ctx: typer.Context, run_id: int) -> RevertResult:
+def _revert(
+    ctx: typer.Context, run_id: int, *, dry_run: bool, yes: bool, hold: bool, wait: bool
+) -> RevertResult:
     settings = settings_for(ctx)
 
     async def go() -> RevertResult:
         async with open_connection(settings) as conn:
             try:
-                result = await revert_run(conn.people, run_id)
-            except (ReviewError, RunStateError):
+                result = await revert_run(
+                    conn.people,
+                    run_id,
+                    dry_run=dry_run,
+                    hold=hold,
+                    confirm=None if yes else _ask,
+                    wait=wait,
+                )
+            except (ReviewError, RunStateError, RevertError, RunInProgress):
                 raise
             except Exception as exc:
                 latest = conn.store.runs.list(1)
                 if latest and latest[0].reverts_run_id == run_id:
                     await notify_failure(settings, latest[0].id, exc)
                 raise
-            await notify_run(settings, result.summary)
+            if not dry_run:
+                await notify_run(settings, result.summary)
             return result
 
     try:
         return asyncio.run(go())
-    except (ReviewError, RunStateError) as exc:
-        err.print(f"[red]Not reverted:[/red] {exc}")
+    except (ReviewError, RunStateError, RevertError) as exc:
+        err.print(f"[red]Not reverted:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from None
 
 

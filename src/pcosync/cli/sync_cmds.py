@@ -15,10 +15,12 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pcosync.app.context import open_connection, open_store
 from pcosync.app.notify_runs import notify_failure, notify_run
+from pcosync.app.people import NoSuchLink, Unlinked, unlink
 from pcosync.app.people_sync import RunSummary, SyncOptions
 from pcosync.config import Settings, load_settings
 from pcosync.domain.fields import field_spec
@@ -26,10 +28,13 @@ from pcosync.domain.identity import Side
 from pcosync.errors import (
     AuthenticationError,
     ConfigError,
+    LeaseLost,
     PcoSyncError,
     PermissionDenied,
     RetriesExhausted,
     RetryableError,
+    RunInProgress,
+    StoreBusy,
     TransportError,
 )
 from pcosync.store import IssueStatus, LinkConflict, OpStatus, RunStatus, Store
@@ -65,10 +70,13 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
             err.print(f"[red]Configuration problem:[/red] {exc}")
             raise typer.Exit(EXIT_USAGE) from None
         except (AuthenticationError, PermissionDenied) as exc:
-            err.print(f"[red]Access refused:[/red] {exc}")
+            err.print(f"[red]Access refused:[/red] {escape(str(exc))}")
             raise typer.Exit(EXIT_FAILED) from None
-        except (RetriesExhausted, TransportError, RetryableError) as exc:
-            err.print(f"[yellow]Temporary problem, try again later:[/yellow] {exc}")
+        except RunInProgress as exc:
+            err.print(f"[yellow]Not now:[/yellow] {escape(str(exc))}")
+            raise typer.Exit(EXIT_TEMPORARY) from None
+        except (RetriesExhausted, TransportError, RetryableError, StoreBusy, LeaseLost) as exc:
+            err.print(f"[yellow]Temporary problem, try again later:[/yellow] {escape(str(exc))}")
             raise typer.Exit(EXIT_TEMPORARY) from None
         except PcoSyncError as exc:  # a Rock or Planning Center error, or one of our own
             err.print(f"[red]Failed:[/red] {exc}")
@@ -113,6 +121,18 @@ def print_summary(summary: RunSummary) -> None:
                 str(memberships[change]["rock"]),
                 str(memberships[change]["pco"]),
             )
+    if summary.deleted["rock"] or summary.deleted["pco"]:  # a revert: records it had created
+        table.add_row(
+            f"people deleted (made by the reverted run){' (' + verb + ')' if verb else ''}",
+            str(summary.deleted["rock"]),
+            str(summary.deleted["pco"]),
+        )
+    if summary.groups_inactivated or summary.groups_reactivated:
+        table.add_row(
+            f"groups inactivated / reactivated{' (' + verb + ')' if verb else ''}",
+            f"{summary.groups_inactivated} / {summary.groups_reactivated}",
+            "",
+        )
     if summary.inactivated["pco"]:  # opt-in: [teams] inactivate_leavers
         table.add_row(
             f"made inactive: left every team{' (' + verb + ')' if verb else ''}",
@@ -124,10 +144,15 @@ def print_summary(summary: RunSummary) -> None:
         f"New links: {summary.linked}   Conflicts settled: {summary.conflicts}   "
         f"Parked: {summary.parked}   Match issues: {summary.match_issues}"
     )
+    if summary.replanned:
+        console.print(
+            f"Edited while the run worked: {summary.replanned} person(s), re-planned so "
+            "their edits were merged, not overwritten."
+        )
     for reason in summary.hold_reasons:
-        console.print(f"  [yellow]•[/yellow] {reason}")
+        console.print(f"  [yellow]•[/yellow] {escape(reason)}")
     for note in summary.notes:
-        console.print(f"  • {note}")
+        console.print(f"  • {escape(note)}")
     if summary.conflicts:
         console.print(f"See the conflicts with: pcosync runs show {summary.run_id}")
     if summary.parked:
@@ -144,9 +169,13 @@ def sync_command(
         False, "--hold", help="Hold this run for review whatever the thresholds."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    wait: bool = typer.Option(
+        False, "--wait", help="If another run is in progress, wait for it instead of exiting 75."
+    ),
 ) -> None:
     """Run one sync between Rock and Planning Center."""
-    summary = _sync(ctx, SyncOptions(full=full, dry_run=dry_run, hold=hold), quiet=as_json)
+    options = SyncOptions(full=full, dry_run=dry_run, hold=hold, wait=wait)
+    summary = _sync(ctx, options, quiet=as_json)
     if as_json:
         typer.echo(json.dumps(summary.as_dict()))
     else:
@@ -172,6 +201,8 @@ def _sync(ctx: typer.Context, options: SyncOptions, *, quiet: bool) -> RunSummar
             async with open_connection(settings, progress=progress) as conn:
                 try:
                     summary = await conn.people.run(options)
+                except RunInProgress:
+                    raise  # nothing ran: no notice
                 except Exception as exc:
                     latest = conn.store.runs.list(1)
                     if latest and latest[0].status is RunStatus.FAILED:
@@ -502,27 +533,24 @@ def _people_unlink(ctx: typer.Context, rock_id: int | None, pco_id: str | None) 
         raise typer.Exit(EXIT_USAGE)
     settings = settings_for(ctx)
 
-    async def go() -> None:
+    async def go() -> Unlinked:
         async with open_connection(settings) as conn:
-            links = conn.store.links
-            link = links.by_rock(rock_id) if rock_id is not None else links.by_pco(str(pco_id))
-            if link is None:
-                err.print("No such link. List them with: pcosync people links")
-                raise typer.Exit(EXIT_USAGE)
-            links.remove(link.id)
-            links.exclude(link.rock_person_id, link.pco_person_id)
-            # clear the ids written on the records so nothing relinks them
-            await conn.rock.prepare()
-            await conn.rock.write_link(link.rock_person_id, None)
-            await conn.pco.write_link(link.pco_person_id, None)
-            console.print(
-                f"Unlinked Rock person {link.rock_person_id} and Planning Center "
-                f"person {link.pco_person_id}; they will not be matched again. Someone in "
-                "scope who has no other match is created on the other side by the next sync: "
-                "link them to the right record with `pcosync people link`."
-            )
+            return await unlink(conn, rock_id=rock_id, pco_id=pco_id)
 
-    asyncio.run(go())
+    try:
+        done = asyncio.run(go())
+    except NoSuchLink as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(EXIT_USAGE) from None
+    link = done.link
+    console.print(
+        f"Unlinked Rock person {link.rock_person_id} and Planning Center "
+        f"person {link.pco_person_id}; they will not be matched again. Someone in "
+        "scope who has no other match is created on the other side by the next sync: "
+        "link them to the right record with `pcosync people link`."
+    )
+    for note in done.notes:
+        console.print(f"  • {escape(note)}")
 
 
 @people_app.command("issues")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pcosync.domain.identity import GroupRef, PersonRef
+from pcosync.domain.identity import GroupRef, PersonRef, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +27,12 @@ class Membership:
 
     ``rock`` / ``pco`` None means "not observed this run, unchanged since the base" (an
     incremental run need not re-read unchanged rosters). ``base`` None means no base yet.
+    ``split`` names the one side that is a member in a pair a revert left differing: both
+    stay as they are until a person changes either side.
     """
 
     key: MembershipKey
     base: bool | None
     rock: bool | None
     pco: bool | None
+    split: Side | None = None

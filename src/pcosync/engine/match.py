@@ -66,6 +66,13 @@ class IssueKind(StrEnum):
     AMBIGUOUS = "ambiguous"  # one record matches several on the other side
     ALREADY_LINKED = "already_linked"  # the only match is already synced with someone else
     CONTESTED = "contested"  # several records on one side match the same record
+    # one side merged two linked people; the other side still holds both records
+    MERGED_DUPLICATE = "merged_duplicate"
+
+
+# the kinds the matcher reports (a full matching pass resolves those it no longer finds);
+# the others are opened by the run itself and resolved when their cause is gone
+MATCHER_KINDS = frozenset({IssueKind.AMBIGUOUS, IssueKind.ALREADY_LINKED, IssueKind.CONTESTED})
 
 
 @dataclass(frozen=True, slots=True)

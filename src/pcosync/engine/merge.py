@@ -27,7 +27,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from pcosync.domain.fields import FIELDS, FieldName, person_from_json, person_to_json
+from pcosync.domain.fields import (
+    FIELD_SPECS,
+    FIELDS,
+    FieldName,
+    person_from_json,
+    person_to_json,
+    value_to_json,
+)
 from pcosync.domain.identity import Side
 from pcosync.domain.person import Person
 from pcosync.domain.policy import Direction
@@ -50,29 +57,60 @@ class Reason(StrEnum):
     LEFT_EVERY_TEAM = "left_every_team"  # opt-in: their last assignment went this run
 
 
+SplitValue = tuple[Any, Any]  # (Rock value, Planning Center value)
+
+
 @dataclass(frozen=True, slots=True)
 class Base:
     """What both sides agreed on after the last sync, per field.
 
     ``unknown`` lists the fields without a base (never synced: ``off``, or a one-way field
     not written at create time); their slot in ``person`` is a placeholder None.
+
+    ``split`` holds fields the two sides are *left differing* on purpose (after a revert):
+    each maps to the (Rock, Planning Center) values as they were left. Such a field is
+    written only once a person edits it on either side; until then both values stay.
     """
 
     person: Person
     unknown: frozenset[FieldName] = frozenset()
+    split: tuple[tuple[FieldName, Any, Any], ...] = ()
 
     def knows(self, name: FieldName) -> bool:
         return name not in self.unknown
 
+    def split_of(self, name: FieldName) -> SplitValue | None:
+        for field_name, rock, pco in self.split:
+            if field_name is name:
+                return rock, pco
+        return None
+
     def to_json(self) -> dict[str, Any]:
         """Only the known fields are stored; a missing key reads back as unknown."""
         known = frozenset(FIELDS) - self.unknown
-        return person_to_json(self.person, known)
+        out = person_to_json(self.person, known)
+        if self.split:
+            out[SPLIT_KEY] = {
+                name.value: [value_to_json(rock), value_to_json(pco)]
+                for name, rock, pco in self.split
+            }
+        return out
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Base:
         person, present = person_from_json(raw)
-        return cls(person, frozenset(FIELDS) - present)
+        split: list[tuple[FieldName, Any, Any]] = []
+        for key, pair in (raw.get(SPLIT_KEY) or {}).items():
+            try:
+                name = FieldName(key)
+            except ValueError:
+                continue
+            spec = FIELD_SPECS[name]
+            split.append((name, spec.from_json(pair[0]), spec.from_json(pair[1])))
+        return cls(person, frozenset(FIELDS) - present, tuple(split))
+
+
+SPLIT_KEY = "_split"
 
 
 _ROCK, _PCO = Side.ROCK, Side.PCO
@@ -172,6 +210,40 @@ def merge_value(
     if dst_edited:
         return Outcome(target, src, True, _ONE_WAY, _CONFLICT_WINNER)
     return Outcome(target, src, True, None, _EDIT if base_known else _NEW_LINK)
+
+
+def merge_split(
+    same: Callable[[Any, Any], bool],
+    split: SplitValue,
+    rock: Any,
+    pco: Any,
+    direction: Direction,
+    winner: Side,
+    empty: Any = None,
+) -> Outcome | None:
+    """Merge a field the sides were left differing on (a revert's ``split`` base).
+
+    None: neither side changed its value since, so both stay as they are. Otherwise the
+    side that changed is treated as an edit against the other's unchanged value; both
+    changed is a conflict (or agreement) like any other.
+    """
+    rock_base, pco_base = split
+    rock_changed = not same(rock, rock_base)
+    pco_changed = not same(pco, pco_base)
+    if direction is _OFF or (not rock_changed and not pco_changed):
+        return None
+    if not pco_changed:  # only Rock edited: as if Planning Center's value were the base
+        return merge_value(same, pco, True, rock, pco, direction, winner, empty)
+    if not rock_changed:
+        return merge_value(same, rock, True, rock, pco, direction, winner, empty)
+    if same(rock, pco):
+        return Outcome(None, rock, True, None, None)
+    if direction is _BOTH:
+        value = rock if winner is _ROCK else pco
+        return Outcome(winner.other, value, True, _LATER_EDIT, _CONFLICT_WINNER)
+    # one-way with both edited: the destination's edit loses to the source (recorded)
+    dst_base = pco_base if direction is _ROCK_TO_PCO else rock_base
+    return merge_value(same, dst_base, True, rock, pco, direction, winner, empty)
 
 
 def equal(a: Any, b: Any) -> bool:

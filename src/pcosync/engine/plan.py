@@ -28,7 +28,9 @@ from pcosync.engine.merge import (
     ConflictRule,
     Reason,
     conflict_winner,
+    equal,
     merge_flag,
+    merge_split,
     merge_value,
 )
 
@@ -42,6 +44,9 @@ class OpKind(StrEnum):
     REMOVE_MEMBER = "remove_member"
     ARCHIVE = "archive"  # opt-in: make a PCO person who left every team inactive
     RESTORE = "restore"  # undo an ARCHIVE (revert): active again
+    DELETE = "delete"  # revert: remove a record the reverted run created (nobody touched it)
+    INACTIVATE_GROUP = "inactivate_group"  # Rock group of a team archived/deleted in PCO
+    REACTIVATE_GROUP = "reactivate_group"  # ... whose team is live again
 
 
 class GateCategory(StrEnum):
@@ -59,9 +64,16 @@ OP_CATEGORY: Mapping[OpKind, GateCategory] = {
     OpKind.REMOVE_MEMBER: GateCategory.REMOVE,
     OpKind.ARCHIVE: GateCategory.REMOVE,
     OpKind.RESTORE: GateCategory.UPDATE,
+    OpKind.DELETE: GateCategory.REMOVE,
+    OpKind.INACTIVATE_GROUP: GateCategory.REMOVE,
+    OpKind.REACTIVATE_GROUP: GateCategory.UPDATE,
 }
 
 MEMBERSHIP_KINDS = frozenset({OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER})
+GROUP_KINDS = frozenset({OpKind.INACTIVATE_GROUP, OpKind.REACTIVATE_GROUP})
+# the writes whose target record a person may be editing while the run works: re-checked
+# just before they are sent (see app.inflight)
+RECHECKED_KINDS = frozenset({OpKind.UPDATE, OpKind.DELETE})
 
 Change = tuple[FieldValue, FieldValue]  # (before, after) on the operation's side
 
@@ -291,7 +303,8 @@ def _plan_people(
             pco = pair.pco if pair.pco is not None else base_person
             unknown = base.unknown
             if (
-                rock == base_person
+                not base.split
+                and rock == base_person
                 and pco == base_person
                 and pair.link_id is not None
                 and pair.rock_link_ok
@@ -311,25 +324,40 @@ def _plan_people(
         rock_reasons: dict[FieldName, Reason] | None = None
         pco_reasons: dict[FieldName, Reason] | None = None
         winner = conflict_winner(pair.rock_modified, pair.pco_modified, tie_winner)
+        # fields a revert left differing (rare): merged against each side's own value
+        split = dict((n, (sr, sp)) for n, sr, sp in base.split) if base and base.split else None
+        new_split = dict(split) if split else None
 
         for (name, same, direction), r, p, b, i in zip(
             columns, rt, pt, bt, range(n_fields), strict=True
         ):
             known = not unknown or name not in unknown
-            if known and r == b and p == b:
-                continue
-            if not known and not (rock_seen and pco_seen) and direction is not off_direction:
-                # One side was not re-read and there is no base to stand in for it.
-                if new_unknown is None:
-                    new_unknown = set()
-                new_unknown.add(name)
-                continue
-            out = merge_value(same, b, known, r, p, direction, winner)
-            if not out.known:
-                if new_unknown is None:
-                    new_unknown = set()
-                new_unknown.add(name)
-                continue
+            if split is not None and name in split:
+                out_split = merge_split(same, split[name], r, p, direction, winner)
+                if out_split is None:
+                    continue  # nobody edited it since: both values stay
+                assert new_split is not None
+                del new_split[name]
+                out = out_split
+                if new_values is None:
+                    new_values = list(bt)
+                new_values[i] = out.value
+                known = False  # the conflict record has no single base value
+            else:
+                if known and r == b and p == b:
+                    continue
+                if not known and not (rock_seen and pco_seen) and direction is not off_direction:
+                    # One side was not re-read and there is no base to stand in for it.
+                    if new_unknown is None:
+                        new_unknown = set()
+                    new_unknown.add(name)
+                    continue
+                out = merge_value(same, b, known, r, p, direction, winner)
+                if not out.known:
+                    if new_unknown is None:
+                        new_unknown = set()
+                    new_unknown.add(name)
+                    continue
             value = out.value
             if value is not b:
                 if new_values is None:
@@ -391,9 +419,17 @@ def _plan_people(
             seq += 1
 
         still_unknown = frozenset(new_unknown) if new_unknown else frozenset()
-        if base is not None and new_values is None and still_unknown == unknown:
+        if (
+            base is not None
+            and new_values is None
+            and still_unknown == unknown
+            and new_split == split
+        ):
             continue  # the base does not move (e.g. only our own link writes are planned)
-        new_base = Base(Person(*(new_values if new_values is not None else bt)), still_unknown)
+        kept_split = tuple((n, v[0], v[1]) for n, v in new_split.items()) if new_split else ()
+        new_base = Base(
+            Person(*(new_values if new_values is not None else bt)), still_unknown, kept_split
+        )
         if base is None or new_base != base:
             plan.bases[ref] = new_base
 
@@ -465,17 +501,33 @@ def plan_memberships(
     direction = policy.membership
 
     for m in memberships:
-        if m.base is None and (m.rock is None or m.pco is None):
+        if m.split is not None:  # a revert left the sides differing: until someone edits
+            rock = m.rock if m.rock is not None else m.split is Side.ROCK
+            pco = m.pco if m.pco is not None else m.split is Side.PCO
+            split_out = merge_split(
+                equal,
+                (m.split is Side.ROCK, m.split is Side.PCO),
+                rock,
+                pco,
+                direction,
+                policy.tie_winner,
+                empty=False,
+            )
+            if split_out is None:
+                continue
+            out = split_out
+        elif m.base is None and (m.rock is None or m.pco is None):
             rock = bool(m.rock)
             pco = bool(m.pco)
         else:
             rock = m.rock if m.rock is not None else bool(m.base)
             pco = m.pco if m.pco is not None else bool(m.base)
-        if m.base is not None and rock == m.base and pco == m.base:
-            continue
-        out = merge_flag(m.base, rock, pco, direction, policy.tie_winner)
+        if m.split is None:
+            if m.base is not None and rock == m.base and pco == m.base:
+                continue
+            out = merge_flag(m.base, rock, pco, direction, policy.tie_winner)
         if out.write_to is None:
-            if out.known and out.value != m.base:
+            if out.known and (out.value != m.base or m.split is not None):
                 plan.membership_bases[m.key] = bool(out.value)
             continue
         ref = m.key.person
@@ -539,8 +591,8 @@ def plan_leavers(plan: SyncPlan, positions_held: Mapping[PcoPersonId, Iterable[s
 def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] = ()) -> Base:
     """The base to store when some of a link's planned writes did not happen.
 
-    A field whose write failed (parked) keeps its old base, so the next run sees the edit
-    again and retries it; every other field takes the planned base.
+    A field whose write failed (parked) keeps its old base (and an old ``split``), so the
+    next run sees the edit again and retries it; every other field takes the planned base.
     """
     failed = frozenset(unapplied)
     if not failed:
@@ -548,6 +600,7 @@ def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] 
     values = list(_values(planned.person))
     unknown = set(planned.unknown)
     old_values = _values(old.person) if old is not None else (None,) * len(FIELDS)
+    split = {n: (r, p) for n, r, p in planned.split if n not in failed}
     for i, name in enumerate(FIELDS):
         if name in failed:
             values[i] = old_values[i]
@@ -555,7 +608,12 @@ def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] 
                 unknown.add(name)
             else:
                 unknown.discard(name)
-    return Base(Person(*values), frozenset(unknown))
+            kept = old.split_of(name) if old is not None else None
+            if kept is not None:
+                split[name] = kept
+    return Base(
+        Person(*values), frozenset(unknown), tuple((n, r, p) for n, (r, p) in split.items())
+    )
 
 
 def unapplied_fields(ops: Sequence[Operation], applied_seqs: Iterable[int]) -> set[FieldName]:
@@ -572,11 +630,13 @@ def base_after_ops(old: Base | None, applied: Iterable[Operation]) -> Base:
     """A link's base after applying operations, from the operations alone.
 
     For approving a held run, whose plan lives in the journal without its planned bases:
-    each written field takes the value written. Fields that merely agreed are left for the
-    next run to settle (they produce no writes either way).
+    each written field takes the value written (and stops being left differing). Fields
+    that merely agreed are left for the next run to settle (they produce no writes either
+    way).
     """
     values = list(_values(old.person)) if old is not None else [None] * len(FIELDS)
     unknown = set(old.unknown) if old is not None else set(FIELDS)
+    split = {n: (r, p) for n, r, p in old.split} if old is not None else {}
     index = {name: i for i, name in enumerate(FIELDS)}
     for op in applied:
         if op.kind not in (OpKind.UPDATE, OpKind.CREATE):
@@ -584,4 +644,7 @@ def base_after_ops(old: Base | None, applied: Iterable[Operation]) -> Base:
         for name, (_before, after) in op.changes.items():
             values[index[name]] = after
             unknown.discard(name)
-    return Base(Person(*values), frozenset(unknown))
+            split.pop(name, None)
+    return Base(
+        Person(*values), frozenset(unknown), tuple((n, r, p) for n, (r, p) in split.items())
+    )

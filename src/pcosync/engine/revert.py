@@ -1,13 +1,15 @@
 """Undoing an applied run from its journal's before-images, without clobbering newer edits.
 
 Each written field goes back to its before value only if it still holds the value the run
-wrote; a field someone changed since is skipped and reported. Creates are never undone by
-deleting (pcosync never deletes on either side); they are reported for the admin.
+wrote; a field someone changed since is skipped and reported. Memberships go back the same
+way. Creates are decided by the application layer (:mod:`pcosync.app.revert`: deleted when
+nobody touched or referenced the record since, else kept linked). Links are kept: two
+records found to be the same person stay linked, only the values the run wrote go back.
+Rock groups the run inactivated or reactivated follow their team and are left as they are.
 
-Bases are left alone on purpose: the restored value then differs from the base on the side
-that was written, so the next run copies it across like any edit. Both sides then hold what
-the written side had before the run; for a conflict the run settled, that is the losing
-value, so the winner's value is replaced on its own side too (the conflict record keeps it).
+After the undo the two sides differ on purpose (the written side is back, the other side
+keeps the edit the run had copied); the application layer records that as a *split* base,
+so the next sync writes neither value until a person edits one of them.
 """
 
 from __future__ import annotations
@@ -60,16 +62,8 @@ def plan_revert(
     for op in sorted(applied, key=lambda o: o.seq, reverse=True):
         where = op.side.label
         if op.kind is OpKind.CREATE:
-            out.skipped.append(
-                RevertSkip(
-                    op.seq,
-                    op.side,
-                    op.ref,
-                    None,
-                    f"The {where} person created for {op.ref.describe()} stays: pcosync never "
-                    "deletes people. Unlink or archive them by hand if they should go.",
-                )
-            )
+            continue  # decided by the caller: deleted if untouched, else kept and reported
+        if op.kind in (OpKind.INACTIVATE_GROUP, OpKind.REACTIVATE_GROUP, OpKind.DELETE):
             continue
         if op.kind is OpKind.ARCHIVE:
             # made inactive because they left every team: active again (their assignments
@@ -82,12 +76,7 @@ def plan_revert(
         if op.kind is OpKind.RESTORE:
             continue  # undoing an undo is not offered
         if op.kind in (OpKind.LINK, OpKind.UNLINK):
-            undo = OpKind.UNLINK if op.kind is OpKind.LINK else OpKind.LINK
-            out.plan.operations.append(
-                Operation(seq, undo, op.side, op.ref, Reason.REVERT, before=op.before)
-            )
-            seq += 1
-            continue
+            continue  # links stay: the same person on both sides is still the same person
         if op.kind in (OpKind.ADD_MEMBER, OpKind.REMOVE_MEMBER):
             assert op.group is not None
             was_added = op.kind is OpKind.ADD_MEMBER

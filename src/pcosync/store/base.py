@@ -17,17 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pcosync.errors import StoreBusy
 from pcosync.store.db import make_engine
 from pcosync.store.models import DEFAULT_CONNECTION
 
 if TYPE_CHECKING:
     from pcosync.store.issues import MatchIssueRepo
     from pcosync.store.journal import OperationJournal
+    from pcosync.store.leases import LeaseRepo
     from pcosync.store.links import GroupLinkRepo, LinkRepo
     from pcosync.store.parked import ParkedRepo
     from pcosync.store.runs import RunRepo
+    from pcosync.store.suppressions import SuppressionRepo
     from pcosync.store.watermarks import WatermarkRepo
 
 Clock = Callable[[], datetime]
@@ -49,9 +53,11 @@ class Store:
     ) -> None:
         from pcosync.store.issues import MatchIssueRepo
         from pcosync.store.journal import OperationJournal
+        from pcosync.store.leases import LeaseRepo
         from pcosync.store.links import GroupLinkRepo, LinkRepo
         from pcosync.store.parked import ParkedRepo
         from pcosync.store.runs import RunRepo
+        from pcosync.store.suppressions import SuppressionRepo
         from pcosync.store.watermarks import WatermarkRepo
 
         self.engine = engine
@@ -68,6 +74,8 @@ class Store:
         self.parked: ParkedRepo = ParkedRepo(self)
         self.issues: MatchIssueRepo = MatchIssueRepo(self)
         self.watermarks: WatermarkRepo = WatermarkRepo(self)
+        self.leases: LeaseRepo = LeaseRepo(self)
+        self.suppressions: SuppressionRepo = SuppressionRepo(self)
 
     @classmethod
     def open(
@@ -104,15 +112,29 @@ class Store:
         if current is not None:
             yield current
             return
-        with self._sessions.begin() as session:
-            token = self._ambient.set(session)
-            try:
-                yield session
-            finally:
-                self._ambient.reset(token)
+        try:
+            with self._sessions.begin() as session:
+                token = self._ambient.set(session)
+                try:
+                    yield session
+                finally:
+                    self._ambient.reset(token)
+        except OperationalError as exc:
+            if _is_busy(exc):
+                raise StoreBusy(
+                    "The state database stayed locked by another pcosync process for too long; "
+                    "nothing was lost. Try again in a minute."
+                ) from None
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" / "busy" (the busy timeout ran out)."""
+    text = str(exc.orig).lower() if exc.orig is not None else ""
+    return "database is locked" in text or "database is busy" in text
 
 
 def upsert(session: Session, table: Table) -> Any:

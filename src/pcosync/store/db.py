@@ -2,8 +2,12 @@
 
 SQLite is set up for durability, because a journal entry that is not really on disk cannot
 prevent a duplicate: WAL, ``synchronous=FULL``, foreign keys on, a busy timeout, and real
-transactions (pysqlite's implicit transaction handling is switched off and ``BEGIN`` emitted
-explicitly, as the SQLAlchemy docs recommend, so DDL and reads are transactional too).
+transactions (pysqlite's implicit transaction handling is switched off and ``BEGIN
+IMMEDIATE`` emitted explicitly). IMMEDIATE takes the write lock at the start, so a second
+process waits (up to the busy timeout) instead of failing at once with "database is locked",
+which is what a read transaction that later writes gets in WAL mode.
+
+Every engine hides SQL parameters from error messages: they hold names and addresses.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=10000",
+    "PRAGMA busy_timeout=60000",
 )
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An Engine for ``url`` (``sqlite:///path.db``, ``postgresql+psycopg://...``)."""
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             # One shared connection, or every session would see its own empty database.
@@ -50,4 +55,4 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from pcosync.engine.match import IssueKind, MatchIssue
+from pcosync.engine.match import MATCHER_KINDS, IssueKind, MatchIssue
 from pcosync.store.models import MatchIssueRow
 
 if TYPE_CHECKING:
@@ -110,10 +110,13 @@ class MatchIssueRepo:
             return bool(getattr(result, "rowcount", 0))
 
     def resolve_missing(self, seen_keys: Collection[str]) -> int:
-        """Resolve open issues the matcher no longer reports (after a full matching pass)."""
+        """Resolve open issues the matcher no longer reports (after a full matching pass);
+        issues of other kinds are left to whoever opened them."""
         seen = set(seen_keys)
         resolved = 0
         for issue in self.list(IssueStatus.OPEN):
+            if issue.kind not in MATCHER_KINDS:
+                continue
             if issue.key not in seen and self.resolve(issue.id):
                 resolved += 1
         return resolved

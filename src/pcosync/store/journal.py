@@ -275,6 +275,13 @@ class OperationJournal:
             self._move(row, OpStatus.PLANNED)
             row.sent_at = None
 
+    def narrow(self, run_id: int, op: Operation) -> None:
+        """Fewer fields than planned will be written (the others changed since the plan
+        was made): the journal keeps what is really written, so a revert undoes just that."""
+        with self._store.transaction() as s:
+            row = self._row(s, run_id, op.seq)
+            row.field_changes = _changes_json(op)
+
     def get(self, run_id: int, seq: int) -> JournaledOp:
         with self._store.transaction() as s:
             return _journaled(self._row(s, run_id, seq))

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 class LinkStatus(StrEnum):
     ACTIVE = "active"
-    ORPHANED = "orphaned"  # one side's record is gone (deleted, not merged): not synced
+    ORPHANED = "orphaned"  # (before 0.2) one side's record was gone; such links are retired
 
 
 class LinkConflict(PcoSyncError):
@@ -278,12 +278,12 @@ class LinkRepo:
     # --- membership bases ---------------------------------------------------------------
 
     def load_memberships(self, link_ids: Iterable[int] | None = None) -> set[tuple[int, int]]:
-        """(link id, group link id) pairs whose base is "member"."""
+        """(link id, group link id) pairs whose base is "member" (on both sides)."""
         with self._store.transaction() as s:
             stmt = (
                 select(MembershipBaseRow.link_id, MembershipBaseRow.group_link_id)
                 .join(LinkRow, LinkRow.id == MembershipBaseRow.link_id)
-                .where(LinkRow.connection == self._conn)
+                .where(LinkRow.connection == self._conn, MembershipBaseRow.split.is_(None))
             )
             if link_ids is None:
                 return {(a, b) for a, b in s.execute(stmt)}
@@ -294,11 +294,32 @@ class LinkRepo:
                 )
             return out
 
-    def save_memberships(self, bases: Mapping[tuple[int, int], bool]) -> None:
-        """Record membership bases: True stores the pair, False removes it."""
+    def load_membership_splits(self) -> dict[tuple[int, int], str]:
+        """Memberships a revert left differing: (link id, group link id) → the side
+        ("rock" / "pco") that is a member."""
+        with self._store.transaction() as s:
+            stmt = (
+                select(
+                    MembershipBaseRow.link_id,
+                    MembershipBaseRow.group_link_id,
+                    MembershipBaseRow.split,
+                )
+                .join(LinkRow, LinkRow.id == MembershipBaseRow.link_id)
+                .where(LinkRow.connection == self._conn, MembershipBaseRow.split.is_not(None))
+            )
+            return {(a, b): str(side) for a, b, side in s.execute(stmt)}
+
+    def save_memberships(self, bases: Mapping[tuple[int, int], bool | str]) -> None:
+        """Record membership bases: True stores the pair, False removes it, and a side
+        ("rock" / "pco") records that only that side is a member, left so on purpose."""
         now = self._store.now()
         members = [
-            {"link_id": lid, "group_link_id": gid, "updated_at": now}
+            {
+                "link_id": lid,
+                "group_link_id": gid,
+                "updated_at": now,
+                "split": is_member if isinstance(is_member, str) else None,
+            }
             for (lid, gid), is_member in bases.items()
             if is_member
         ]
@@ -309,7 +330,7 @@ class LinkRepo:
                 stmt = upsert(s, table)  # type: ignore[arg-type]
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["link_id", "group_link_id"],
-                    set_={"updated_at": stmt.excluded.updated_at},
+                    set_={"updated_at": stmt.excluded.updated_at, "split": stmt.excluded.split},
                 )
                 s.execute(stmt, part)
             for lid, gid in gone:
@@ -358,6 +379,7 @@ class LinkRepo:
 class GroupLinkStatus(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"  # the PCO team was archived or deleted: not synced, kept for history
+    SUSPENDED = "suspended"  # the Rock group was deleted, archived or inactivated by hand
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,9 @@ class MembershipBaseRow(Model):
         ForeignKey("group_links.id", ondelete="CASCADE"), primary_key=True
     )
     updated_at: Mapped[datetime] = mapped_column(nullable=False)
+    # set when a revert left the sides differing: the one side ("rock"/"pco") that is a
+    # member; both stay as they are until a person changes either side
+    split: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class LinkExclusionRow(Model):
@@ -159,6 +162,39 @@ class RunRow(Model):
     reviewed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     updated_at: Mapped[datetime] = mapped_column(nullable=False)
+    # when the run's observation began: edits after it are re-read before writing (an
+    # approved held run re-reads everything changed since then)
+    observed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    host: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class RunLeaseRow(Model):
+    """Who may run on a connection now: one row per connection, held by one process at a
+    time until ``expires_at`` (renewed while it works). See ``store.leases``."""
+
+    __tablename__ = "run_leases"
+
+    connection: Mapped[str] = mapped_column(String(100), primary_key=True)
+    token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    host: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    acquired_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class CreateSuppressionRow(Model):
+    """A person a revert took back out of one side: the sync does not create them there
+    again until their record changes after ``created_at`` (DESIGN §6.5, revert)."""
+
+    __tablename__ = "create_suppressions"
+
+    connection: Mapped[str] = mapped_column(String(100), primary_key=True)
+    side: Mapped[str] = mapped_column(String(10), primary_key=True)  # where it was created
+    source_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False)
 
 
 class OperationRow(Model):

@@ -27,6 +27,7 @@ class RunStatus(StrEnum):
     APPROVED = "approved"  # an admin approved the held plan; applying it comes next
     REJECTED = "rejected"
     REVERTED = "reverted"
+    INTERRUPTED = "interrupted"  # its process died (lease expired); settled by the next run
 
 
 class RunMode(StrEnum):
@@ -35,19 +36,42 @@ class RunMode(StrEnum):
     REVERT = "revert"
 
 
-TERMINAL = frozenset({RunStatus.DONE, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.REJECTED})
+TERMINAL = frozenset(
+    {
+        RunStatus.DONE,
+        RunStatus.PARTIAL,
+        RunStatus.FAILED,
+        RunStatus.REJECTED,
+        RunStatus.INTERRUPTED,
+    }
+)
+# runs whose writes happened (some or all): the ones a revert can undo
+APPLIED = frozenset({RunStatus.DONE, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.INTERRUPTED})
 
 ALLOWED: Mapping[RunStatus, frozenset[RunStatus]] = {
     RunStatus.RUNNING: frozenset(
-        {RunStatus.DONE, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD}
+        {
+            RunStatus.DONE,
+            RunStatus.PARTIAL,
+            RunStatus.FAILED,
+            RunStatus.HELD,
+            RunStatus.INTERRUPTED,
+        }
     ),
     RunStatus.HELD: frozenset({RunStatus.APPROVED, RunStatus.REJECTED}),
     RunStatus.APPROVED: frozenset(
-        {RunStatus.RUNNING, RunStatus.DONE, RunStatus.PARTIAL, RunStatus.FAILED}
+        {
+            RunStatus.RUNNING,
+            RunStatus.DONE,
+            RunStatus.PARTIAL,
+            RunStatus.FAILED,
+            RunStatus.INTERRUPTED,
+        }
     ),
     RunStatus.DONE: frozenset({RunStatus.REVERTED}),
     RunStatus.PARTIAL: frozenset({RunStatus.REVERTED}),
     RunStatus.FAILED: frozenset({RunStatus.REVERTED}),
+    RunStatus.INTERRUPTED: frozenset({RunStatus.REVERTED}),
     RunStatus.REJECTED: frozenset(),
     RunStatus.REVERTED: frozenset(),
 }
@@ -72,6 +96,8 @@ class Run:
     reverts_run_id: int | None
     reviewed_by: str | None
     reviewed_at: datetime | None
+    observed_at: datetime | None = None
+    host: str | None = None
 
 
 def _run(row: RunRow) -> Run:
@@ -89,6 +115,8 @@ def _run(row: RunRow) -> Run:
         row.reverts_run_id,
         row.reviewed_by,
         row.reviewed_at,
+        row.observed_at,
+        row.host,
     )
 
 
@@ -97,7 +125,12 @@ class RunRepo:
         self._store = store
 
     def start(
-        self, mode: RunMode, *, dry_run: bool = False, reverts_run_id: int | None = None
+        self,
+        mode: RunMode,
+        *,
+        dry_run: bool = False,
+        reverts_run_id: int | None = None,
+        host: str | None = None,
     ) -> Run:
         now = self._store.now()
         with self._store.transaction() as s:
@@ -110,10 +143,25 @@ class RunRepo:
                 counts={},
                 reverts_run_id=reverts_run_id,
                 updated_at=now,
+                host=host,
             )
             s.add(row)
             s.flush()
             return _run(row)
+
+    def set_observed(self, run_id: int, observed_at: datetime) -> None:
+        """When the run's observation began (an approval re-reads changes since then)."""
+        with self._store.transaction() as s:
+            row = self._row(s, run_id)
+            if row is not None:
+                row.observed_at = observed_at
+
+    def set_counts(self, run_id: int, counts: Mapping[str, Any]) -> None:
+        with self._store.transaction() as s:
+            row = self._row(s, run_id)
+            if row is not None:
+                row.counts = dict(counts)
+                row.updated_at = self._store.now()
 
     def get(self, run_id: int) -> Run | None:
         with self._store.transaction() as s:
@@ -203,6 +251,14 @@ class RunRepo:
                 stmt = stmt.filter_by(status=status.value)
             return [_run(r) for r in s.scalars(stmt)]
 
-    def interrupted(self) -> builtins.list[Run]:
-        """Runs still marked running: the process died; the next run resumes from the journal."""
-        return self.list(limit=1000, status=RunStatus.RUNNING)
+    def unfinished(self) -> builtins.list[Run]:
+        """Runs still marked running (or approved, about to run). Called by the holder of the
+        run lease, so their process died: the next run settles them from the journal."""
+        with self._store.transaction() as s:
+            stmt = (
+                select(RunRow)
+                .filter_by(connection=self._store.connection)
+                .where(RunRow.status.in_([RunStatus.RUNNING.value, RunStatus.APPROVED.value]))
+                .order_by(RunRow.id)
+            )
+            return [_run(r) for r in s.scalars(stmt)]

@@ -1,0 +1,787 @@
+"""The one applier: every write pcosync makes goes through here (DESIGN §6.4).
+
+A sync run, an approved held run and a revert all hand their journaled operations to
+:class:`Applier`. Per person, operations run in plan order as one chain; up to
+``concurrency`` chains run side by side (the Planning Center limiter paces them), and an
+operation waits for those it depends on. Each write is journaled as *sent* before it goes
+out and *applied* after it landed; one that fails is parked with its reason, and the run
+goes on.
+
+Before a write to a record a person may be editing, the applier makes sure that side's
+changes were read no longer than the re-check interval ago (:class:`~pcosync.app.inflight
+.InFlight`). A person whose record changed is handled by the policy the caller chose:
+
+- ``REPLAN`` (a sync run): their remaining updates are planned again with the three-way
+  merge against the real timestamps (the later edit wins, the loser is recorded);
+- ``REVALIDATE`` (an approval or a revert): a field whose value is no longer the one the
+  reviewed plan expected is left alone and reported (:class:`Stale`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from pcosync.adapters.pco import PcoPeople
+from pcosync.adapters.rock import RockPeople
+from pcosync.app.inflight import InFlight
+from pcosync.app.summary import RunSummary
+from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
+from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
+from pcosync.domain.policy import SyncPolicy
+from pcosync.engine.merge import Base
+from pcosync.engine.plan import (
+    GROUP_KINDS,
+    MEMBERSHIP_KINDS,
+    RECHECKED_KINDS,
+    Change,
+    Conflict,
+    Operation,
+    OpKind,
+    PersonPair,
+    plan_people,
+    settle_base,
+    unapplied_fields,
+)
+from pcosync.engine.ports import ObservedPerson
+from pcosync.errors import (
+    AmbiguousWriteError,
+    ApiError,
+    LeaseLost,
+    NotFoundError,
+    PcoSyncError,
+    RetriesExhausted,
+    SyncDataError,
+    TransportError,
+)
+from pcosync.store import OpStatus, Store
+from pcosync.store.links import GroupLinkStatus, LinkConflict
+
+if TYPE_CHECKING:
+    from pcosync.app.lease import RunLease
+    from pcosync.app.people_sync import PeopleSync
+
+log = logging.getLogger("pcosync.sync")
+
+
+class InDoubt(PcoSyncError):
+    """A create was sent, its answer lost, and a re-read does not show it (yet)."""
+
+
+class OnFresh(Enum):
+    REPLAN = "replan"
+    REVALIDATE = "revalidate"
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """A planned field left alone: its value changed after the plan was made."""
+
+    seq: int
+    side: Side
+    ref: PersonRef
+    field: FieldName | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "op": self.seq,
+            "side": self.side.value,
+            "rock_id": self.ref.rock_id,
+            "pco_id": self.ref.pco_id,
+            "field": self.field.value if self.field else None,
+            "message": self.message,
+        }
+
+
+@dataclass
+class PersonState:
+    """One person's operations in this run and the bases they were planned against."""
+
+    ops: list[Operation]
+    base_now: Base | None = None  # the base the current operations were planned from
+    planned: Base | None = None  # the base once they are all applied (None: unchanged)
+
+
+@dataclass
+class Records:
+    """What the run knows of each record now: as read, then as written or re-read.
+
+    ``human_time`` is the last time a *person* changed the record (our own writes bump the
+    record's modified time too, and must not win a conflict against a person's edit)."""
+
+    current: dict[tuple[Side, Any], ObservedPerson] = field(default_factory=dict)
+    human_time: dict[tuple[Side, Any], Any] = field(default_factory=dict)
+
+    def add(self, seen: ObservedPerson) -> None:
+        key = (seen.side, seen.id)
+        self.current[key] = seen
+        self.human_time[key] = seen.modified_at
+
+    def wrote(self, seen: ObservedPerson) -> None:
+        """The record as re-read after our own write (its time is ours, not a person's)."""
+        self.current[(seen.side, seen.id)] = seen
+
+
+def record_key(record_id: object) -> str:
+    return f"person:{record_id}"
+
+
+def membership_key(op: Operation) -> str:
+    """Parked-record key of a membership: ``membership:<rock id>/<pco id>:TeamPosition:<id>``."""
+    group = op.group.pco_id if op.group is not None else "?"
+    rock = op.ref.rock_id if op.ref.rock_id is not None else "-"
+    pco = op.ref.pco_id if op.ref.pco_id is not None else "-"
+    return f"membership:{rock}/{pco}:{group}"
+
+
+def safe(exc: BaseException) -> str:
+    """An error message fit for logs and the store: our errors carry no personal data."""
+    if isinstance(exc, PcoSyncError | LinkConflict):
+        return str(exc)
+    return f"{type(exc).__name__} (see the debug log)"
+
+
+class Applier:
+    """Applies one run's operations (already in its journal)."""
+
+    def __init__(
+        self,
+        sync: PeopleSync,
+        run_id: int,
+        summary: RunSummary,
+        *,
+        lease: RunLease | None = None,
+        inflight: InFlight | None = None,
+        on_fresh: OnFresh = OnFresh.REPLAN,
+        records: Records | None = None,
+        fresh_aliases: Mapping[tuple[int, str], int | None] | None = None,
+        people: Mapping[PersonRef, PersonState] | None = None,
+        policy: SyncPolicy | None = None,
+        after_person: Callable[[PersonRef], None] | None = None,
+        planned_when: str = "the run was held",
+    ) -> None:
+        self.planned_when = planned_when  # for messages: when the reviewed plan was made
+        self.sync = sync
+        self.store: Store = sync.store
+        self.run_id = run_id
+        self.summary = summary
+        self.lease = lease
+        self.inflight = inflight
+        self.on_fresh_policy = on_fresh
+        self.records = records or Records()
+        self.fresh_aliases = dict(fresh_aliases or {})
+        self.people: dict[PersonRef, PersonState] = dict(people or {})
+        self.policy = policy or sync.policy
+        self.after_person = after_person
+        self.applied: set[int] = set()
+        self.failed: set[int] = set()
+        self.link_of: dict[PersonRef, int] = {}
+        self.stale: list[Stale] = []
+        self.queues: dict[PersonRef, deque[Operation]] = {}
+        self._done: dict[int, asyncio.Event] = {}
+        self._next_seq = 1
+        if inflight is not None:
+            inflight.on_fresh = self._on_fresh
+
+    # ------------------------------------------------------------------ the run
+
+    async def run(self, operations: Iterable[Operation]) -> set[int]:
+        """Apply; returns the seqs applied (also in :attr:`applied`)."""
+        for op in operations:
+            self.queues.setdefault(op.ref, deque()).append(op)
+            self._done[op.seq] = asyncio.Event()
+            self._next_seq = max(self._next_seq, op.seq + 1)
+            if op.ref not in self.people:
+                self.people[op.ref] = PersonState([])
+            if op not in self.people[op.ref].ops:
+                self.people[op.ref].ops.append(op)
+        slots = asyncio.Semaphore(self.sync.concurrency)
+
+        async def run_chain(ref: PersonRef) -> None:
+            async with slots:
+                queue = self.queues[ref]
+                while queue:
+                    op = queue[0]
+                    if op.kind in RECHECKED_KINDS and self.inflight is not None:
+                        await self.inflight.ensure_fresh(op.side)
+                        if not queue or queue[0] is not op:
+                            continue  # re-planned while we looked: take the new head
+                    queue.popleft()
+                    for dep in op.depends_on:
+                        if dep in self._done:
+                            await self._done[dep].wait()
+                    try:
+                        await self._step(op)
+                    finally:
+                        self._done[op.seq].set()
+                if self.after_person is not None:
+                    self.after_person(ref)
+
+        await asyncio.gather(*(run_chain(ref) for ref in list(self.queues)))
+        return self.applied
+
+    async def _step(self, op: Operation) -> None:
+        journal = self.store.journal
+        if any(d in self.failed or d not in self.applied for d in op.depends_on):
+            journal.mark_skipped(
+                self.run_id, op.seq, "an earlier step for this person did not go through"
+            )
+            self.failed.add(op.seq)
+            return
+        if self.lease is not None:
+            self.lease.check()
+        try:
+            done = await self._apply_one(op)
+        except InDoubt as exc:
+            self.summary.in_doubt += 1
+            self.summary.notes.append(str(exc))
+            self.failed.add(op.seq)
+            return
+        except LeaseLost:
+            raise
+        except (ApiError, SyncDataError, LinkConflict) as exc:
+            self.failed.add(op.seq)
+            self._fail(op, exc)
+            return
+        if not done:
+            self.failed.add(op.seq)
+            return
+        self.applied.add(op.seq)
+        log.info(
+            "sync.op_applied run=%s seq=%s kind=%s side=%s",
+            self.run_id,
+            op.seq,
+            op.kind.value,
+            op.side.value,
+        )
+        if op.kind in MEMBERSHIP_KINDS:
+            self.store.parked.resolve(op.side, membership_key(op))
+        elif op.kind not in GROUP_KINDS:
+            source = op.side.other if op.kind is OpKind.CREATE else op.side
+            record_id = op.ref.id_on(source)
+            if record_id is not None:
+                self.store.parked.resolve(source, record_key(record_id))
+
+    def _fail(self, op: Operation, exc: BaseException) -> None:
+        message = safe(exc)
+        who = op.ref.describe() if op.kind not in GROUP_KINDS else _group_name(op)
+        reason = f"Could not {op.kind.value} on {op.side.label} for {who}: {message}"
+        if isinstance(exc, RetriesExhausted | TransportError):
+            reason += " (a temporary problem: it will be retried on the next run)"
+        current = self.store.journal.get(self.run_id, op.seq).status
+        if current in (OpStatus.PLANNED, OpStatus.SENT):
+            self.store.journal.mark_failed(self.run_id, op.seq, reason)
+        if op.kind in GROUP_KINDS:
+            self.summary.notes.append(reason)  # tried again by the next run, not parked
+            return
+        source = op.side.other if op.kind is OpKind.CREATE else op.side
+        record_id = op.ref.id_on(source) if op.kind is OpKind.CREATE else op.target_id
+        key = membership_key(op) if op.kind in MEMBERSHIP_KINDS else record_key(record_id)
+        self.store.parked.park(
+            source,
+            key,
+            reason,
+            {"op": op.kind.value, "run": self.run_id, "seq": op.seq},
+            run_id=self.run_id,
+        )
+        self.summary.parked += 1
+        log.warning(
+            "sync.op_parked run=%s seq=%s kind=%s side=%s",
+            self.run_id,
+            op.seq,
+            op.kind.value,
+            op.side.value,
+        )
+
+    # ------------------------------------------------------------------ one operation
+
+    def _side(self, side: Side) -> RockPeople | PcoPeople:
+        return self.sync.rock if side is Side.ROCK else self.sync.pco
+
+    def link_id_of(self, ref: PersonRef) -> int | None:
+        return ref.link_id or self.link_of.get(ref)
+
+    async def _apply_one(self, op: Operation) -> bool:
+        """Apply one operation; False when it was skipped (journaled with the reason)."""
+        if op.kind is OpKind.CREATE:
+            await self._create(op)
+            return True
+        if op.kind in MEMBERSHIP_KINDS:
+            return await self._membership(op)
+        if op.kind in GROUP_KINDS:
+            return await self._group(op)
+        if op.kind is OpKind.DELETE:
+            return await self._delete(op)
+        journal = self.store.journal
+        rock_id, pco_id = op.ref.rock_id, op.ref.pco_id
+        if op.kind in (OpKind.ARCHIVE, OpKind.RESTORE) and op.side is Side.PCO and pco_id:
+            journal.mark_sent(self.run_id, op.seq)
+            return await self._set_active(op, pco_id, self.link_id_of(op.ref))
+        if rock_id is None or pco_id is None:
+            journal.mark_skipped(self.run_id, op.seq, "the person has no record on one side")
+            return False
+        link_id = self.link_id_of(op.ref)
+        if link_id is None and op.kind is not OpKind.UNLINK:
+            # a fresh match: the link exists from its first operation on
+            alias = self.fresh_aliases.get((rock_id, pco_id))
+            link_id = self.store.links.add(rock_id, pco_id, rock_alias_id=alias).id
+            self.link_of[op.ref] = link_id
+            self.summary.linked += 1
+        writer = self._side(op.side)
+        target = rock_id if op.side is Side.ROCK else pco_id
+        journal.mark_sent(self.run_id, op.seq)
+        if op.kind is OpKind.LINK:
+            counterpart = pco_id if op.side is Side.ROCK else rock_id
+            try:
+                await writer.write_link(target, counterpart)
+            except NotFoundError:
+                assert link_id is not None
+                survivor = await self._follow(op.side, link_id, target, op)
+                if survivor is None:
+                    return False
+                await writer.write_link(survivor, counterpart)
+            journal.mark_applied(self.run_id, op.seq, link_id=link_id)
+            return True
+        if op.kind is OpKind.UNLINK:
+            with contextlib.suppress(NotFoundError):  # gone: nothing carries the id any more
+                await writer.write_link(target, None)
+            journal.mark_applied(self.run_id, op.seq)
+            return True
+        if op.kind is OpKind.UPDATE:
+            changes: dict[FieldName, FieldValue] = {
+                f: after for f, (_b, after) in op.changes.items()
+            }
+            assert link_id is not None
+            try:
+                after = await writer.update_person(target, changes)
+            except NotFoundError:
+                # merged (or deleted) since it was read: follow the merge, then write once more
+                survivor = await self._follow(op.side, link_id, target, op)
+                if survivor is None:
+                    return False
+                after = await writer.update_person(survivor, changes)
+            self.records.wrote(after)
+            journal.mark_applied(self.run_id, op.seq, after=after.person, link_id=link_id)
+            self.summary.updated[op.side.value] += 1
+            return True
+        journal.mark_skipped(self.run_id, op.seq, f"{op.kind.value} is not handled here")
+        return False
+
+    async def _set_active(self, op: Operation, pco_id: PcoPersonId, link_id: int | None) -> bool:
+        """Opt-in: left every team → inactive in People (revert: active again), checked
+        against their assignments now, since the plan (or its approval) may be old."""
+        journal = self.store.journal
+        if op.kind is OpKind.ARCHIVE:
+            try:
+                if await self.sync.pco.client.person_assignments(pco_id):
+                    journal.mark_skipped(self.run_id, op.seq, "still assigned to a team position")
+                    return False
+                result = await self.sync.pco.set_active(pco_id, False)
+            except NotFoundError:  # merged or deleted since: nobody left to make inactive
+                message = (
+                    f"Planning Center person {pco_id} was not made inactive: they no longer "
+                    "exist (merged or deleted)."
+                )
+                journal.mark_skipped(self.run_id, op.seq, message)
+                self.summary.notes.append(message)
+                return False
+        else:
+            window_end = self._revert_window_end()
+            result = await self.sync.pco.set_active(
+                pco_id, True, unless_inactivated_after=window_end
+            )
+            if result.get("left_alone"):
+                message = (
+                    f"{op.ref.describe()} was made inactive in Planning Center again after "
+                    "the run; left inactive."
+                )
+                journal.mark_skipped(self.run_id, op.seq, message)
+                self.summary.notes.append(message)
+                return False
+        if not result["changed"]:  # already so: nothing for a revert to undo
+            journal.mark_skipped(self.run_id, op.seq, f"already {result['status']}")
+            return False
+        journal.mark_applied(self.run_id, op.seq, before=result, link_id=link_id)
+        if op.kind is OpKind.ARCHIVE:
+            self.summary.inactivated[op.side.value] += 1
+        return True
+
+    def _revert_window_end(self) -> Any:
+        run = self.store.runs.get(self.run_id)
+        if run is None or run.reverts_run_id is None:
+            return None
+        original = self.store.runs.get(run.reverts_run_id)
+        return original.ended_at if original is not None else None
+
+    async def _membership(self, op: Operation) -> bool:
+        """Assign / unassign (PCO) or add / inactivate (Rock) one person on one position."""
+        memberships = self.sync.memberships
+        if memberships is None or op.group is None:
+            self.store.journal.mark_skipped(self.run_id, op.seq, "team memberships are not synced")
+            return False
+        link_id = self.link_id_of(op.ref)
+        target = op.ref.id_on(op.side)
+        if target is None:  # created earlier in this run: the link knows the new id
+            link = self.store.links.get(link_id) if link_id is not None else None
+            if link is None:
+                raise SyncDataError(f"{op.ref.describe()} was not created on {op.side.label}")
+            target = link.rock_person_id if op.side is Side.ROCK else link.pco_person_id
+        writer = memberships.writer(op.side)
+        self.store.journal.mark_sent(self.run_id, op.seq)
+        if op.kind is OpKind.ADD_MEMBER:
+            after = await writer.add_member(op.group, target)
+            self.store.journal.mark_applied(self.run_id, op.seq, after=after, link_id=link_id)
+            self.summary.members_added[op.side.value] += 1
+        else:
+            before = await writer.remove_member(op.group, target)
+            self.store.journal.mark_applied(self.run_id, op.seq, before=before, link_id=link_id)
+            self.summary.members_removed[op.side.value] += 1
+        return True
+
+    async def _group(self, op: Operation) -> bool:
+        """Inactivate the Rock group of a team archived or deleted in Planning Center (or
+        reactivate it: the team is live again). Its link's status follows."""
+        assert op.group is not None and op.group.group_link_id is not None
+        activate = op.kind is OpKind.REACTIVATE_GROUP
+        link = self.store.groups.get(op.group.group_link_id)
+        wanted_from = GroupLinkStatus.INACTIVE if activate else GroupLinkStatus.ACTIVE
+        if link is None or link.status is not wanted_from:
+            self.store.journal.mark_skipped(
+                self.run_id, op.seq, "the group's link changed since the run was planned"
+            )
+            return False
+        self.store.journal.mark_sent(self.run_id, op.seq)
+        await self.sync.rock.client.update_group(op.group.rock_group_id, {"IsActive": activate})
+        status = GroupLinkStatus.ACTIVE if activate else GroupLinkStatus.INACTIVE
+        self.store.groups.set_status(link.id, status)
+        if not activate:  # its parked membership changes can no longer go through: settled
+            for parked in self.store.parked.list():
+                key = parked.record_key
+                if key.startswith("membership:") and key.endswith(f":{link.pco_id}"):
+                    self.store.parked.resolve(parked.side, key)
+        self.store.journal.mark_applied(self.run_id, op.seq, before={"IsActive": not activate})
+        if activate:
+            self.summary.groups_reactivated += 1
+        else:
+            self.summary.groups_inactivated += 1
+        return True
+
+    async def _delete(self, op: Operation) -> bool:
+        """A revert removes a record the reverted run created (checked untouched when the
+        revert was planned, and re-checked just now by the in-flight read)."""
+        target = op.target_id
+        if target is None:
+            self.store.journal.mark_skipped(self.run_id, op.seq, "no record to delete")
+            return False
+        self.store.journal.mark_sent(self.run_id, op.seq)
+        writer = self._side(op.side)
+        gone_before = not await writer.delete_person(target)
+        link_id = self.link_id_of(op.ref)
+        if link_id is not None and self.store.links.get(link_id) is not None:
+            self.store.links.remove(link_id)
+        self.store.journal.mark_applied(
+            self.run_id, op.seq, before={"already_gone": gone_before} if gone_before else None
+        )
+        self.summary.deleted[op.side.value] += 1
+        return True
+
+    async def _follow(
+        self,
+        side: Side,
+        link_id: int,
+        gone: RockPersonId | PcoPersonId,
+        op: Operation,
+    ) -> RockPersonId | PcoPersonId | None:
+        """The survivor of a record merged away mid-run; the link is moved to it. A record
+        deleted (not merged) retires the link: noted once, nothing parked, no retry loop."""
+        link = self.store.links.get(link_id)
+        alias = link.rock_alias_id if link is not None and side is Side.ROCK else None
+        survivor = await self._side(side).resolve_merged(gone, alias)
+        if survivor is None or survivor == gone:
+            message = retire_link(self.store, link_id, side, gone)
+            self.summary.notes.append(message)
+            self.store.journal.mark_skipped(self.run_id, op.seq, message)
+            return None
+        try:
+            if side is Side.ROCK:
+                self.store.links.repoint(link_id, rock_person_id=int(survivor))
+            else:
+                self.store.links.repoint(link_id, pco_person_id=str(survivor))
+        except LinkConflict:
+            message = retire_link(self.store, link_id, side, gone, merged_into=survivor)
+            self.summary.notes.append(message)
+            self.store.journal.mark_skipped(self.run_id, op.seq, message)
+            return None
+        self.summary.notes.append(
+            f"Link {link_id} followed a merge in {side.label} ({gone} → {survivor})."
+        )
+        return survivor
+
+    async def _create(self, op: Operation) -> None:
+        """Create the person on ``op.side``; link both records; never duplicate."""
+        source_side = op.side.other
+        source_id = op.ref.id_on(source_side)
+        assert source_id is not None and op.record is not None
+        writer = self._side(op.side)
+        self.store.journal.mark_sent(self.run_id, op.seq)
+        try:
+            created = await writer.create_person(op.record, link_hint=source_id)
+        except AmbiguousWriteError:
+            created = await self._find_created(op, source_id)
+        rock_id = int(created.id) if op.side is Side.ROCK else int(source_id)
+        pco_id = str(created.id) if op.side is Side.PCO else str(source_id)
+        alias = created.alias_id if op.side is Side.ROCK else None
+        link = self.store.links.add(rock_id, pco_id, rock_alias_id=alias)
+        self.link_of[op.ref] = link.id
+        self.records.wrote(created)
+        self.store.journal.mark_applied(
+            self.run_id,
+            op.seq,
+            after=created.person,
+            link_id=link.id,
+            rock_person_id=rock_id,
+            pco_person_id=pco_id,
+        )
+        self.summary.created[op.side.value] += 1
+        self.summary.linked += 1
+        # the source record learns its counterpart's id too (PCO remote_id / Rock PcoPersonId)
+        await self._side(source_side).write_link(source_id, created.id)
+
+    async def _find_created(self, op: Operation, source_id: object) -> ObservedPerson:
+        """After a lost create answer: re-read by the link id written on the new record."""
+        found = await self._side(op.side).find_by_link_hint(source_id)  # type: ignore[arg-type]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise InDoubt(
+                f"Creating {op.ref.describe()} on {op.side.label}: the answer was lost and the "
+                "record is not visible yet. The next run checks again before doing anything, "
+                "so it will not be created twice."
+            )
+        raise SyncDataError(
+            f"{len(found)} {op.side.label} records carry the link id of {op.ref.describe()}; "
+            "merge the duplicates, then run the sync again"
+        )
+
+    # ------------------------------------------------------------------ edits mid-run
+
+    def _on_fresh(self, side: Side, records: Sequence[ObservedPerson]) -> None:
+        pending: dict[tuple[Side, str], PersonRef] = {}
+        for ref, queue in self.queues.items():
+            for op in queue:
+                if op.kind in RECHECKED_KINDS and op.side is side:
+                    target = op.target_id
+                    if target is not None:
+                        pending[(side, str(target))] = ref
+        for seen in records:
+            found = pending.get((side, str(seen.id)))
+            if found is None:
+                continue
+            ref = found
+            known = self.records.current.get((side, seen.id))
+            if known is not None and known.person == seen.person:
+                continue  # unchanged, or our own write coming back
+            self.records.add(seen)
+            if self.on_fresh_policy is OnFresh.REPLAN:
+                self._replan(ref, side, seen)
+            else:
+                self._revalidate(ref, side, seen)
+
+    def _replan(self, ref: PersonRef, side: Side, seen: ObservedPerson) -> None:
+        """Someone edited this person while the run worked: plan their remaining updates
+        again from what both records hold now (the later edit wins; the loser is kept)."""
+        state = self.people.get(ref)
+        queue = self.queues[ref]
+        old = [op for op in queue if op.kind is OpKind.UPDATE]
+        if state is None or not old:
+            return
+        base_now = state.base_now
+        if state.planned is not None:
+            base_now = settle_base(
+                state.base_now, state.planned, unapplied_fields(state.ops, self.applied)
+            )
+        rock = self.records.current.get((Side.ROCK, ref.rock_id))
+        pco = self.records.current.get((Side.PCO, ref.pco_id))
+        if base_now is None and (rock is None or pco is None):
+            return  # cannot merge without both records: the next run does
+        assert ref.rock_id is not None and ref.pco_id is not None
+        pair = PersonPair(
+            link_id=ref.link_id,
+            rock_id=ref.rock_id,
+            pco_id=ref.pco_id,
+            base=base_now,
+            rock=rock.person if rock else None,
+            pco=pco.person if pco else None,
+            rock_modified=self.records.human_time.get((Side.ROCK, ref.rock_id)),
+            pco_modified=self.records.human_time.get((Side.PCO, ref.pco_id)),
+        )
+        again = plan_people([pair], self.policy, start_seq=self._next_seq)
+        new = [op for op in again.operations if op.kind is OpKind.UPDATE]
+        if _same_updates(old, new):
+            return
+        self._next_seq = max([self._next_seq, *(op.seq + 1 for op in new)])
+        who = _person_name(seen) or ref.describe()
+        reason = (
+            f"re-planned: {who} was edited in {side.label} while the run worked (the later "
+            "edit wins; see the run's conflicts)"
+        )
+        for op in old:
+            self.store.journal.mark_skipped(self.run_id, op.seq, reason)
+            self._done[op.seq].set()
+            queue.remove(op)
+        self.store.journal.record(self.run_id, new)
+        conflicts: list[Conflict] = list(again.conflicts)
+        if conflicts:
+            self.store.journal.record_conflicts(self.run_id, conflicts)
+        for op in new:
+            queue.append(op)
+            self._done[op.seq] = asyncio.Event()
+        state.ops = [op for op in state.ops if op not in old] + new
+        state.base_now = base_now
+        state.planned = again.bases.get(ref, base_now)
+        self.summary.replanned += 1
+        self.summary.conflicts += len(conflicts)
+        self.summary.notes.append(f"{who}: edited in {side.label} during the run; re-planned.")
+        log.info("sync.replanned run=%s side=%s ops=%s", self.run_id, side.value, len(new))
+
+    def _revalidate(self, ref: PersonRef, side: Side, seen: ObservedPerson) -> None:
+        """An approval or a revert writes what was reviewed, or nothing: a field whose value
+        changed since the plan was made keeps the newer value (the next sync merges it)."""
+        queue = self.queues[ref]
+        for op in list(queue):
+            if op.side is not side or op.kind not in RECHECKED_KINDS:
+                continue
+            if op.kind is OpKind.DELETE:
+                if op.before is not None and seen.person != op.before:
+                    message = (
+                        f"{_person_name(seen) or ref.describe()} was edited in {side.label} "
+                        f"after {self.planned_when}, so the record stays (linked)."
+                    )
+                    self.store.journal.mark_skipped(self.run_id, op.seq, message)
+                    self.stale.append(Stale(op.seq, side, ref, None, message))
+                    self._drop(queue, op, dependents=True)
+                continue
+            kept: dict[FieldName, Change] = {}
+            for name, (before, after) in op.changes.items():
+                spec = FIELD_SPECS[name]
+                value = getattr(seen.person, name.value)
+                if spec.same(value, before):
+                    kept[name] = (before, after)
+                elif spec.same(value, after):
+                    continue  # someone already made the same change
+                else:
+                    self.stale.append(
+                        Stale(
+                            op.seq,
+                            side,
+                            ref,
+                            name,
+                            f"{spec.label} of {_person_name(seen) or ref.describe()} in "
+                            f"{side.label} changed after {self.planned_when}, so the newer "
+                            "value was kept (the next sync merges it).",
+                        )
+                    )
+            if len(kept) == len(op.changes):
+                continue
+            if not kept:
+                self.store.journal.mark_skipped(
+                    self.run_id,
+                    op.seq,
+                    f"not applied: every field changed after {self.planned_when}, or "
+                    "already holds its value",
+                )
+                self._drop(queue, op)
+                continue
+            narrowed = replace(
+                op,
+                changes=kept,
+                field_reasons={f: r for f, r in op.field_reasons.items() if f in kept},
+            )
+            self.store.journal.narrow(self.run_id, narrowed)
+            queue[queue.index(op)] = narrowed
+            state = self.people.get(ref)
+            if state is not None:
+                state.ops = [narrowed if o is op else o for o in state.ops]
+
+    def _drop(self, queue: deque[Operation], op: Operation, *, dependents: bool = False) -> None:
+        queue.remove(op)
+        self.failed.add(op.seq)
+        self._done[op.seq].set()
+        if dependents:  # e.g. clearing the link id of a record that stays
+            for other in list(queue):
+                if op.seq in other.depends_on:
+                    self.store.journal.mark_skipped(
+                        self.run_id, other.seq, "the record it belonged to stays"
+                    )
+                    self._drop(queue, other, dependents=True)
+
+
+def _same_updates(old: Sequence[Operation], new: Sequence[Operation]) -> bool:
+    if len(old) != len(new):
+        return False
+    return all(
+        a.side is b.side and dict(a.changes) == dict(b.changes)
+        for a, b in zip(old, new, strict=True)
+    )
+
+
+def _person_name(seen: ObservedPerson | None) -> str:
+    if seen is None:
+        return ""
+    p = seen.person
+    return " ".join(x for x in (p.nickname or p.first_name, p.last_name) if x)
+
+
+def _group_name(op: Operation) -> str:
+    return op.group.describe() if op.group is not None else "a group"
+
+
+def retire_link(
+    store: Store,
+    link_id: int,
+    side: Side,
+    gone: object,
+    *,
+    merged_into: object | None = None,
+) -> str:
+    """A linked record that no longer exists ends its link (kept in the journal and the
+    run's notes); the other record is then treated like anyone unlinked. Returns the note."""
+    link = store.links.get(link_id)
+    if link is not None:
+        store.links.remove(link_id)
+    other = side.other
+    other_id = None
+    if link is not None:
+        other_id = link.pco_person_id if side is Side.ROCK else link.rock_person_id
+    if merged_into is not None:
+        return (
+            f"The {side.label} record {gone} was merged into {merged_into}, which is already "
+            f"linked to someone else; the link of {gone} was retired "
+            f"(its {other.label} record {other_id} is reported as a likely duplicate)."
+        )
+    return (
+        f"The {side.label} record {gone} no longer exists (deleted, not merged); its link "
+        f"to {other.label} record {other_id} was retired. If that person is still in scope, "
+        f"the next sync matches or creates them in {side.label} again."
+    )
+
+
+__all__ = [
+    "Applier",
+    "InDoubt",
+    "OnFresh",
+    "PersonState",
+    "Records",
+    "Stale",
+    "membership_key",
+    "record_key",
+    "retire_link",
+    "safe",
+]

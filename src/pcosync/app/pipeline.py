@@ -1,0 +1,588 @@
+"""One sync run: lease → settle → observe → plan → gate → apply → record (DESIGN §6).
+
+The application layer's sequence of steps. The rules live in the pure engine (scope,
+match, plan, gate); the one applier writes (:mod:`pcosync.app.applier`). The CLI, ``serve``
+and the worker all call :func:`run_sync`.
+
+Crash safety. Every write is journaled as *sent* before it goes out and *applied* after it
+landed, and a link's base is stored right after its operations, so a run killed at any
+instant leaves the journal saying exactly what may be in doubt. The next run (the next
+holder of the run lease) settles those before it plans anything, so a retry can never
+duplicate a person. Watermarks advance only after the changes they cover were applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pcosync.app.applier import Applier, OnFresh, PersonState, Records, record_key, safe
+from pcosync.app.inflight import InFlight
+from pcosync.app.lease import RunLease
+from pcosync.app.memberships import Rosters, membership_inputs
+from pcosync.app.observe import Observation, follow_merges, observe, park_rejected
+from pcosync.app.recover import close_unfinished, settle_in_doubt
+from pcosync.app.safety import for_population
+from pcosync.app.summary import RunSummary, SyncOptions
+from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, Side
+from pcosync.engine.gate import Decision, Population, gate
+from pcosync.engine.match import IssueKind, MatchRecord, match_people
+from pcosync.engine.merge import Base, Reason
+from pcosync.engine.plan import (
+    GROUP_KINDS,
+    MEMBERSHIP_KINDS,
+    OneSided,
+    Operation,
+    OpKind,
+    SyncPlan,
+    plan_leavers,
+    plan_memberships,
+    plan_people,
+    settle_base,
+    unapplied_fields,
+)
+from pcosync.engine.ports import ObservedPerson
+from pcosync.engine.scope import (
+    adopt_mutual,
+    creates_for,
+    linked_pairs,
+    matches_in_scope,
+    pair_of,
+)
+from pcosync.store.links import Link, LinkStatus
+from pcosync.store.runs import RunMode, RunStatus
+
+if TYPE_CHECKING:
+    from pcosync.app.people_sync import PeopleSync
+
+log = logging.getLogger("pcosync.sync")
+
+WM_PCO = "pco.people"
+WM_ROCK = "rock.people"
+OBSERVED_PCO = "observed.pco.people"
+
+
+@dataclass
+class Planned:
+    plan: SyncPlan
+    fresh: dict[tuple[int, str], int | None]  # new pairs → their Rock alias id
+    records: Records
+
+
+async def run_sync(sync: PeopleSync, options: SyncOptions | None = None) -> RunSummary:
+    """One run for one connection, under its run lease."""
+    opts = options or SyncOptions()
+    async with RunLease(
+        sync.store,
+        "sync",
+        wait=opts.wait,
+        on_wait=sync.progress,
+        sleep=sync.sleep,
+    ) as lease:
+        return await _run(sync, opts, lease)
+
+
+async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSummary:
+    started = time.monotonic()
+    store = sync.store
+    pco_mark = store.watermarks.get_time(WM_PCO)
+    rock_mark = store.watermarks.get_time(WM_ROCK)
+    full = opts.full or pco_mark is None or rock_mark is None
+    mode = RunMode.FULL if full else RunMode.INCREMENTAL
+    run = store.runs.start(mode, dry_run=opts.dry_run, host=lease.host)
+    lease.attach(run.id)
+    summary = RunSummary(run.id, RunStatus.RUNNING, mode, opts.dry_run)
+    observed_at = sync.clock()
+    try:
+        await sync.rock.prepare()
+        carried: list[Operation] = []
+        if not opts.dry_run:
+            carried = (await settle_in_doubt(sync, summary)).operations
+            close_unfinished(sync, run.id, summary)
+        store.runs.set_observed(run.id, observed_at)
+        sync.progress("Reading Planning Center and Rock")
+        pco_since = (pco_mark - sync.lookback) if pco_mark else None
+        rock_since = (rock_mark - sync.lookback) if rock_mark else None
+        obs = await observe(sync, full, pco_since, rock_since)
+        park_rejected(sync, run.id, obs.rejected, summary)
+        if not opts.dry_run:
+            await follow_merges(sync, full, pco_since, obs, summary)
+            if full:
+                _resolve_merged_duplicates(sync, obs)
+        rosters = await _read_rosters(sync, summary, dry_run=opts.dry_run)
+        links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
+        sync.progress("Matching and planning")
+        planned = await build_plan(
+            sync, full, obs, links, summary, record=not opts.dry_run, rosters=rosters
+        )
+        plan = planned.plan
+        _append(plan, carried)
+        summary.planned = len(plan.operations)
+        summary.conflicts = len(plan.conflicts)
+        decision = gate_plan(sync, plan, links, obs, full)
+        if opts.hold:
+            decision.append("Held on request (--hold): review it, then approve or reject.")
+        store.journal.record(run.id, plan.operations)
+        store.journal.record_conflicts(run.id, plan.conflicts)
+        if opts.dry_run or decision:
+            for op in plan.operations:
+                summary.count_operation(op)
+            summary.linked = _planned_links(plan)
+            summary.hold_reasons = decision
+            summary.status = RunStatus.DONE if opts.dry_run else RunStatus.HELD
+        else:
+            sync.progress(f"Applying {len(plan.operations)} changes")
+            for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
+                store.parked.resolve(side, key)
+            await apply_plan(sync, run.id, planned, summary, lease, observed_at)
+            _resolve_moot(sync, obs.retried, plan)
+            summary.status = (
+                RunStatus.PARTIAL if summary.parked or summary.in_doubt else RunStatus.DONE
+            )
+            # changes up to `observed_at` are settled (applied, parked, or in the journal)
+            store.watermarks.advance_time(WM_PCO, observed_at - timedelta(seconds=1))
+            store.watermarks.advance_time(WM_ROCK, observed_at - timedelta(seconds=1))
+            if full:
+                store.watermarks.set(OBSERVED_PCO, str(len(obs.serving)))
+        summary.requests = {
+            "pco": sync.pco.client.http.stats.requests,
+            "rock": sync.rock.client.http.stats.requests,
+        }
+        summary.seconds = time.monotonic() - started
+        if summary.status is RunStatus.HELD:
+            store.runs.hold(
+                run.id, [{"message": m} for m in summary.hold_reasons], summary.as_dict()
+            )
+        else:
+            store.runs.finish(run.id, summary.status, counts=summary.as_dict())
+        return summary
+    except BaseException as exc:
+        summary.status = RunStatus.FAILED
+        message = safe(exc)
+        log.error("sync.run_failed run=%s error=%s", run.id, message)
+        store.runs.finish(run.id, RunStatus.FAILED, error=message, counts=summary.as_dict())
+        raise
+
+
+def _append(plan: SyncPlan, carried: Iterable[Operation]) -> None:
+    seq = plan.next_seq
+    for op in carried:
+        plan.operations.append(replace(op, seq=seq))
+        seq += 1
+
+
+def _planned_links(plan: SyncPlan) -> int:
+    """New links the plan makes: every create, and every fresh match (its Rock link op)."""
+    return sum(
+        1
+        for op in plan.operations
+        if op.kind is OpKind.CREATE
+        or (op.kind is OpKind.LINK and op.ref.link_id is None and op.side is Side.ROCK)
+    )
+
+
+def _resolve_merged_duplicates(sync: PeopleSync, obs: Observation) -> None:
+    """A likely duplicate left by a merge is settled once one of the records is gone (the
+    admin merged them) — seen on a full read."""
+    for issue in sync.store.issues.list():
+        if issue.kind is not IssueKind.MERGED_DUPLICATE:
+            continue
+        rock_gone = any(rid not in obs.rock for rid in issue.rock_ids)
+        pco_gone = any(pid not in obs.pco for pid in issue.pco_ids)
+        if rock_gone or pco_gone:
+            sync.store.issues.resolve(issue.id)
+
+
+def _resolve_moot(sync: PeopleSync, retried: Iterable[tuple[Side, str]], plan: SyncPlan) -> None:
+    """Settle refused writes re-read this run whose person needs no write any more
+    (someone made it by hand, or it is out of scope); a person with an operation
+    is settled, or parked again, by that operation."""
+    busy = {
+        (side, record_key(record_id))
+        for op in plan.operations
+        for side in Side
+        if (record_id := op.ref.id_on(side)) is not None
+    }
+    for side, key in retried:
+        if (side, key) not in busy:
+            sync.store.parked.resolve(side, key)
+
+
+async def _read_rosters(sync: PeopleSync, summary: RunSummary, *, dry_run: bool) -> Rosters | None:
+    """Both rosters of every linked team position (None without any group link)."""
+    if sync.memberships is None or not sync.memberships.has_links():
+        return None
+    sync.progress("Reading team rosters")
+    rosters = await sync.memberships.read(dry_run=dry_run, sweep=sync.pco.sweep)
+    summary.notes.extend(rosters.skipped)
+    return rosters
+
+
+# ---------------------------------------------------------------------------- plan
+
+
+async def build_plan(
+    sync: PeopleSync,
+    full: bool,
+    obs: Observation,
+    links: Mapping[int, Link],
+    summary: RunSummary,
+    *,
+    record: bool,
+    rosters: Rosters | None = None,
+) -> Planned:
+    """Scope, match and plan (the engine decides; this gathers what it needs to read)."""
+    store = sync.store
+    by_rock = {lk.rock_person_id: lk for lk in links.values()}
+    by_pco = {lk.pco_person_id: lk for lk in links.values()}
+    bases = store.links.load_bases()
+    rock_scope = rosters.rock_scope if rosters is not None else set()
+    records = Records()
+    for o in obs.rock.values():
+        records.add(o)
+    for o in obs.pco.values():
+        records.add(o)
+
+    scoped = linked_pairs(links.values(), bases, obs.rock, obs.pco, obs.serving, rock_scope)
+    pairs = scoped.pairs
+    for link in scoped.incomplete:  # e.g. linked by hand: both records are needed
+        r = obs.rock.get(link.rock_person_id) or await sync.rock.fetch_one(link.rock_person_id)
+        p = obs.pco.get(link.pco_person_id) or await sync.pco.fetch_one(link.pco_person_id)
+        if r is None or p is None:
+            continue
+        records.add(r)
+        records.add(p)
+        pairs.append(pair_of(link.id, link.rock_person_id, link.pco_person_id, None, r, p))
+
+    # unlinked people in scope: adopt mutual link ids, then match on evidence
+    unlinked = [o for pid, o in obs.pco.items() if pid in obs.serving and pid not in by_pco]
+    fresh: dict[tuple[int, str], int | None] = {}
+    one_sided: list[OneSided] = []
+    rock_unlinked = {rid for rid in rock_scope if rid not in by_rock}
+    if unlinked or rock_unlinked:
+        if full:
+            rock_pool = dict(obs.rock)
+        else:
+            names = {o.person.last_name for o in unlinked if o.person.last_name}
+            rock_pool = {int(o.id): o for o in await sync.rock.candidates(names)} if names else {}
+            rock_pool.update(obs.rock)
+        missing = sorted(rid for rid in rock_unlinked if rid not in rock_pool)
+        if missing:
+            rock_pool.update({int(o.id): o for o in await sync.rock.fetch_many(missing)})
+        rock_unlinked &= set(rock_pool)
+        for o in rock_pool.values():
+            records.add(o)
+        excluded = store.links.exclusions()
+        adoption = adopt_mutual(unlinked, rock_pool, set(by_rock), excluded)
+        for r, o in adoption.pairs:
+            fresh[(int(r.id), str(o.id))] = r.alias_id
+            pairs.append(pair_of(None, int(r.id), str(o.id), None, r, o))
+        still = adoption.remaining
+        claimed_rock = {k[0] for k in fresh}
+        rock_records = [
+            MatchRecord(
+                Side.ROCK, rid, o.person, by_rock[rid].pco_person_id if rid in by_rock else None
+            )
+            for rid, o in rock_pool.items()
+            if rid not in claimed_rock
+        ]
+        pco_records = [MatchRecord(Side.PCO, str(o.id), o.person) for o in still]
+        # Planning Center people who may be the same as an unlinked Rock member (serving
+        # or not): offered so a match links instead of creating a duplicate
+        extra_pco = await _pco_candidates(sync, full, obs, rock_pool, rock_unlinked, still)
+        for o in extra_pco.values():
+            records.add(o)
+        pco_records += [
+            MatchRecord(
+                Side.PCO, pid, o.person, by_pco[pid].rock_person_id if pid in by_pco else None
+            )
+            for pid, o in extra_pco.items()
+        ]
+        result = match_people(rock_records, pco_records, never_link=excluded)
+        result.links, result.issues = matches_in_scope(
+            result.links, result.issues, obs.serving, rock_unlinked
+        )
+        pco_seen = {**obs.pco, **extra_pco}
+        for m in result.links:
+            r, p = rock_pool[m.rock_id], pco_seen[m.pco_id]
+            fresh[(m.rock_id, m.pco_id)] = r.alias_id
+            pairs.append(pair_of(None, m.rock_id, m.pco_id, None, r, p))
+        seen_keys = []
+        for issue in result.issues:
+            summary.match_issues += 1
+            seen_keys.append(issue.key)
+            if record:
+                store.issues.upsert(issue)
+        blocked = _blocked_by_issues(sync)
+        one_sided, held_back = creates_for(
+            result.unmatched,
+            obs.pco,
+            rock_pool,
+            obs.serving,
+            rock_unlinked,
+            blocked=blocked,
+            suppressed=store.suppressions.all(),
+        )
+        if held_back:
+            summary.notes.append(
+                f"{len(held_back)} person(s) a revert took back are not created again until "
+                "their record changes (see docs/operations.md, Revert)."
+            )
+        if record and full:
+            store.issues.resolve_missing(seen_keys)
+    elif record and full:
+        store.issues.resolve_missing([])
+
+    plan = plan_people(pairs, sync.policy, one_sided=one_sided)
+    if rosters is not None:
+        _plan_groups(plan, rosters)
+    if rosters is not None and rosters.groups:
+        inputs = membership_inputs(
+            rosters,
+            links.values(),
+            store.links.load_memberships(),
+            fresh={r: p for r, p in fresh},
+            creating_rock={
+                int(o.id) for o in one_sided if o.side is Side.ROCK and isinstance(o.id, int)
+            },
+            creating_pco={str(o.id) for o in one_sided if o.side is Side.PCO},
+            splits=store.links.load_membership_splits(),
+        )
+        members = plan_memberships(inputs, sync.policy, people_plan=plan)
+        plan.extend(_after_reactivations(members, plan))
+        if sync.inactivate_leavers and sync.pco.sweep is not None:
+            held: dict[PcoPersonId, set[str]] = {}
+            for team in sync.pco.sweep.teams:
+                if team.live:
+                    for a in team.assignments:
+                        if a.person_id and a.team_position_id:
+                            held.setdefault(a.person_id, set()).add(a.team_position_id)
+            plan.extend(plan_leavers(plan, held))
+    return Planned(plan, fresh, records)
+
+
+def _blocked_by_issues(sync: PeopleSync) -> set[tuple[Side, object]]:
+    """Records the run opened an issue about (a likely duplicate left by a merge): never
+    copied to the other side while the issue is open."""
+    out: set[tuple[Side, object]] = set()
+    for issue in sync.store.issues.list():
+        if issue.kind is IssueKind.MERGED_DUPLICATE:
+            out.update((Side.ROCK, rid) for rid in issue.rock_ids)
+            out.update((Side.PCO, pid) for pid in issue.pco_ids)
+    return out
+
+
+def _plan_groups(plan: SyncPlan, rosters: Rosters) -> None:
+    """Rock groups to inactivate (team archived or deleted) or reactivate (team back)."""
+    seq = plan.next_seq
+    nobody = PersonRef(None, None, None)
+    for change in rosters.changes:
+        link = change.link
+        kind = OpKind.REACTIVATE_GROUP if change.activate else OpKind.INACTIVATE_GROUP
+        plan.operations.append(
+            Operation(
+                seq,
+                kind,
+                Side.ROCK,
+                nobody,
+                Reason.EDIT,
+                group=GroupRef(link.id, link.rock_group_id, link.pco_id),
+            )
+        )
+        seq += 1
+
+
+def _after_reactivations(members: SyncPlan, plan: SyncPlan) -> SyncPlan:
+    """Memberships of a group reactivated this run wait for its reactivation."""
+    first = {
+        op.group.group_link_id: op.seq
+        for op in plan.operations
+        if op.kind is OpKind.REACTIVATE_GROUP and op.group is not None
+    }
+    if not first:
+        return members
+    members.operations = [
+        replace(op, depends_on=(*op.depends_on, first[op.group.group_link_id]))
+        if op.group is not None and op.group.group_link_id in first
+        else op
+        for op in members.operations
+    ]
+    return members
+
+
+async def _pco_candidates(
+    sync: PeopleSync,
+    full: bool,
+    obs: Observation,
+    rock_pool: Mapping[int, ObservedPerson],
+    rock_unlinked: set[int],
+    offered: Iterable[ObservedPerson],
+) -> dict[str, ObservedPerson]:
+    """PCO people sharing a last name with an unlinked Rock member, not offered yet."""
+    if not rock_unlinked:
+        return {}
+    names = {
+        rock_pool[rid].person.last_name for rid in rock_unlinked if rock_pool[rid].person.last_name
+    }
+    taken = {str(o.id) for o in offered}
+    if full:
+        folded = {n.casefold() for n in names if n}
+        found = [
+            o
+            for o in obs.pco.values()
+            if o.person.last_name and o.person.last_name.casefold() in folded
+        ]
+    else:
+        found = await sync.pco.candidates(n for n in names if n)
+    return {str(o.id): o for o in found if str(o.id) not in taken}
+
+
+# ---------------------------------------------------------------------------- gate
+
+
+def gate_plan(
+    sync: PeopleSync, plan: SyncPlan, links: Mapping[int, Link], obs: Observation, full: bool
+) -> list[str]:
+    """Hold reasons for the plan (empty: go ahead)."""
+    synced = len(links)
+    members = len(sync.store.links.load_memberships())
+    groups = sum(1 for g in sync.store.groups.all() if g.status.value == "active")
+    population = {side: Population(synced, members) for side in (Side.ROCK, Side.PCO)}
+    previous = sync.store.watermarks.get(OBSERVED_PCO)
+    observed = {Side.PCO: len(obs.serving)} if full else None
+    prev = {Side.PCO: int(previous)} if full and previous and previous.isdigit() else None
+    # people, memberships and groups each against their own count; with none synced yet
+    # (the first sync, the first teams) a positive percent cannot be measured: app.safety
+    people_ops = [
+        op
+        for op in plan.operations
+        if op.kind not in MEMBERSHIP_KINDS and op.kind not in GROUP_KINDS
+    ]
+    member_ops = [op for op in plan.operations if op.kind in MEMBERSHIP_KINDS]
+    group_ops = [op for op in plan.operations if op.kind in GROUP_KINDS]
+    config = sync.gate_config
+    results = [
+        gate(
+            people_ops,
+            population,
+            for_population(config, synced),
+            observed=observed,
+            previous_observed=prev,
+        ),
+        gate(member_ops, population, for_population(config, members)),
+    ]
+    if group_ops:
+        group_population = {side: Population(groups, groups) for side in (Side.ROCK, Side.PCO)}
+        results.append(gate(group_ops, group_population, for_population(config, groups)))
+        stopping = sum(1 for op in group_ops if op.kind is OpKind.INACTIVATE_GROUP)
+        drop = config.drop_percent
+        if drop is not None and groups and stopping > 1 and stopping * 100 >= drop * groups:
+            reasons = [
+                f"{stopping} of {groups} linked Rock groups would be inactivated because "
+                "their teams are no longer live in Planning Center (more than "
+                f"{drop:g} %): check Planning Center, then approve or reject this run."
+            ]
+            return [
+                r.message for res in results if res.decision is Decision.HOLD for r in res.reasons
+            ] + reasons
+    return [r.message for res in results if res.decision is Decision.HOLD for r in res.reasons]
+
+
+# ---------------------------------------------------------------------------- apply
+
+
+async def apply_plan(
+    sync: PeopleSync,
+    run_id: int,
+    planned: Planned,
+    summary: RunSummary,
+    lease: RunLease,
+    observed_at: datetime,
+) -> None:
+    """Apply a run's plan (journaled already), re-planning people edited meanwhile, and
+    store each person's base once their operations are through."""
+    store = sync.store
+    plan = planned.plan
+    old_bases = store.links.load_bases([r.link_id for r in plan.bases if r.link_id])
+    people: dict[PersonRef, PersonState] = {}
+    for op in plan.operations:
+        people.setdefault(op.ref, PersonState([])).ops.append(op)
+    for ref, state in people.items():
+        state.base_now = old_bases.get(ref.link_id) if ref.link_id is not None else None
+        state.planned = plan.bases.get(ref)
+
+    applier: Applier
+
+    def settle(ref: PersonRef) -> None:
+        state = applier.people.get(ref)
+        link_id = ref.link_id or applier.link_of.get(ref)
+        if state is None or state.planned is None or link_id is None:
+            return
+        unapplied = unapplied_fields(state.ops, applier.applied)
+        store.links.save_base(link_id, settle_base(state.base_now, state.planned, unapplied))
+
+    inflight = InFlight(
+        {Side.ROCK: sync.rock.fetch_recent, Side.PCO: sync.pco.fetch_recent},
+        lambda _side, _records: None,
+        since={Side.ROCK: observed_at, Side.PCO: observed_at},
+        clock=sync.clock,
+        interval=sync.recheck,
+    )
+    applier = Applier(
+        sync,
+        run_id,
+        summary,
+        lease=lease,
+        inflight=inflight,
+        on_fresh=OnFresh.REPLAN,
+        records=planned.records,
+        fresh_aliases=planned.fresh,
+        people=people,
+        after_person=settle,
+    )
+    await applier.run(plan.operations)
+    # bases of pairs that needed no operation (both sides already agreed)
+    for ref, base in plan.bases.items():
+        if ref not in people:
+            link_id = ref.link_id
+            if link_id is not None:
+                store.links.save_base(link_id, settle_base(old_bases.get(link_id), base))
+    _settle_memberships(sync, plan, applier.applied, applier.link_of)
+    summary.requests["rechecks"] = sum(inflight.reads.values())
+
+
+def _settle_memberships(
+    sync: PeopleSync, plan: SyncPlan, applied: set[int], link_of: Mapping[PersonRef, int]
+) -> None:
+    """Store membership bases whose write (if any) went through; a failed one keeps its
+    old base, so the next run tries again."""
+    if not plan.membership_bases:
+        return
+    from pcosync.domain.membership import MembershipKey
+
+    seq_of = {
+        MembershipKey(op.ref, op.group): op.seq
+        for op in plan.operations
+        if op.kind in MEMBERSHIP_KINDS and op.group is not None
+    }
+    out: dict[tuple[int, int], bool | str] = {}
+    for key, value in plan.membership_bases.items():
+        seq = seq_of.get(key)
+        if seq is not None and seq not in applied:
+            continue
+        link_id = key.person.link_id or link_of.get(key.person)
+        if link_id is None or key.group.group_link_id is None:
+            continue
+        out[(link_id, key.group.group_link_id)] = value
+    sync.store.links.save_memberships(out)
+
+
+def describe_base(base: Base | None) -> dict[str, Any]:
+    return base.to_json() if base is not None else {}
+
+
+__all__ = ["Planned", "apply_plan", "build_plan", "gate_plan", "run_sync"]

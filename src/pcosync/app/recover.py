@@ -1,0 +1,171 @@
+"""What a run that died left behind, settled by the next holder of the run lease.
+
+Two things, both before anything is planned:
+
+- **In-doubt writes** (journaled *sent*, never confirmed): re-read, then decide. A create is
+  found again by the link id written on the new record (found → linked, never created
+  twice); a leaver's inactivation or a revert's delete is checked on the record. Nothing
+  is written here: what still has to be written (the source record's link id, an
+  inactivation to finish) becomes an operation of the current run's plan, so a held run
+  still writes nothing.
+- **Unfinished runs** (still *running* or *approved*): their process is gone, since we hold
+  the lease. Each becomes *interrupted*, with the counts its journal shows, and can be
+  reverted like any applied run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pcosync.app.applier import safe
+from pcosync.app.summary import RunSummary, summary_of_applied
+from pcosync.domain.fields import FieldName
+from pcosync.domain.identity import PersonRef, Side
+from pcosync.engine.merge import Base, Reason
+from pcosync.engine.plan import Operation, OpKind
+from pcosync.errors import ClientError
+from pcosync.store import OpStatus
+from pcosync.store.links import LinkConflict
+from pcosync.store.runs import RunStatus
+
+if TYPE_CHECKING:
+    from pcosync.app.people_sync import PeopleSync
+
+log = logging.getLogger("pcosync.sync")
+
+
+@dataclass
+class Carried:
+    """Operations the current run carries over from interrupted ones (seq assigned later)."""
+
+    operations: list[Operation] = field(default_factory=list)
+
+
+async def settle_in_doubt(sync: PeopleSync, summary: RunSummary) -> Carried:
+    """Settle every operation journaled as sent but never confirmed (any earlier run)."""
+    journal = sync.store.journal
+    carried = Carried()
+    for jop in journal.in_doubt():
+        op = jop.operation
+        if op.kind is OpKind.CREATE:
+            source_side = op.side.other
+            source_id = op.ref.id_on(source_side)
+            writer = sync.rock if op.side is Side.ROCK else sync.pco
+            found = await writer.find_by_link_hint(source_id)  # type: ignore[arg-type]
+            if len(found) == 1:
+                created = found[0]
+                rock_id = int(created.id) if op.side is Side.ROCK else int(str(source_id))
+                pco_id = str(created.id) if op.side is Side.PCO else str(source_id)
+                try:
+                    link = sync.store.links.add(
+                        rock_id,
+                        pco_id,
+                        rock_alias_id=created.alias_id if op.side is Side.ROCK else None,
+                    )
+                except LinkConflict as exc:
+                    journal.mark_failed(jop.run_id, jop.seq, str(exc))
+                    continue
+                journal.mark_applied(
+                    jop.run_id,
+                    jop.seq,
+                    after=created.person,
+                    link_id=link.id,
+                    rock_person_id=rock_id,
+                    pco_person_id=pco_id,
+                )
+                if op.record is not None:
+                    sync.store.links.save_base(link.id, _base_of(op))
+                summary.notes.append(
+                    f"A create interrupted in run {jop.run_id} had happened; it is now "
+                    "linked (no duplicate was made)."
+                )
+                # the source record learns its counterpart's id in this run's plan
+                carried.operations.append(
+                    Operation(
+                        0,
+                        OpKind.LINK,
+                        source_side,
+                        PersonRef(link.id, rock_id, pco_id),
+                        Reason.NEW_LINK,
+                    )
+                )
+                continue
+            if len(found) > 1:
+                message = (
+                    f"{len(found)} {op.side.label} records carry the link id of "
+                    f"{op.ref.describe()} (a create interrupted in run {jop.run_id}); "
+                    "merge the duplicates, then run the sync again"
+                )
+                journal.mark_failed(jop.run_id, jop.seq, message)
+                summary.notes.append(message)
+                continue
+            journal.mark_skipped(
+                jop.run_id, jop.seq, "interrupted before it was made; planned again if needed"
+            )
+            continue
+        if op.kind is OpKind.ARCHIVE and op.ref.pco_id is not None:
+            # nothing later replans it (the removals it followed are done): carried over,
+            # and checked against their assignments again when it is applied
+            journal.mark_skipped(jop.run_id, jop.seq, "interrupted; carried over to the next run")
+            carried.operations.append(
+                Operation(0, OpKind.ARCHIVE, Side.PCO, op.ref, op.reason, before=op.before)
+            )
+            continue
+        if op.kind is OpKind.DELETE and op.target_id is not None:
+            writer = sync.rock if op.side is Side.ROCK else sync.pco
+            try:
+                still = await writer.fetch_one(op.target_id)
+            except ClientError as exc:
+                journal.mark_failed(jop.run_id, jop.seq, safe(exc))
+                continue
+            if still is None:
+                journal.mark_applied(jop.run_id, jop.seq)
+                if op.ref.link_id is not None and sync.store.links.get(op.ref.link_id):
+                    sync.store.links.remove(op.ref.link_id)
+            else:
+                journal.mark_failed(
+                    jop.run_id,
+                    jop.seq,
+                    "interrupted before the record was deleted; it stays (and stays linked)",
+                )
+            continue
+        journal.mark_skipped(
+            jop.run_id, jop.seq, "interrupted before its answer; replanned by a later run"
+        )
+    return carried
+
+
+def close_unfinished(sync: PeopleSync, current_run_id: int | None, summary: RunSummary) -> None:
+    """Runs left *running* or *approved* by a process that died become *interrupted*,
+    with the counts their journal shows (so they can be listed and reverted)."""
+    store = sync.store
+    for run in store.runs.unfinished():
+        if run.id == current_run_id:
+            continue
+        applied = store.journal.operations(run.id, OpStatus.APPLIED)
+        counts = summary_of_applied(run.id, RunStatus.INTERRUPTED, run.mode, applied).as_dict()
+        counts["notes"] = [
+            "This run stopped before it finished (its process was killed or its machine "
+            f"went away); run {current_run_id} settled what it had sent."
+        ]
+        store.runs.transition(
+            run.id,
+            RunStatus.INTERRUPTED,
+            counts={**dict(run.counts), **counts},
+            error="interrupted: its process stopped before the run finished",
+        )
+        summary.notes.append(
+            f"Run {run.id} had stopped before it finished; it is now marked interrupted "
+            f"({len(applied)} change(s) it made are in its record and can be reverted)."
+        )
+        log.info("sync.run_interrupted run=%s applied=%s", run.id, len(applied))
+
+
+def _base_of(op: Operation) -> Base:
+    assert op.record is not None
+    return Base(op.record, frozenset(f for f in FieldName if f not in op.changes))
+
+
+__all__ = ["Carried", "close_unfinished", "settle_in_doubt"]
