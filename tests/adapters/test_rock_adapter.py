@@ -14,6 +14,7 @@ from pcosync.adapters import CampusMap
 from pcosync.adapters.rock import RockPeople
 from pcosync.clients.http import RetryPolicy
 from pcosync.clients.rock import RockClient
+from pcosync.clients.rock.models import Guids
 from pcosync.domain import Address, FieldName, FieldValue, InvalidValue, Person, Side
 from pcosync.errors import AmbiguousWriteError
 from tests.adapters.helpers import (
@@ -76,6 +77,7 @@ async def rock(rock_emulator: RunningEmulator) -> AsyncIterator[Rock]:
     ids = control(rock_emulator.url, "info")["ids"]
     client = make_client(rock_emulator)
     adapter = RockPeople(client, campus_map_of(ids))
+    await client.ensure_attribute(Guids.ENTITY_PERSON, "PcoPersonId", "PCO Person Id")  # init
     await adapter.prepare()
     reset_stats(rock_emulator.url)
     yield Rock(rock_emulator.url, rock_emulator.credentials["api_key"], client, adapter, ids)
@@ -508,6 +510,24 @@ async def test_write_link_sets_and_clears_the_attribute(rock: Rock) -> None:
     assert seen is not None and seen.link_hint is None
     assert await rock.adapter.find_by_link_hint("6") == []
     assert await rock.adapter.find_by_link_hint("5") == []  # the create marker went too
+
+
+async def test_prepare_reads_only_and_the_first_link_write_creates_the_attribute(
+    rock_emulator: RunningEmulator,
+) -> None:
+    """A held or dry run calls prepare and must write nothing (issue #10 §3)."""
+    ids = control(rock_emulator.url, "info")["ids"]
+    async with make_client(rock_emulator) as client:
+        adapter = RockPeople(client, campus_map_of(ids))
+        reset_stats(rock_emulator.url)
+        await adapter.prepare()
+        written = [r for r in routes(rock_emulator.url) if not r.startswith("GET ")]
+        assert written == [] and adapter.ids.link_attribute_id is None
+        assert await adapter.find_by_link_hint("12345") == []
+        pid = (await client.query("People", select=["Id"], top=1))[0]["Id"]
+        await adapter.write_link(pid, "12345")
+        assert routes(rock_emulator.url)["POST /api/Attributes"] == 1
+        assert [p.id for p in await adapter.find_by_link_hint("12345")] == [pid]
 
 
 async def test_prepare_loads_links_in_bulk_and_creates_the_attribute_once(rock: Rock) -> None:

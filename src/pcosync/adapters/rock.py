@@ -118,7 +118,11 @@ class RockSystemIds:
     family_group_type: int
     adult_role: int
     record_statuses: Mapping[int, str]  # Id -> "active" | "inactive" | "pending"
-    link_attribute_id: int
+    link_attribute_id: int | None  # None until the first link id is written (pcosync init)
+
+
+async def _nothing() -> list[Row]:
+    return []
 
 
 def _int(value: Any) -> int | None:
@@ -173,9 +177,9 @@ class RockPeople:
         return self._ids
 
     async def prepare(self) -> RockSystemIds:
-        """Resolve system Ids by GUID, make sure the link attribute exists, load the links.
-
-        About 6 requests (2 more the first time, to create the attribute)."""
+        """Resolve system Ids by GUID, find the link attribute, load the links. Reads only
+        (a held or dry run writes nothing): a missing link attribute is created by the
+        first write that needs it. About 6 requests."""
         value_guids = [
             Guids.RECORD_TYPE_PERSON,
             *_PHONE_GUIDS.values(),
@@ -188,13 +192,9 @@ class RockPeople:
             self._by_guid("DefinedValues", value_guids),
             self._by_guid("GroupTypes", [Guids.GROUP_TYPE_FAMILY]),
             self._by_guid("GroupTypeRoles", [Guids.FAMILY_ADULT]),
-            c.ensure_attribute(
-                Guids.ENTITY_PERSON,
-                self.link_attribute_key,
-                "PCO Person Id",
-                "Planning Center person id, written by pcosync",
-            ),
+            c.find_attribute(Guids.ENTITY_PERSON, self.link_attribute_key),
         )
+        attribute_id = int(attribute_id["Id"]) if attribute_id else None
         self._ids = RockSystemIds(
             person_record_type=values[Guids.RECORD_TYPE_PERSON],
             phone_types={f: values[g] for f, g in _PHONE_GUIDS.items()},
@@ -205,8 +205,26 @@ class RockPeople:
             record_statuses={values[g]: name for g, name in _STATUS_GUIDS.items()},
             link_attribute_id=attribute_id,
         )
-        self.links = {v.entity_id: v.value for v in await c.attribute_values(attribute_id)}
+        self.links = (
+            {v.entity_id: v.value for v in await c.attribute_values(attribute_id)}
+            if attribute_id is not None
+            else {}
+        )
         return self._ids
+
+    async def _link_attribute(self) -> int:
+        """The link attribute's Id, created the first time a link id is written."""
+        ids = await self._ready()
+        if ids.link_attribute_id is not None:
+            return ids.link_attribute_id
+        attribute_id = await self.client.ensure_attribute(
+            Guids.ENTITY_PERSON,
+            self.link_attribute_key,
+            "PCO Person Id",
+            "Planning Center person id, written by pcosync",
+        )
+        self._ids = replace(ids, link_attribute_id=attribute_id)
+        return attribute_id
 
     async def _by_guid(self, entity: str, guids: Sequence[str]) -> dict[str, int]:
         flt = " or ".join(f"Guid eq {odata.guid(g)}" for g in guids)
@@ -261,7 +279,7 @@ class RockPeople:
         return phones, groups, homes
 
     async def _refresh_links(self, person_ids: Sequence[int]) -> None:
-        if not person_ids:
+        if not person_ids or self.ids.link_attribute_id is None:
             return
         rows = await self.client.query_any(
             "AttributeValues",
@@ -529,7 +547,9 @@ class RockPeople:
             c.get_json(
                 "/api/People/GetByAttributeValue",
                 {"attributeKey": self.link_attribute_key, "value": str(counterpart_id)},
-            ),
+            )
+            if self.ids.link_attribute_id is not None
+            else _nothing(),
             c.query(
                 "People",
                 filter=odata.all_of(
@@ -770,7 +790,7 @@ class RockPeople:
 
     async def write_link(self, person_id: RecordId, counterpart_id: RecordId | None) -> None:
         """Set (or clear) ``PcoPersonId`` through the query-string AttributeValue endpoint."""
-        await self._ready()
+        await self._link_attribute()
         pid = int(person_id)
         if counterpart_id is None:
             await self.client.clear_attribute_value("People", pid, self.link_attribute_key)

@@ -182,6 +182,7 @@ class Applier:
         self.after_person = after_person
         self.applied: set[int] = set()
         self.failed: set[int] = set()
+        self.retired: set[int] = set()  # links retired during the run (record gone)
         self.link_of: dict[PersonRef, int] = {}
         self.stale: list[Stale] = []
         self.queues: dict[PersonRef, deque[Operation]] = {}
@@ -229,6 +230,13 @@ class Applier:
 
     async def _step(self, op: Operation) -> None:
         journal = self.store.journal
+        link_id = op.ref.link_id
+        if link_id is not None and link_id in self.retired:
+            journal.mark_skipped(
+                self.run_id, op.seq, "the person's record is gone; their link was retired"
+            )
+            self.failed.add(op.seq)
+            return
         if any(d in self.failed or d not in self.applied for d in op.depends_on):
             journal.mark_skipped(
                 self.run_id, op.seq, "an earlier step for this person did not go through"
@@ -506,6 +514,7 @@ class Applier:
         survivor = await self._side(side).resolve_merged(gone, alias)
         if survivor is None or survivor == gone:
             message = retire_link(self.store, link_id, side, gone)
+            self.retired.add(link_id)
             self.summary.notes.append(message)
             self.store.journal.mark_skipped(self.run_id, op.seq, message)
             return None
@@ -516,6 +525,7 @@ class Applier:
                 self.store.links.repoint(link_id, pco_person_id=str(survivor))
         except LinkConflict:
             message = retire_link(self.store, link_id, side, gone, merged_into=survivor)
+            self.retired.add(link_id)
             self.summary.notes.append(message)
             self.store.journal.mark_skipped(self.run_id, op.seq, message)
             return None

@@ -18,9 +18,17 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pcosync.app.applier import Applier, OnFresh, PersonState, Records, record_key, safe
+from pcosync.app.applier import (
+    Applier,
+    OnFresh,
+    PersonState,
+    Records,
+    record_key,
+    retire_link,
+    safe,
+)
 from pcosync.app.inflight import InFlight
 from pcosync.app.lease import RunLease
 from pcosync.app.memberships import Rosters, membership_inputs
@@ -31,7 +39,7 @@ from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, Side
 from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.match import IssueKind, MatchRecord, match_people
-from pcosync.engine.merge import Base, Reason
+from pcosync.engine.merge import Reason
 from pcosync.engine.plan import (
     GROUP_KINDS,
     MEMBERSHIP_KINDS,
@@ -53,7 +61,7 @@ from pcosync.engine.scope import (
     matches_in_scope,
     pair_of,
 )
-from pcosync.store.links import Link, LinkStatus
+from pcosync.store.links import Link, LinkConflict, LinkStatus
 from pcosync.store.runs import RunMode, RunStatus
 
 if TYPE_CHECKING:
@@ -354,6 +362,7 @@ async def build_plan(
         )
         members = plan_memberships(inputs, sync.policy, people_plan=plan)
         plan.extend(_after_reactivations(members, plan))
+        await _keep_memberships_of_vanished(sync, plan, summary, record=record)
         if sync.inactivate_leavers and sync.pco.sweep is not None:
             held: dict[PcoPersonId, set[str]] = {}
             for team in sync.pco.sweep.teams:
@@ -363,6 +372,84 @@ async def build_plan(
                             held.setdefault(a.person_id, set()).add(a.team_position_id)
             plan.extend(plan_leavers(plan, held))
     return Planned(plan, fresh, records)
+
+
+async def _keep_memberships_of_vanished(
+    sync: PeopleSync, plan: SyncPlan, summary: RunSummary, *, record: bool
+) -> None:
+    """A person missing from one side's roster may be gone from that side altogether
+    (deleted, or merged away): that is no reason to take them off the other side's team.
+    Before a removal is copied across, the person is looked up where they went missing
+    (Rock: one query for all; Planning Center: one request each, removals are few). Gone
+    people's links are retired (merged ones follow the merge) and nothing of theirs is
+    written this run."""
+    removals = [op for op in plan.operations if op.kind is OpKind.REMOVE_MEMBER and op.ref.link_id]
+    if not removals:
+        return
+    gone: set[PersonRef] = set()
+    rock_ids = sorted({op.ref.rock_id for op in removals if op.side is Side.PCO and op.ref.rock_id})
+    if rock_ids:
+        rows = await sync.rock.client.query_any("People", "Id", rock_ids, select=["Id"])
+        present = {int(r["Id"]) for r in rows}
+        for op in removals:
+            rid = op.ref.rock_id
+            missing = op.side is Side.PCO and rid is not None and rid not in present
+            if missing and await _vanished(sync, Side.ROCK, op.ref, summary, record=record):
+                gone.add(op.ref)
+    for op in removals:
+        pid = op.ref.pco_id
+        if op.side is not Side.ROCK or pid is None or op.ref in gone:
+            continue
+        if await sync.pco.fetch_one(pid) is None and await _vanished(
+            sync, Side.PCO, op.ref, summary, record=record
+        ):
+            gone.add(op.ref)
+    if gone:
+        plan.operations = [op for op in plan.operations if op.ref not in gone]
+        plan.membership_bases = {
+            k: v for k, v in plan.membership_bases.items() if k.person not in gone
+        }
+        for ref in gone:
+            plan.bases.pop(ref, None)
+
+
+async def _vanished(
+    sync: PeopleSync, side: Side, ref: PersonRef, summary: RunSummary, *, record: bool
+) -> bool:
+    """True when the person is gone from ``side`` (deleted, or merged into someone): the
+    link is retired (or follows the merge) when the run records anything."""
+    assert ref.link_id is not None
+    link = sync.store.links.get(ref.link_id)
+    if link is None:
+        return True
+    record_id = link.rock_person_id if side is Side.ROCK else link.pco_person_id
+    alias = link.rock_alias_id if side is Side.ROCK else None
+    survivor = await (sync.rock if side is Side.ROCK else sync.pco).resolve_merged(record_id, alias)
+    if survivor is not None and str(survivor) == str(record_id):
+        return False  # still there, only hidden (e.g. deceased in Rock): a real removal
+    if not record:
+        summary.notes.append(
+            f"The {side.label} record {record_id} no longer exists; its link would be "
+            "retired and its team memberships left alone."
+        )
+        return True
+    if survivor is not None:
+        try:
+            if side is Side.ROCK:
+                sync.store.links.repoint(link.id, rock_person_id=int(survivor))
+            else:
+                sync.store.links.repoint(link.id, pco_person_id=str(survivor))
+            summary.notes.append(
+                f"Link {link.id} followed a merge in {side.label} ({record_id} → {survivor})."
+            )
+            return True
+        except LinkConflict:
+            summary.notes.append(
+                retire_link(sync.store, link.id, side, record_id, merged_into=survivor)
+            )
+            return True
+    summary.notes.append(retire_link(sync.store, link.id, side, record_id))
+    return True
 
 
 def _blocked_by_issues(sync: PeopleSync) -> set[tuple[Side, object]]:
@@ -516,11 +603,15 @@ async def apply_plan(
         state.planned = plan.bases.get(ref)
 
     applier: Applier
+    retired: set[int] = set()
 
     def settle(ref: PersonRef) -> None:
         state = applier.people.get(ref)
         link_id = ref.link_id or applier.link_of.get(ref)
         if state is None or state.planned is None or link_id is None:
+            return
+        if link_id in retired or store.links.get(link_id) is None:
+            retired.add(link_id)  # its record was gone: the link was retired meanwhile
             return
         unapplied = unapplied_fields(state.ops, applier.applied)
         store.links.save_base(link_id, settle_base(state.base_now, state.planned, unapplied))
@@ -551,12 +642,17 @@ async def apply_plan(
             link_id = ref.link_id
             if link_id is not None:
                 store.links.save_base(link_id, settle_base(old_bases.get(link_id), base))
-    _settle_memberships(sync, plan, applier.applied, applier.link_of)
+    live = {lk.id for lk in store.links.all()}
+    _settle_memberships(sync, plan, applier.applied, applier.link_of, live)
     summary.requests["rechecks"] = sum(inflight.reads.values())
 
 
 def _settle_memberships(
-    sync: PeopleSync, plan: SyncPlan, applied: set[int], link_of: Mapping[PersonRef, int]
+    sync: PeopleSync,
+    plan: SyncPlan,
+    applied: set[int],
+    link_of: Mapping[PersonRef, int],
+    live: set[int],
 ) -> None:
     """Store membership bases whose write (if any) went through; a failed one keeps its
     old base, so the next run tries again."""
@@ -575,14 +671,10 @@ def _settle_memberships(
         if seq is not None and seq not in applied:
             continue
         link_id = key.person.link_id or link_of.get(key.person)
-        if link_id is None or key.group.group_link_id is None:
+        if link_id is None or link_id not in live or key.group.group_link_id is None:
             continue
         out[(link_id, key.group.group_link_id)] = value
     sync.store.links.save_memberships(out)
-
-
-def describe_base(base: Base | None) -> dict[str, Any]:
-    return base.to_json() if base is not None else {}
 
 
 __all__ = ["Planned", "apply_plan", "build_plan", "gate_plan", "run_sync"]

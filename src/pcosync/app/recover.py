@@ -146,6 +146,7 @@ def close_unfinished(sync: PeopleSync, current_run_id: int | None, summary: RunS
             continue
         applied = store.journal.operations(run.id, OpStatus.APPLIED)
         counts = summary_of_applied(run.id, RunStatus.INTERRUPTED, run.mode, applied).as_dict()
+        counts["applied_operations"] = len(applied)
         counts["notes"] = [
             "This run stopped before it finished (its process was killed or its machine "
             f"went away); run {current_run_id} settled what it had sent."

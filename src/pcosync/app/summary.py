@@ -118,7 +118,10 @@ def summary_of_applied(
     summary = RunSummary(run_id, status, mode, False)
     for op in applied:
         summary.count_operation(op)
-        new_pair = op.kind is OpKind.LINK and op.ref.link_id is None and op.side.value == "rock"
+        summary.planned += 1
+        new_pair = (
+            op.kind is OpKind.LINK and op.reason.value == "new_link" and op.side.value == "rock"
+        )
         if op.kind is OpKind.CREATE or new_pair:
             summary.linked += 1
     return summary

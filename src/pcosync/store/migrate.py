@@ -27,11 +27,21 @@ def alembic_config() -> Config:
     return config
 
 
+# any constant: pcosync processes migrating one PostgreSQL database take turns on it
+MIGRATION_LOCK = 0x70636F73796E63
+
+
 def migrate(target: str | Engine, revision: str = "head") -> None:
-    """Upgrade the database at ``target`` (a URL or an Engine) to ``revision``."""
+    """Upgrade the database at ``target`` (a URL or an Engine) to ``revision``.
+
+    Two processes starting at once on a new database take turns: on PostgreSQL an advisory
+    lock held for the migration's transaction, on SQLite the write lock its ``BEGIN
+    IMMEDIATE`` takes. The second then finds the schema current and does nothing."""
     engine = make_engine(target) if isinstance(target, str) else target
     config = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     if isinstance(target, str):

@@ -1,0 +1,101 @@
+"""Issue #10 §6: a linked person who disappears never causes a stuck loop.
+
+Before: deleted in Rock (or two linked Planning Center people merged), the next runs
+created a replacement, could not link it ("Unlink it first"), and every run ended partial
+forever, with a notification each time; `people unlink` of the gone record exited 1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from pcosync.engine.match import IssueKind
+from pcosync.store import RunStatus
+from tests.teams.conftest import TeamsChurch
+from tests.teams.test_membership_sync import BAND, links, pco_roster, rock_active, synced_band
+
+
+def _rock(tc: TeamsChurch) -> httpx.Client:
+    return httpx.Client(base_url=tc.c.rock_url, headers={"Authorization-Token": tc.c.api_key})
+
+
+def test_a_linked_rock_person_deleted_retires_the_link_once_and_runs_stay_done(
+    tc: TeamsChurch,
+) -> None:
+    _groups, position, _group = synced_band(tc)
+    pco_id = sorted(pco_roster(tc, BAND, position))[0]
+    rock_id = links(tc)[pco_id]
+    with _rock(tc) as http:
+        http.delete(f"/api/People/{rock_id}").raise_for_status()
+    tc.c.pco_control(f"people/{pco_id}", {"middle_name": "Stillhere"})  # a change to copy
+    first = tc.c.sync()
+    assert first.status is RunStatus.DONE, first.as_dict()
+    assert first.parked == 0
+    assert any(str(rock_id) in n and "retired" in n for n in first.notes)
+    assert pco_id not in links(tc)
+    # still serving in Planning Center: the next run makes them in Rock again, once
+    second = tc.c.sync()
+    assert second.status is RunStatus.DONE, second.as_dict()
+    assert second.created["rock"] == 1, json.dumps(second.as_dict())
+    new_rock = links(tc)[pco_id]
+    assert new_rock != rock_id
+    for _ in range(2):  # and then it is quiet: no partial run, nothing planned
+        again = tc.c.sync()
+        assert again.status is RunStatus.DONE and again.planned == 0, again.as_dict()
+    # unlinking by the gone record's id is not a failure
+    result = tc.cli("people", "unlink", "--pco", pco_id)
+    assert result.exit_code == 0, result.output
+
+
+def test_unlink_works_when_the_record_no_longer_exists(tc: TeamsChurch) -> None:
+    _groups, position, _group = synced_band(tc)
+    pco_id = sorted(pco_roster(tc, BAND, position))[0]
+    rock_id = links(tc)[pco_id]
+    with _rock(tc) as http:
+        http.delete(f"/api/People/{rock_id}").raise_for_status()
+    result = tc.cli("people", "unlink", "--rock", str(rock_id))
+    assert result.exit_code == 0, result.output
+    assert "no longer exists" in " ".join(result.output.split())
+    assert pco_id not in links(tc)
+
+
+def test_two_linked_people_merged_in_pco_leave_one_link_and_a_duplicate_issue(
+    tc: TeamsChurch,
+) -> None:
+    _groups, position, group = synced_band(tc)
+    roster = sorted(pco_roster(tc, BAND, position))
+    assert len(roster) >= 2
+    keep, remove = roster[0], roster[1]
+    linked = links(tc)
+    keep_rock, remove_rock = linked[keep], linked[remove]
+    assert {keep_rock, remove_rock} <= rock_active(tc, group)
+    tc.c.pco_control("merge", {"keep": int(keep), "remove": int(remove)})
+    pco_people_before = tc.c.pco_get("/people/v2/people", per_page=1)["meta"]["total_count"]
+
+    first = tc.c.sync()
+    assert first.status is RunStatus.DONE, first.as_dict()
+    after = links(tc)
+    assert after[keep] == keep_rock and remove not in after
+    assert remove_rock not in after.values()
+    # the other half is never copied into a new Planning Center person
+    assert first.created["pco"] == 0
+    store = tc.c.store()
+    issues = [i for i in store.issues.list() if i.kind is IssueKind.MERGED_DUPLICATE]
+    store.close()
+    assert len(issues) == 1 and set(issues[0].rock_ids) == {keep_rock, remove_rock}
+    shown = tc.cli("people", "issues")
+    assert "merge them in Rock" in " ".join(shown.output.split())
+    for _ in range(2):
+        again = tc.c.sync()
+        assert again.status is RunStatus.DONE and again.created["pco"] == 0, again.as_dict()
+    total = tc.c.pco_get("/people/v2/people", per_page=1)["meta"]["total_count"]
+    assert total == pco_people_before
+    # the admin merges the two in Rock: a full run sees it and settles the issue
+    tc.c.rock_control("merge", {"keep": keep_rock, "remove": remove_rock})
+    tc.c.sync(full=True)
+    store = tc.c.store()
+    open_ones = [i for i in store.issues.list() if i.kind is IssueKind.MERGED_DUPLICATE]
+    store.close()
+    assert open_ones == []
