@@ -223,3 +223,17 @@ def test_an_existing_group_linked_to_a_tag_by_hand_syncs_its_holders(tc: TeamsCh
     people = links(tc)
     expected = {people[p] for p, tags in person_tags(tc).items() if spanish in tags and p in people}
     assert expected and rock_active(tc, group) == expected
+
+
+def test_a_held_run_sets_no_tag(tc: TeamsChurch) -> None:
+    """Issue #10 §3: held means held, tags included."""
+    refs, skills, linked = _synced(tc)
+    keys = skills["Keys"]
+    held = person_tags(tc)
+    person = next(p for p in sorted(linked) if keys not in held.get(p, set()))
+    tc.add_member(refs[f"Tag:{keys}"], linked[person])
+    before = tc.c.writes()
+    run = tc.c.sync(hold=True)
+    assert run.status is RunStatus.HELD and run.members_added["pco"] == 1
+    assert tc.c.writes() == before
+    assert keys not in person_tags(tc).get(person, set())

@@ -939,3 +939,32 @@ class TeamImport:
         links = self.store.groups.all()
         groups = await self._groups_by_id([link.rock_group_id for link in links]) if links else {}
         return [(link, groups.get(link.rock_group_id)) for link in links]
+
+
+async def import_teams(
+    teams: TeamImport,
+    *,
+    folders: Sequence[str] = (),
+    adopt: bool = False,
+    dry_run: bool = False,
+    wait: bool = False,
+) -> ImportPlan:
+    """Plan and apply a folder import under the connection's run lease (a sync running
+    meanwhile would read half-built groups)."""
+    from pcosync.app.lease import RunLease
+
+    async with RunLease(teams.store, "teams import", wait=wait):
+        plan = await teams.plan_import(folders=folders, adopt=adopt, dry_run=dry_run)
+        return await teams.apply_import(plan)
+
+
+async def remove_import(
+    teams: TeamImport, *, folders: Sequence[str] = (), wait: bool = False
+) -> RemovePlan:
+    """Remove what the import created, planned afresh under the run lease: what is true
+    now is what gets removed."""
+    from pcosync.app.lease import RunLease
+
+    async with RunLease(teams.store, "teams remove-import", wait=wait):
+        plan = await teams.plan_remove(folders=folders)
+        return await teams.apply_remove(plan)

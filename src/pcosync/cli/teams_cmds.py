@@ -21,6 +21,8 @@ from pcosync.app.teams import (
     RemoveAction,
     RemovePlan,
     TeamImport,
+    import_teams,
+    remove_import,
 )
 from pcosync.cli.sync_cmds import config_path, friendly_errors, settings_for
 from pcosync.domain.identity import GroupKind
@@ -157,8 +159,7 @@ def import_cmd(
     (and, with `tags = true` in \\[teams], Services person tag groups and tags)."""
 
     async def work(teams: TeamImport) -> ImportPlan:
-        plan = await teams.plan_import(folders=folder, adopt=adopt, dry_run=dry_run)
-        return await teams.apply_import(plan)
+        return await import_teams(teams, folders=folder, adopt=adopt, dry_run=dry_run)
 
     plan = _run(ctx, work)
     if as_json:
@@ -230,9 +231,7 @@ def remove_import_cmd(
             raise typer.Exit(1)
 
     async def work(teams: TeamImport) -> RemovePlan:
-        # plan again: it is what is true now that gets removed
-        fresh = await teams.plan_remove(folders=folder)
-        return await teams.apply_remove(fresh)
+        return await remove_import(teams, folders=folder)
 
     done = _run(ctx, work)
     print_remove(done)
