@@ -73,14 +73,14 @@ def _cli(demo: Demo, *args: str) -> int:
     shown = ["•••" if i and args[i - 1] in SECRET_FLAGS else arg for i, arg in enumerate(args)]
     console.print(f"[bold]$ pcosync {' '.join(shown)}[/bold]")
     try:
-        get_command(app).main(
+        code = get_command(app).main(
             args=["--config", str(demo.config), *args],
             prog_name="pcosync",
             standalone_mode=False,
         )
     except SystemExit as exc:
         return int(exc.code or 0)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _safety(demo: Demo, cast: Cast) -> bool:
@@ -103,7 +103,15 @@ def _safety(demo: Demo, cast: Cast) -> bool:
     approved = _cli(demo, "approve", str(held.run_id))
     rock_name = _rock_last_name(demo, cast.email[0])
     console.print(f"After approval, Rock says the last name is “{rock_name}”.")
-    reverted = _cli(demo, "revert", str(held.run_id))
+    reverted = _cli(demo, "revert", str(held.run_id), "--yes")
+    if reverted == 4:  # the revert is measured against the same 0 % limits: held too
+        store = Store.open(load_settings(demo.config).state_url())
+        try:
+            revert_run = store.runs.list(1)[0].id
+        finally:
+            store.close()
+        console.print("The revert is held by the same limits; the admin approves it too.")
+        reverted = _cli(demo, "approve", str(revert_run))
     rock_after = _rock_last_name(demo, cast.email[0])
     console.print(f"After the revert, Rock says “{rock_after}” again: the run is undone.")
     return (
