@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,7 @@ from pcosync.engine.plan import (
     OneSided,
     Operation,
     OpKind,
+    PersonPair,
     SyncPlan,
     plan_leavers,
     plan_memberships,
@@ -233,6 +234,15 @@ async def _read_rosters(sync: PeopleSync, summary: RunSummary, *, dry_run: bool)
 # ---------------------------------------------------------------------------- plan
 
 
+@dataclass
+class _Unlinked:
+    """What matching the unlinked people in scope produced."""
+
+    pairs: list[PersonPair] = field(default_factory=list)
+    fresh: dict[tuple[int, str], int | None] = field(default_factory=dict)
+    creates: list[OneSided] = field(default_factory=list)
+
+
 async def build_plan(
     sync: PeopleSync,
     full: bool,
@@ -244,17 +254,32 @@ async def build_plan(
     rosters: Rosters | None = None,
 ) -> Planned:
     """Scope, match and plan (the engine decides; this gathers what it needs to read)."""
-    store = sync.store
-    by_rock = {lk.rock_person_id: lk for lk in links.values()}
-    by_pco = {lk.pco_person_id: lk for lk in links.values()}
-    bases = store.links.load_bases()
     rock_scope = rosters.rock_scope if rosters is not None else set()
     records = Records()
-    for o in obs.rock.values():
+    for o in [*obs.rock.values(), *obs.pco.values()]:
         records.add(o)
-    for o in obs.pco.values():
-        records.add(o)
+    pairs = await _linked(sync, obs, links, rock_scope, records)
+    unlinked = await _match_unlinked(
+        sync, full, obs, links, rock_scope, records, summary, record=record
+    )
+    plan = plan_people([*pairs, *unlinked.pairs], sync.policy, one_sided=unlinked.creates)
+    if rosters is not None:
+        _plan_groups(plan, rosters)
+        if rosters.groups:
+            await _plan_members(sync, plan, rosters, links, unlinked, summary, record=record)
+    return Planned(plan, unlinked.fresh, records)
 
+
+async def _linked(
+    sync: PeopleSync,
+    obs: Observation,
+    links: Mapping[int, Link],
+    rock_scope: set[int],
+    records: Records,
+) -> list[PersonPair]:
+    """Linked pairs in scope with something new (engine.scope), reading what a pair
+    without a base still lacks."""
+    bases = sync.store.links.load_bases()
     scoped = linked_pairs(links.values(), bases, obs.rock, obs.pco, obs.serving, rock_scope)
     pairs = scoped.pairs
     for link in scoped.incomplete:  # e.g. linked by hand: both records are needed
@@ -265,113 +290,146 @@ async def build_plan(
         records.add(r)
         records.add(p)
         pairs.append(pair_of(link.id, link.rock_person_id, link.pco_person_id, None, r, p))
+    return pairs
 
-    # unlinked people in scope: adopt mutual link ids, then match on evidence
+
+async def _match_unlinked(
+    sync: PeopleSync,
+    full: bool,
+    obs: Observation,
+    links: Mapping[int, Link],
+    rock_scope: set[int],
+    records: Records,
+    summary: RunSummary,
+    *,
+    record: bool,
+) -> _Unlinked:
+    """Unlinked people in scope: adopt mutual link ids, match on evidence (issues for
+    what cannot be decided), and create the rest on the other side."""
+    store = sync.store
+    by_rock = {lk.rock_person_id: lk for lk in links.values()}
+    by_pco = {lk.pco_person_id: lk for lk in links.values()}
+    out = _Unlinked()
     unlinked = [o for pid, o in obs.pco.items() if pid in obs.serving and pid not in by_pco]
-    fresh: dict[tuple[int, str], int | None] = {}
-    one_sided: list[OneSided] = []
     rock_unlinked = {rid for rid in rock_scope if rid not in by_rock}
-    if unlinked or rock_unlinked:
-        if full:
-            rock_pool = dict(obs.rock)
-        else:
-            names = {o.person.last_name for o in unlinked if o.person.last_name}
-            rock_pool = {int(o.id): o for o in await sync.rock.candidates(names)} if names else {}
-            rock_pool.update(obs.rock)
-        missing = sorted(rid for rid in rock_unlinked if rid not in rock_pool)
-        if missing:
-            rock_pool.update({int(o.id): o for o in await sync.rock.fetch_many(missing)})
-        rock_unlinked &= set(rock_pool)
-        for o in rock_pool.values():
-            records.add(o)
-        excluded = store.links.exclusions()
-        adoption = adopt_mutual(unlinked, rock_pool, set(by_rock), excluded)
-        for r, o in adoption.pairs:
-            fresh[(int(r.id), str(o.id))] = r.alias_id
-            pairs.append(pair_of(None, int(r.id), str(o.id), None, r, o))
-        still = adoption.remaining
-        claimed_rock = {k[0] for k in fresh}
-        rock_records = [
-            MatchRecord(
-                Side.ROCK, rid, o.person, by_rock[rid].pco_person_id if rid in by_rock else None
-            )
-            for rid, o in rock_pool.items()
-            if rid not in claimed_rock
-        ]
-        pco_records = [MatchRecord(Side.PCO, str(o.id), o.person) for o in still]
-        # Planning Center people who may be the same as an unlinked Rock member (serving
-        # or not): offered so a match links instead of creating a duplicate
-        extra_pco = await _pco_candidates(sync, full, obs, rock_pool, rock_unlinked, still)
-        for o in extra_pco.values():
-            records.add(o)
-        pco_records += [
-            MatchRecord(
-                Side.PCO, pid, o.person, by_pco[pid].rock_person_id if pid in by_pco else None
-            )
-            for pid, o in extra_pco.items()
-        ]
-        result = match_people(rock_records, pco_records, never_link=excluded)
-        result.links, result.issues = matches_in_scope(
-            result.links, result.issues, obs.serving, rock_unlinked
-        )
-        pco_seen = {**obs.pco, **extra_pco}
-        for m in result.links:
-            r, p = rock_pool[m.rock_id], pco_seen[m.pco_id]
-            fresh[(m.rock_id, m.pco_id)] = r.alias_id
-            pairs.append(pair_of(None, m.rock_id, m.pco_id, None, r, p))
-        seen_keys = []
-        for issue in result.issues:
-            summary.match_issues += 1
-            seen_keys.append(issue.key)
-            if record:
-                store.issues.upsert(issue)
-        blocked = _blocked_by_issues(sync)
-        one_sided, held_back = creates_for(
-            result.unmatched,
-            obs.pco,
-            rock_pool,
-            obs.serving,
-            rock_unlinked,
-            blocked=blocked,
-            suppressed=store.suppressions.all(),
-        )
-        if held_back:
-            summary.notes.append(
-                f"{len(held_back)} person(s) a revert took back are not created again until "
-                "their record changes (see docs/operations.md, Revert)."
-            )
+    if not unlinked and not rock_unlinked:
         if record and full:
-            store.issues.resolve_missing(seen_keys)
-    elif record and full:
-        store.issues.resolve_missing([])
-
-    plan = plan_people(pairs, sync.policy, one_sided=one_sided)
-    if rosters is not None:
-        _plan_groups(plan, rosters)
-    if rosters is not None and rosters.groups:
-        inputs = membership_inputs(
-            rosters,
-            links.values(),
-            store.links.load_memberships(),
-            fresh={r: p for r, p in fresh},
-            creating_rock={
-                int(o.id) for o in one_sided if o.side is Side.ROCK and isinstance(o.id, int)
-            },
-            creating_pco={str(o.id) for o in one_sided if o.side is Side.PCO},
-            splits=store.links.load_membership_splits(),
+            store.issues.resolve_missing([])
+        return out
+    rock_pool = await _rock_pool(sync, full, obs, unlinked, rock_unlinked)
+    rock_unlinked &= set(rock_pool)
+    for o in rock_pool.values():
+        records.add(o)
+    excluded = store.links.exclusions()
+    adoption = adopt_mutual(unlinked, rock_pool, set(by_rock), excluded)
+    for r, o in adoption.pairs:
+        out.fresh[(int(r.id), str(o.id))] = r.alias_id
+        out.pairs.append(pair_of(None, int(r.id), str(o.id), None, r, o))
+    claimed_rock = {k[0] for k in out.fresh}
+    rock_records = [
+        MatchRecord(
+            Side.ROCK, rid, o.person, by_rock[rid].pco_person_id if rid in by_rock else None
         )
-        members = plan_memberships(inputs, sync.policy, people_plan=plan)
-        plan.extend(_after_reactivations(members, plan))
-        await _keep_memberships_of_vanished(sync, plan, summary, record=record)
-        if sync.inactivate_leavers and sync.pco.sweep is not None:
-            held: dict[PcoPersonId, set[str]] = {}
-            for team in sync.pco.sweep.teams:
-                if team.live:
-                    for a in team.assignments:
-                        if a.person_id and a.team_position_id:
-                            held.setdefault(a.person_id, set()).add(a.team_position_id)
-            plan.extend(plan_leavers(plan, held))
-    return Planned(plan, fresh, records)
+        for rid, o in rock_pool.items()
+        if rid not in claimed_rock
+    ]
+    pco_records = [MatchRecord(Side.PCO, str(o.id), o.person) for o in adoption.remaining]
+    # Planning Center people who may be the same as an unlinked Rock member (serving or
+    # not): offered so a match links instead of creating a duplicate
+    extra_pco = await _pco_candidates(sync, full, obs, rock_pool, rock_unlinked, adoption.remaining)
+    for o in extra_pco.values():
+        records.add(o)
+    pco_records += [
+        MatchRecord(Side.PCO, pid, o.person, lk.rock_person_id if lk else None)
+        for pid, o in extra_pco.items()
+        for lk in [by_pco.get(pid)]
+    ]
+    result = match_people(rock_records, pco_records, never_link=excluded)
+    result.links, result.issues = matches_in_scope(
+        result.links, result.issues, obs.serving, rock_unlinked
+    )
+    pco_seen = {**obs.pco, **extra_pco}
+    for m in result.links:
+        r, p = rock_pool[m.rock_id], pco_seen[m.pco_id]
+        out.fresh[(m.rock_id, m.pco_id)] = r.alias_id
+        out.pairs.append(pair_of(None, m.rock_id, m.pco_id, None, r, p))
+    summary.match_issues += len(result.issues)
+    if record:
+        for issue in result.issues:
+            store.issues.upsert(issue)
+        if full:
+            store.issues.resolve_missing([i.key for i in result.issues])
+    out.creates, held_back = creates_for(
+        result.unmatched,
+        obs.pco,
+        rock_pool,
+        obs.serving,
+        rock_unlinked,
+        blocked=_blocked_by_issues(sync),
+        suppressed=store.suppressions.all(),
+    )
+    if held_back:
+        summary.notes.append(
+            f"{len(held_back)} person(s) a revert took back are not created again until "
+            "their record changes (see docs/operations.md, Undoing a run)."
+        )
+    return out
+
+
+async def _rock_pool(
+    sync: PeopleSync,
+    full: bool,
+    obs: Observation,
+    unlinked: Sequence[ObservedPerson],
+    rock_unlinked: set[int],
+) -> dict[int, ObservedPerson]:
+    """Rock records the unlinked people could match: everyone read on a full run, else
+    those sharing a last name, plus the unlinked Rock members in scope."""
+    if full:
+        pool = dict(obs.rock)
+    else:
+        names = {o.person.last_name for o in unlinked if o.person.last_name}
+        pool = {int(o.id): o for o in await sync.rock.candidates(names)} if names else {}
+        pool.update(obs.rock)
+    missing = sorted(rid for rid in rock_unlinked if rid not in pool)
+    if missing:
+        pool.update({int(o.id): o for o in await sync.rock.fetch_many(missing)})
+    return pool
+
+
+async def _plan_members(
+    sync: PeopleSync,
+    plan: SyncPlan,
+    rosters: Rosters,
+    links: Mapping[int, Link],
+    unlinked: _Unlinked,
+    summary: RunSummary,
+    *,
+    record: bool,
+) -> None:
+    """Team memberships (and, opted in, leavers), after the people they depend on."""
+    creates = unlinked.creates
+    inputs = membership_inputs(
+        rosters,
+        links.values(),
+        sync.store.links.load_memberships(),
+        fresh={r: p for r, p in unlinked.fresh},
+        creating_rock={int(o.id) for o in creates if o.side is Side.ROCK},
+        creating_pco={str(o.id) for o in creates if o.side is Side.PCO},
+        splits=sync.store.links.load_membership_splits(),
+    )
+    members = plan_memberships(inputs, sync.policy, people_plan=plan)
+    plan.extend(_after_reactivations(members, plan))
+    await _keep_memberships_of_vanished(sync, plan, summary, record=record)
+    if sync.inactivate_leavers and sync.pco.sweep is not None:
+        held: dict[PcoPersonId, set[str]] = {}
+        for team in sync.pco.sweep.teams:
+            if not team.live:
+                continue
+            for a in team.assignments:
+                if a.person_id and a.team_position_id:
+                    held.setdefault(a.person_id, set()).add(a.team_position_id)
+        plan.extend(plan_leavers(plan, held))
 
 
 async def _keep_memberships_of_vanished(
