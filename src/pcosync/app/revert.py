@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pcosync.app.applier import Applier, OnFresh, safe
 from pcosync.app.lease import RunLease
+from pcosync.app.recover import close_unfinished
 from pcosync.app.safety import for_population
 from pcosync.app.summary import RunSummary
 from pcosync.domain.fields import FIELD_SPECS, FieldName
@@ -170,6 +171,8 @@ async def revert(
         lease.attach(run.id)
         store.runs.set_observed(run.id, planned_at)
         summary = RunSummary(run.id, RunStatus.RUNNING, RunMode.REVERT, dry_run)
+        if not dry_run:
+            close_unfinished(sync, run.id, summary)  # runs a dead process left behind
         preview.summary = summary
         summary.planned = len(plan.operations)
         try:

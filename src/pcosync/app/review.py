@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pcosync.app.applier import Applier, OnFresh, Stale, safe
 from pcosync.app.inflight import InFlight
 from pcosync.app.lease import RunLease
+from pcosync.app.recover import close_unfinished
 from pcosync.app.summary import RunSummary
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
 from pcosync.domain.identity import PersonRef, Side
@@ -353,6 +354,7 @@ async def _approve(
     store.runs.transition(run_id, RunStatus.RUNNING)
     lease.attach(run_id)
     summary = RunSummary(run_id, RunStatus.RUNNING, run.mode, False)
+    close_unfinished(sync, run_id, summary)  # runs a dead process left behind
     # what the held run found stays part of its record
     summary.conflicts = int(run.counts.get("conflicts", 0))
     summary.match_issues = int(run.counts.get("match_issues", 0))
