@@ -1,4 +1,4 @@
-"""The Planning Center emulator against real recorded PCO responses (``shared/fixtures/pco``).
+"""The Planning Center emulator against real recorded PCO responses (``tests/fixtures/pco``).
 
 Each test makes the emulator answer the request a fixture recorded (or the closest one it
 emulates) and compares **shapes**: key names, JSON types, explicit ``null`` versus a missing
@@ -24,13 +24,8 @@ import httpx
 import pytest
 from tests.conftest import RunningEmulator
 
-FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures" / "pco"
-
-pytestmark = pytest.mark.skipif(
-    not FIXTURES.is_dir(),
-    reason=f"recorded PCO fixtures not found at {FIXTURES} (the shared reference folder "
-    "is not checked out beside the repository)",
-)
+# recorded real responses, kept in the repository (copied from the shared reference folder)
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "pco"
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

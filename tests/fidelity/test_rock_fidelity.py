@@ -1,4 +1,4 @@
-"""The Rock emulator against real Rock responses (``shared/fixtures/rock``).
+"""The Rock emulator against real Rock responses (``tests/fixtures/rock``).
 
 Each test asks the emulator for what a fixture shows (the endpoints are the README's guesses:
 the rock_rms gem recorded no requests) and compares **shapes**: key names and casing, JSON
@@ -33,13 +33,8 @@ import httpx
 import pytest
 from tests.conftest import RunningEmulator
 
-FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures" / "rock"
-
-pytestmark = pytest.mark.skipif(
-    not FIXTURES.is_dir(),
-    reason=f"recorded Rock fixtures not found at {FIXTURES} (the shared reference folder is "
-    "not checked out beside the repository)",
-)
+# recorded real responses, kept in the repository (copied from the shared reference folder)
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "rock"
 
 ROCK_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
