@@ -15,6 +15,7 @@ BENCHMARKS = [
     "pco_emulator_page",
     "rock_emulator_page",
     "pco_read_people",
+    "pco_read_deep",
     "rock_read",
     "sync_memory",
     "sync_initial",

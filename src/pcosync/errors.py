@@ -28,7 +28,8 @@ Retry decisions are type tests on this tree, never string matching::
             ├── ConflictError        409 (PCO: parallel creates of one resource)
             ├── ValidationError      400/422 with the server's reasons
             └── UnsupportedQueryError  we asked for a where/include/filter the endpoint does not
-                                     offer (PCO would silently ignore it and return everything)
+                                     offer (PCO would silently ignore it and return everything),
+                                     or its answer lost the links to what we included
 
 Messages never contain credentials or personal data: they name the method, the path with
 ids (not query values), the status and the server's error title.

@@ -4,8 +4,9 @@ A leg subclasses :class:`ClientContract` and provides fixtures and a few hooks: 
 a client, list everything, fetch a missing record, create a record and find it again. The
 suite then checks what every pcosync client must do: complete paging with the fewest
 requests, typed errors, bounded retries through 5xx storms, timeouts and dropped
-connections, and — the one that matters most — a timed-out create that is reported as
-ambiguous, never resent, and applied exactly once.
+connections, 429s whose ``Retry-After`` is negative or missing (as real ones have been), a
+refused write that leaves nothing behind, and — the one that matters most — a timed-out
+create that is reported as ambiguous, never resent, and applied exactly once.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from pcosync.clients.http import RetryPolicy
+from pcosync.clients.http import RetryPolicy, SystemClock
 from pcosync.errors import (
     AmbiguousWriteError,
+    ApiError,
     AuthenticationError,
     NotFoundError,
     RetriesExhausted,
@@ -43,6 +45,17 @@ def set_faults(url: str, *faults: dict[str, Any]) -> None:
 
 def request_count(url: str) -> int:
     return int(control(url, "stats")["requests"])
+
+
+class RecordingClock(SystemClock):
+    """The real clock, remembering every sleep asked of it (a negative one is a bug)."""
+
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        await super().sleep(seconds)
 
 
 class ClientContract:
@@ -72,6 +85,15 @@ class ClientContract:
 
     async def count_marked(self, client: Any, marker: str) -> int:
         raise NotImplementedError
+
+    async def refused_create(self, client: Any, marker: str) -> None:
+        """A create the server refuses (a value it cannot store); must raise."""
+        raise NotImplementedError
+
+    def rate_limit_fallback_seconds(self, emulator: Any) -> float:
+        """Set up the emulator for a test of 429s without a usable ``Retry-After``; returns
+        the least the client should then wait (its own pacing: PCO's announced period)."""
+        return 0.0
 
     create_path: str = ""
     list_path: str = ""
@@ -187,3 +209,53 @@ class ClientContract:
         assert len(ids) == self.expected_total(emulator)
         assert waited >= 1.0  # Retry-After was obeyed, not hammered through
         assert control(emulator.url, "stats")["throttled"] == 2
+
+    # ---- strict answers (issue 13) -------------------------------------------------------
+
+    @pytest.mark.parametrize("retry_after", [-5, None], ids=["negative", "missing"])
+    async def test_429_without_usable_retry_after_is_ridden_out(
+        self, emulator: Any, retry_after: int | None
+    ) -> None:
+        clock = RecordingClock()
+        least = self.rate_limit_fallback_seconds(emulator)
+        async with self.make_client(emulator, retry=FAST_RETRY, clock=clock) as client:
+            await self.list_all(client)  # learn the announced limit and period
+            set_faults(
+                emulator.url,
+                {"kind": "rate_limit", "count": 2, "retry_after": retry_after,
+                 "path": self.list_path},
+            )  # fmt: skip
+            started = time.monotonic()
+            ids = await self.list_all(client)
+            waited = time.monotonic() - started
+        assert len(ids) == self.expected_total(emulator)
+        assert control(emulator.url, "stats")["throttled"] == 2
+        assert clock.slept and min(clock.slept) >= 0  # never a negative sleep
+        assert waited >= least  # paced by the client's own fallback, not hammered
+
+    async def test_endless_429_with_negative_retry_after_gives_up(self, emulator: Any) -> None:
+        policy = RetryPolicy(
+            max_attempts=3, max_total_seconds=30, base_seconds=0.01, cap_seconds=0.05
+        )
+        clock = RecordingClock()
+        self.rate_limit_fallback_seconds(emulator)
+        async with self.make_client(emulator, retry=policy, clock=clock) as client:
+            await self.list_all(client)
+            set_faults(
+                emulator.url, {"kind": "rate_limit", "retry_after": -1, "path": self.list_path}
+            )
+            with pytest.raises(RetriesExhausted) as info:
+                await self.list_all(client)
+        assert info.value.attempts == 3  # bounded, not a loop
+        assert min(clock.slept) >= 0
+
+    async def test_refused_create_leaves_nothing_behind(self, emulator: Any) -> None:
+        marker = f"Refused{int(time.time() * 1000) % 100000}"
+        async with self.make_client(emulator, retry=FAST_RETRY) as client:
+            before = request_count(emulator.url)
+            with pytest.raises(ApiError):
+                await self.refused_create(client, marker)
+            sent = request_count(emulator.url) - before
+            # an error answer means nothing was stored: re-reading finds no trace of it
+            assert await self.count_marked(client, marker) == 0
+        assert sent == 1  # a refused write is not resent

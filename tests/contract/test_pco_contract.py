@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 
 from pcosync.clients.http import RetryPolicy
 from pcosync.clients.pco import PcoClient, Query, shared_limiter
+from pcosync.clients.pco.models import PcoPerson
 from pcosync.emulators.server import BackgroundServer
 from pcosync.errors import NotFoundError, UnsupportedQueryError
 from tests.conftest import TEST_SEED, RunningEmulator
@@ -65,6 +68,17 @@ class TestPcoContract(ClientContract):
 
     async def count_marked(self, client: PcoClient, marker: str) -> int:
         return len(await client.find_people({"last_name": marker}, include=()))
+
+    async def refused_create(self, client: PcoClient, marker: str) -> None:
+        # a valid name beside a value PCO refuses: 422, and no person is created
+        await client.create_person(
+            {"first_name": "Contract", "last_name": marker, "gender": "Martian"}
+        )
+
+    def rate_limit_fallback_seconds(self, emulator: RunningEmulator) -> float:
+        # the client falls back to the announced period; 2 s keeps the test short
+        control(emulator.url, "rate_limit", {"period": 2, "reset": True})
+        return 2.0
 
     # ---- Planning Center only -----------------------------------------------------------
 
@@ -174,3 +188,86 @@ async def test_client_paces_itself_and_never_sees_429(tight_pco: RunningEmulator
     assert len(rows) == total
     assert stats["requests"] > 10  # more than one window's worth
     assert stats["throttled"] == 0
+
+
+# ---- deep offsets and sparse fieldsets (issue 13) ------------------------------------------
+
+
+@pytest.fixture
+def deep_pco() -> Iterator[RunningEmulator]:
+    """An emulator announcing 10 requests per 2 s while offsets past 30,000 get only 7 (the
+    real ratio, 75 of 100)."""
+    from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET, create_app
+
+    app = create_app(seed=TEST_SEED, people=50, rate_limit=10, rate_period=2)
+    with BackgroundServer(app) as url:
+        yield RunningEmulator(url, app, {"app_id": DEFAULT_APP_ID, "secret": DEFAULT_SECRET})
+
+
+async def _deep_reads(emu: RunningEmulator, how_many: int) -> list[int]:
+    """A first page (as every read starts), then ``how_many`` pages past offset 30,000 at
+    once; the number of records on each."""
+    creds = emu.credentials
+    async with PcoClient(emu.url, app_id=creds["app_id"], secret=creds["secret"]) as client:
+        await client.request_document("GET", PEOPLE, params=[("per_page", "1")])
+        docs = await asyncio.gather(
+            *(
+                client.request_document("GET", PEOPLE, params=[("offset", str(30_001 + n))])
+                for n in range(how_many)
+            )
+        )
+    return [len(d.data) if d else -1 for d in docs]
+
+
+async def test_deep_offsets_are_paced_below_the_limit_the_headers_do_not_announce(
+    deep_pco: RunningEmulator,
+) -> None:
+    # every answer says 10; past offset 30,000 the real limit is three quarters of it or less
+    started = time.monotonic()
+    pages = await _deep_reads(deep_pco, 12)
+    elapsed = time.monotonic() - started
+    stats = control(deep_pco.url, "stats")
+    assert pages == [0] * 12  # all answered (beyond the 50 people: empty pages)
+    assert stats["throttled"] == 0  # the client never crossed the unannounced limit of 7
+    assert stats["requests"] == 13
+    assert elapsed >= 2  # 13 requests, at most 7 in a 2 s window while deep
+
+
+async def test_a_lower_deep_limit_stated_in_a_429_is_learned_not_looped(
+    deep_pco: RunningEmulator,
+) -> None:
+    # "23 of 10" (#1449): the body states a limit lower still than the client's guess (7)
+    control(deep_pco.url, "rate_limit", {"deep_offset_limit": 2, "reset": True})
+    pages = await _deep_reads(deep_pco, 10)
+    log = control(deep_pco.url, "requests")["requests"]
+    statuses = [r["status"] for r in log]
+    assert pages == [0] * 10
+    throttled = statuses.count(429)
+    assert 1 <= throttled <= 7  # at most one window of the guess, while it was not known
+    last_429 = max(i for i, status in enumerate(statuses) if status == 429)
+    assert statuses.count(200) == 11 and len(statuses) == 11 + throttled
+    # once learned, no more: everything after the first window's refusals went through
+    assert all(status == 200 for status in statuses[last_429 + 1 :])
+    assert len(statuses[last_429 + 1 :]) >= 10 - 2 - throttled
+
+
+async def test_narrowed_fields_keep_the_links_to_included_records(
+    pco_emulator: RunningEmulator,
+) -> None:
+    creds = pco_emulator.credentials
+    async with PcoClient(
+        pco_emulator.url, app_id=creds["app_id"], secret=creds["secret"]
+    ) as client:
+        full = await client.people(include=("emails",))
+        narrow_query = Query().with_include("emails").with_fields("Person", "first_name")
+        narrow = await client.collect_as(PEOPLE, PcoPerson.from_resource, narrow_query)
+        # the same fieldset written by hand, without the relationship: PCO drops the links
+        bare = Query().with_include("emails")
+        bare.extra["fields[Person]"] = "first_name"
+        with pytest.raises(UnsupportedQueryError) as info:
+            await client.collect_as(PEOPLE, PcoPerson.from_resource, bare)
+    emails = {p.id: sorted(e.address for e in p.emails) for p in full}
+    assert any(emails.values())
+    assert {p.id: sorted(e.address for e in p.emails) for p in narrow} == emails
+    assert all(p.last_name is None for p in narrow)  # the fieldset did narrow the attributes
+    assert "emails" in str(info.value)

@@ -73,6 +73,13 @@ class TestRockContract(ClientContract):
         rows = await client.query("People", filter=odata.cmp("LastName", "eq", marker, client.tz))
         return len(rows)
 
+    async def refused_create(self, client: RockClient, marker: str) -> None:
+        # a record type that does not exist: the foreign key's 500 (a 500 on a POST is
+        # reported as ambiguous), and nothing of the person, family or history is kept
+        await client.create_person(
+            {"FirstName": "Contract", "LastName": marker, "Gender": 0, "RecordTypeValueId": 987654}
+        )
+
     # ---- Rock only ------------------------------------------------------------------
 
     async def test_401_says_key_or_rights(self, emulator: RunningEmulator) -> None:

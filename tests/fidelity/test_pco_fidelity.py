@@ -1,4 +1,4 @@
-"""The Planning Center emulator against real recorded PCO responses (``shared/fixtures/pco``).
+"""The Planning Center emulator against real recorded PCO responses (``tests/fixtures/pco``).
 
 Each test makes the emulator answer the request a fixture recorded (or the closest one it
 emulates) and compares **shapes**: key names, JSON types, explicit ``null`` versus a missing
@@ -24,13 +24,8 @@ import httpx
 import pytest
 from tests.conftest import RunningEmulator
 
-FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures" / "pco"
-
-pytestmark = pytest.mark.skipif(
-    not FIXTURES.is_dir(),
-    reason=f"recorded PCO fixtures not found at {FIXTURES} (the shared reference folder "
-    "is not checked out beside the repository)",
-)
+# recorded real responses, kept in the repository (copied from the shared reference folder)
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "pco"
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -536,3 +531,145 @@ def test_resources_without_relationships_omit_the_key(emu: RunningEmulator) -> N
 
 # Recorded Services resources the emulator does not serve (Plans, PlanPeople, PlanTimes,
 # ReportTemplates) are used above only for their document-level lessons.
+
+
+# ---- strict where a sync client depends on it (issue 13) ------------------------------------
+
+
+def test_sparse_fieldset_drops_the_relationships_it_does_not_name(emu: RunningEmulator) -> None:
+    # JSON:API: fields[Type] lists attributes *and* relationships; Planning Center's own
+    # JavaScript client warns "when including records you also need to define the relation
+    # in fields". The included records still come (JSON:API's exception to full linkage).
+    with client(emu) as api:
+        pid = person_with(api, "emails")["id"]
+        narrow = api.get(
+            f"/people/v2/people/{pid}",
+            params={"fields[Person]": "first_name", "include": "emails"},
+        ).json()
+        kept = api.get(
+            f"/people/v2/people/{pid}",
+            params={"fields[Person]": "first_name,emails", "include": "emails"},
+        ).json()
+        page = api.get(
+            "/people/v2/people",
+            params={"fields[Person]": "first_name", "include": "emails", "per_page": 5},
+        ).json()
+    assert set(narrow["data"]["attributes"]) == {"first_name"}
+    assert narrow["data"]["relationships"] == {}  # emails and primary_campus both dropped
+    assert [r["type"] for r in narrow["included"]] and {r["type"] for r in narrow["included"]} == {
+        "Email"
+    }
+    assert set(kept["data"]["relationships"]) == {"emails"}
+    linked = {e["id"] for e in kept["data"]["relationships"]["emails"]["data"]}
+    assert linked == {r["id"] for r in kept["included"]}
+    assert all(set(p["relationships"]) == set() for p in page["data"])
+
+
+def test_deep_offsets_are_held_to_a_limit_the_headers_do_not_announce(
+    emu: RunningEmulator,
+) -> None:
+    # the recorded 429 of #1449 says "23 of 10" at offset 32,700 while the headers said 100
+    rec = fixture("rate-limit-429-from-issue-log.json")
+    with httpx.Client(base_url=emu.url) as http:
+        http.post("/__emulator__/rate_limit", json={"deep_offset_limit": 10, "reset": True})
+    with client(emu) as api:
+        answers = [
+            api.get("/people/v2/people", params={"per_page": 100, "offset": 32_700})
+            for _ in range(23)
+        ]
+    statuses = [r.status_code for r in answers]
+    assert statuses == [200] * 10 + [429] * 13
+    assert {r.headers["X-PCO-API-Request-Rate-Limit"] for r in answers} == {"100"}
+    assert answers[-1].headers["X-PCO-API-Request-Rate-Count"] == "23"
+    assert answers[-1].json() == rec["body"]  # word for word what the issue's log shows
+
+
+@pytest.mark.parametrize(("setting", "header"), [(None, None), (-5, "-5"), ("window", "positive")])
+def test_a_429_can_come_without_retry_after_or_with_a_negative_one(
+    emu: RunningEmulator, setting: int | str | None, header: str | None
+) -> None:
+    # #606 saw a negative Retry-After; spec §3 and pitfall 16: it may be missing altogether
+    with httpx.Client(base_url=emu.url) as http:
+        http.post("/__emulator__/rate_limit", json={"limit": 1, "retry_after": setting,
+                                                     "reset": True})  # fmt: skip
+    with client(emu) as api:
+        api.get("/people/v2/people")
+        refused = api.get("/people/v2/people")
+    assert refused.status_code == 429
+    if header is None:
+        assert "Retry-After" not in refused.headers
+    elif header == "positive":
+        assert int(refused.headers["Retry-After"]) >= 1
+    else:
+        assert refused.headers["Retry-After"] == header
+
+
+@pytest.mark.parametrize("retry_after", [None, -3, "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_an_injected_429_sends_retry_after_as_configured(
+    emu: RunningEmulator, retry_after: int | str | None
+) -> None:
+    with httpx.Client(base_url=emu.url) as http:
+        http.post(
+            "/__emulator__/faults",
+            json={"faults": [{"kind": "rate_limit", "count": 1, "retry_after": retry_after}]},
+        )
+    with client(emu) as api:
+        refused = api.get("/people/v2/people")
+    assert refused.status_code == 429
+    assert refused.headers.get("Retry-After") == (None if retry_after is None else str(retry_after))
+
+
+def test_a_patch_whose_type_or_id_does_not_match_the_url_is_409(emu: RunningEmulator) -> None:
+    # JSON:API: "A server MUST return 409 Conflict when processing a PATCH request in which
+    # the resource object's type and id do not match the server's endpoint"
+    with client(emu) as api:
+        pid = new_person(api, last_name="Conflict")
+        other = new_person(api, last_name="Other")
+        url = f"/people/v2/people/{pid}"
+        wrong_type = api.patch(
+            url, json={"data": {"type": "Email", "id": pid, "attributes": {"nickname": "A"}}}
+        )
+        wrong_id = api.patch(
+            url, json={"data": {"type": "Person", "id": other, "attributes": {"nickname": "B"}}}
+        )
+        wrong_post = api.post(
+            "/people/v2/people",
+            json={"data": {"type": "Household", "attributes": {"first_name": "C"}}},
+        )
+        no_id = api.patch(url, json={"data": {"type": "Person", "attributes": {"nickname": "D"}}})
+        after_other = api.get(f"/people/v2/people/{other}").json()["data"]["attributes"]
+    for resp in (wrong_type, wrong_id, wrong_post):
+        assert resp.status_code == 409, resp.text
+        assert resp.json()["errors"][0]["status"] == "409"
+        assert resp.json()["errors"][0]["title"] == "Conflict"
+        assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    # without an id, as the recorded PATCH (pypco) sends it: accepted
+    assert no_id.status_code == 200
+    assert no_id.json()["data"]["attributes"]["nickname"] == "D"
+    assert after_other["nickname"] is None  # the mismatched id did not touch anyone
+
+
+def test_a_refused_write_changes_nothing(emu: RunningEmulator) -> None:
+    with client(emu) as api:
+        pid = new_person(api, last_name="Intact")
+        before = api.get(f"/people/v2/people/{pid}").json()["data"]["attributes"]
+        with httpx.Client(base_url=emu.url) as http:
+            http.post("/__emulator__/clock", json={"advance_seconds": 60})
+        mixed = api.patch(
+            f"/people/v2/people/{pid}",
+            json={"data": {"type": "Person", "attributes": {"nickname": "Changed",
+                                                            "gender": "Martian"}}},
+        )  # fmt: skip
+        forbidden = api.patch(
+            f"/people/v2/people/{pid}",
+            json={"data": {"type": "Person", "attributes": {"nickname": "Changed", "id": 5}}},
+        )
+        bad_email = api.post(
+            f"/people/v2/people/{pid}/emails",
+            json={"data": {"type": "Email", "attributes": {"address": "not an address"}}},
+        )
+        after = api.get(f"/people/v2/people/{pid}").json()["data"]["attributes"]
+        emails = api.get(f"/people/v2/people/{pid}/emails").json()["data"]
+    assert (mixed.status_code, forbidden.status_code, bad_email.status_code) == (422, 422, 422)
+    assert after == before  # neither the nickname nor updated_at moved
+    assert emails == []

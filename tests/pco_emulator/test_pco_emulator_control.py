@@ -165,5 +165,11 @@ def test_rate_limit_can_be_changed_at_runtime(
     pco_emulator: RunningEmulator, api: httpx.Client
 ) -> None:
     settings = control(pco_emulator.url, "rate_limit", {"limit": 2, "period": 30, "reset": True})
-    assert settings == {"limit": 2, "period": 30.0, "deep_offset_limit": 1, "window": "fixed"}
+    assert settings == {
+        "limit": 2,
+        "period": 30.0,
+        "deep_offset_limit": 1,
+        "retry_after": "window",
+        "window": "fixed",
+    }
     assert [api.get(PEOPLE).status_code for _ in range(3)] == [200, 200, 429]

@@ -75,6 +75,16 @@ def test_period_and_retry_after_parse_both_forms() -> None:
     assert parse_retry_after("soon") is None
 
 
+def test_retry_after_that_says_nothing_usable_is_missing() -> None:
+    # real 429s have carried a negative value (#606); zero, NaN and infinity say no more
+    for odd in ("-5", "-0.5", "0", "nan", "inf", ""):
+        assert parse_retry_after(odd) is None, odd
+    date = "Wed, 04 Mar 2026 10:00:00 GMT"
+    assert parse_retry_after("Wed, 04 Mar 2026 10:00:12 GMT", date) == 12.0
+    assert parse_retry_after("Wed, 04 Mar 2026 09:59:00 GMT", date) is None  # in the past
+    assert parse_retry_after("Wed, 04 Mar 2026 10:00:12 GMT") is None  # no Date to read it by
+
+
 def test_redaction_keeps_path_and_param_names_only() -> None:
     url = "http://x/people/v2/people?where[search_name_or_email]=jane@example.org&per_page=100"
     assert redact_target(url) == "/people/v2/people?where[search_name_or_email]&per_page"
@@ -122,6 +132,16 @@ async def test_limiter_adopts_server_count_and_lower_limit() -> None:
     assert clock.now - before >= 19.9  # the window is full: wait for it to roll
 
 
+async def test_the_period_an_answer_announces_holds_that_answers_own_slot() -> None:
+    clock = FakeClock()
+    limiter = HeaderPacedRateLimiter(limit=1, period=20, clock=clock)
+    slot = await limiter.acquire()
+    limiter.release(slot, httpx.Response(200, headers={"X-PCO-API-Request-Rate-Period": "2"}))
+    before = clock.now
+    await limiter.acquire()
+    assert clock.now - before <= 2  # not the 20 s assumed before the first answer
+
+
 async def test_429_retry_after_is_obeyed_then_succeeds() -> None:
     clock = FakeClock()
     calls: list[float] = []
@@ -142,6 +162,100 @@ async def test_429_retry_after_is_obeyed_then_succeeds() -> None:
     assert resp.status_code == 200
     assert calls[1] - calls[0] >= 7
     assert client.stats.rate_limited == 1
+
+
+def _429(retry_after: str | None, detail: str = "Rate limit exceeded") -> httpx.Response:
+    headers = {"X-PCO-API-Request-Rate-Limit": "100", "X-PCO-API-Request-Rate-Period": "20"}
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
+    return httpx.Response(
+        429, headers=headers, json={"errors": [{"code": "429", "detail": detail}]}
+    )
+
+
+@pytest.mark.parametrize("retry_after", ["-5", None, "0", "later"])
+async def test_429_without_a_usable_retry_after_waits_a_period(retry_after: str | None) -> None:
+    clock = FakeClock()
+    calls: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(clock.now)
+        return _429(retry_after) if len(calls) == 1 else httpx.Response(200, json={"data": []})
+
+    limiter = HeaderPacedRateLimiter(clock=clock)
+    async with make_client(handler, clock, limiter=limiter) as client:
+        resp = await client.request("GET", "/people/v2/people")
+    assert resp.status_code == 200
+    assert min(clock.slept) >= 0  # never a negative sleep
+    assert calls[1] - calls[0] >= 20  # the announced period, not a hammering retry
+
+
+async def test_endless_429s_with_negative_retry_after_give_up_in_bounded_time() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return _429("-1")
+
+    limiter = HeaderPacedRateLimiter(clock=clock)
+    policy = RetryPolicy(max_attempts=4, max_total_seconds=600)
+    async with make_client(handler, clock, limiter=limiter, retry=policy) as client:
+        with pytest.raises(RetriesExhausted) as info:
+            await client.request("GET", "/people/v2/people")
+    assert calls == info.value.attempts == 4
+    assert min(clock.slept) >= 0
+    assert clock.now - 1000 <= 4 * 20 + 10  # paced by the period, and over
+
+
+async def test_a_huge_retry_after_gives_up_at_once_and_pauses_others_boundedly() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return _429("86400")
+
+    limiter = HeaderPacedRateLimiter(clock=clock, max_pause=300)
+    async with make_client(handler, clock, limiter=limiter) as client:
+        with pytest.raises(RetriesExhausted):
+            await client.request("GET", "/people/v2/people")
+    assert calls == 1  # a day's wait is past the time budget: no sleep, no retry
+    before = clock.now
+    await limiter.acquire()
+    assert clock.now - before <= 300  # the next caller waits at most max_pause
+
+
+async def test_deep_lane_stays_under_the_limit_the_headers_do_not_announce() -> None:
+    clock = FakeClock()
+    limiter = HeaderPacedRateLimiter(limit=100, period=20, clock=clock)
+    sent: list[float] = []
+    for _ in range(160):
+        slot = await limiter.acquire("deep")
+        sent.append(clock.now)
+        limiter.release(slot, None)
+    # past offset 30,000: 75 per 20 s, though every answer says 100 (spec §3)
+    assert max(sum(1 for s in sent if t <= s < t + 20) for t in sent) == 75
+    assert limiter.lane_limit(None) == 100
+
+
+async def test_deep_lane_learns_the_limit_a_429_body_states() -> None:
+    clock = FakeClock()
+    limiter = HeaderPacedRateLimiter(limit=100, period=20, clock=clock)
+    slot = await limiter.acquire("deep")
+    # the recorded log of #1449: "23 of 10" while the headers said 100
+    limiter.release(slot, _429("5", "Rate limit exceeded: 23 of 10 requests per 20 seconds"))
+    assert limiter.lane_limit("deep") == 10
+    assert limiter.lane_limit(None) == 100  # the common lane keeps the announced limit
+    clock.now += 40  # every slot expired
+    sent: list[float] = []
+    for _ in range(25):
+        s = await limiter.acquire("deep")
+        sent.append(clock.now)
+        limiter.release(s, None)
+    assert max(sum(1 for x in sent if t <= x < t + 20) for t in sent) == 10
 
 
 async def test_4xx_is_not_retried_and_names_the_reason() -> None:

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -101,16 +104,17 @@ NO_RETRIES = RetryPolicy(max_attempts=1)
 
 
 class Slot:
-    """One request's place in a rate-limit window."""
+    """One request's place in a rate-limit window (``lane``: a stricter class of requests)."""
 
-    __slots__ = ("expires",)
+    __slots__ = ("expires", "lane")
 
-    def __init__(self) -> None:
+    def __init__(self, lane: str | None = None) -> None:
         self.expires = float("inf")  # in flight: counts until its answer arrives
+        self.lane = lane
 
 
 class RateLimiter(Protocol):
-    async def acquire(self) -> Slot: ...
+    async def acquire(self, lane: str | None = None) -> Slot: ...
 
     def release(self, slot: Slot, response: httpx.Response | None) -> None: ...
 
@@ -120,8 +124,8 @@ class RateLimiter(Protocol):
 class NoRateLimit:
     """Rock publishes no rate limit; concurrency is bounded by the client instead."""
 
-    async def acquire(self) -> Slot:
-        return Slot()
+    async def acquire(self, lane: str | None = None) -> Slot:
+        return Slot(lane)
 
     def release(self, slot: Slot, response: httpx.Response | None) -> None:
         return None
@@ -141,13 +145,64 @@ def parse_period(value: str | None) -> float | None:
         return None
 
 
-def parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, date: str | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, or ``None`` when it says nothing usable.
+
+    Real 429s have come with a negative value (#606) and without the header (spec §7.3 item
+    16); a value that is not a positive number of seconds (negative, zero, garbage) is treated
+    as missing, so the caller falls back to its own pacing instead of sleeping a negative time
+    or hammering the server. An HTTP-date (RFC 9110) is read against the response's ``Date``.
+    """
     if value is None:
         return None
+    text = value.strip()
+    seconds: float | None
     try:
-        return max(0.0, float(value.strip()))
+        seconds = float(text)
+    except ValueError:
+        seconds = _seconds_until(text, date)
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return seconds
+
+
+def _seconds_until(when: str, date: str | None) -> float | None:
+    if not date:
+        return None
+    try:
+        target, now = parsedate_to_datetime(when), parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if target.tzinfo is None or now.tzinfo is None:
+        return None
+    return (target - now).total_seconds()
+
+
+def response_retry_after(response: httpx.Response) -> float | None:
+    """:func:`parse_retry_after` of a response's headers."""
+    return parse_retry_after(response.headers.get("Retry-After"), response.headers.get("Date"))
+
+
+_RATE_DETAIL = re.compile(r"(\d+)\s+of\s+(\d+)\s+requests\s+per\s+(\d+)", re.IGNORECASE)
+
+
+def limit_in_body(response: httpx.Response) -> int | None:
+    """The limit a PCO 429 body states (``"Rate limit exceeded: 23 of 10 requests per 20
+    seconds"``): past offset 30,000 it is lower than the headers announce (#1449, #1450)."""
+    try:
+        body: Any = response.json()
     except ValueError:
         return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    for err in errors if isinstance(errors, list) else []:
+        detail = err.get("detail") if isinstance(err, dict) else None
+        found = _RATE_DETAIL.search(detail) if isinstance(detail, str) else None
+        if found and int(found.group(2)) > 0:
+            return int(found.group(2))
+    return None
+
+
+DEEP_LANE = "deep"
 
 
 class HeaderPacedRateLimiter:
@@ -157,8 +212,14 @@ class HeaderPacedRateLimiter:
     for one full period after its answer arrived, which is conservative whatever window the
     server uses. When the server reports a higher count than ours (another program using the
     same login), the difference is booked as phantom slots. A 429's ``Retry-After`` pauses every
-    caller sharing this limiter. Limits lowered by the server (75 past offset 30,000, or any
-    change without notice) take effect at once.
+    caller sharing this limiter; a 429 without a usable one (missing, negative, zero) pauses
+    them for a whole period. Limits lowered by the server take effect at once.
+
+    Some requests live under a stricter limit than the headers announce: Planning Center
+    allows 75 requests per 20 s with ``offset`` above 30,000 while every answer still says 100
+    (spec §3; #1449, #1450). Such a request names its *lane*; it is sent only while the whole
+    window holds fewer requests than the lane's limit: ``lane_share`` of the announced limit
+    (three quarters for ``deep``), or lower once a 429's body has stated the real figure.
     """
 
     def __init__(
@@ -167,10 +228,15 @@ class HeaderPacedRateLimiter:
         limit: int = 100,
         period: float = 20.0,
         clock: Clock | None = None,
+        lane_share: Mapping[str, float] | None = None,
+        max_pause: float = 300.0,
     ) -> None:
         self.limit = limit
         self.period = period
         self.clock = clock or SystemClock()
+        self.lane_share = dict(lane_share if lane_share is not None else {DEEP_LANE: 0.75})
+        self.lane_limits: dict[str, int] = {}  # stated by the server in a 429's body
+        self.max_pause = max_pause
         self._slots: list[Slot] = []
         self._paused_until = 0.0
         self.waited_seconds = 0.0
@@ -179,37 +245,49 @@ class HeaderPacedRateLimiter:
         self._slots = [s for s in self._slots if s.expires > now]
         return len(self._slots)
 
-    async def acquire(self) -> Slot:
+    def lane_limit(self, lane: str | None) -> int:
+        """How many requests the window may hold when one of ``lane`` is sent."""
+        if lane is None:
+            return self.limit
+        share = self.lane_share.get(lane, 1.0)
+        limit = max(1, int(self.limit * share))
+        stated = self.lane_limits.get(lane)
+        return min(limit, stated) if stated is not None else limit
+
+    async def acquire(self, lane: str | None = None) -> Slot:
         while True:
             now = self.clock.monotonic()
             if now < self._paused_until:
                 wait = self._paused_until - now
             else:
                 used = self._in_window(now)
-                if used < self.limit:
-                    slot = Slot()
+                if used < self.lane_limit(lane):
+                    slot = Slot(lane)
                     self._slots.append(slot)
                     return slot
                 finite = [s.expires for s in self._slots if s.expires != float("inf")]
-                # every slot in flight: wait a little for answers to arrive
+                # every slot in flight: wait a little for answers to arrive; a slot answered
+                # from now on frees its place a period later, so never wait longer than that
                 wait = (min(finite) - now) if finite else 0.05
+                if len(finite) < len(self._slots):
+                    wait = min(wait, self.period)
             wait = max(wait, 0.001)
             self.waited_seconds += wait
             await self.clock.sleep(wait)
 
     def release(self, slot: Slot, response: httpx.Response | None) -> None:
         now = self.clock.monotonic()
+        headers = response.headers if response is not None else httpx.Headers()
+        period = parse_period(headers.get("X-PCO-API-Request-Rate-Period"))
+        if period:  # learned first, so this very slot is held for the server's period
+            self.period = period
         slot.expires = now + self.period
         if response is None:
             return
-        headers = response.headers
         limit = headers.get("X-PCO-API-Request-Rate-Limit")
-        period = parse_period(headers.get("X-PCO-API-Request-Rate-Period"))
         count = headers.get("X-PCO-API-Request-Rate-Count")
         if limit and limit.isdigit() and int(limit) > 0:
             self.limit = int(limit)
-        if period:
-            self.period = period
         if count and count.isdigit():
             mine = self._in_window(now)
             extra = int(count) - mine
@@ -218,8 +296,12 @@ class HeaderPacedRateLimiter:
                 phantom.expires = now + self.period
                 self._slots.append(phantom)
         if response.status_code == 429:
-            retry_after = parse_retry_after(headers.get("Retry-After"))
-            pause = retry_after if retry_after is not None else self.period
+            stated = limit_in_body(response)
+            if slot.lane is not None and stated is not None and stated < self.limit:
+                known = self.lane_limits.get(slot.lane, stated)
+                self.lane_limits[slot.lane] = min(known, stated)
+            retry_after = response_retry_after(response)
+            pause = min(retry_after, self.max_pause) if retry_after is not None else self.period
             self._paused_until = max(self._paused_until, now + pause)
 
     def headroom(self) -> str:
@@ -308,9 +390,10 @@ class ApiHttpClient:
         content: bytes | None,
         headers: Mapping[str, str] | None,
         idempotent: bool,
+        rate_lane: str | None = None,
     ) -> httpx.Response:
         """One try. Raises a TransportError subclass when no usable answer came back."""
-        slot = await self.limiter.acquire()
+        slot = await self.limiter.acquire(rate_lane)
         response: httpx.Response | None = None
         started = self.clock.monotonic()
         target = redact_target(url)
@@ -372,8 +455,12 @@ class ApiHttpClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        rate_lane: str | None = None,
     ) -> httpx.Response:
-        """Send with retries; return a successful response or raise a typed ApiError."""
+        """Send with retries; return a successful response or raise a typed ApiError.
+
+        ``rate_lane`` names a stricter class of requests for the rate limiter (``"deep"``:
+        Planning Center offsets above 30,000)."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
@@ -392,6 +479,7 @@ class ApiHttpClient:
                     content=content,
                     headers=headers,
                     idempotent=idempotent,
+                    rate_lane=rate_lane,
                 )
             except (ConnectError, TransportError) as exc:
                 if isinstance(exc, AmbiguousWriteError):

@@ -10,6 +10,8 @@ Faults are rules, applied in order, first match wins per kind::
     {"kind": "latency", "ms": 150}                                # every request
     {"kind": "error", "status": 500, "rate": 0.2}                 # 20 % of requests
     {"kind": "rate_limit", "count": 5, "retry_after": 2}          # next 5 requests get 429
+    {"kind": "rate_limit", "retry_after": -3}                     # a negative Retry-After (#606)
+    {"kind": "rate_limit", "retry_after": null}                   # a 429 without Retry-After
     {"kind": "timeout", "method": "POST", "path": "/people/v2/people",
      "seconds": 30, "after_apply": true, "count": 1}              # applied, answer never comes
     {"kind": "drop", "rate": 0.1, "after_apply": false}           # connection closed, no answer
@@ -19,7 +21,8 @@ Faults are rules, applied in order, first match wins per kind::
 (default 1); ``count`` the most times the rule fires (default unlimited). ``after_apply``
 lets the request change state before the answer is lost: the ambiguous write. ``body`` names
 one of the alternative error bodies the emulator registered (``error_bodies``), such as Rock's
-HTML error page.
+HTML error page. ``retry_after`` is sent as given (seconds, or any text such as an HTTP-date);
+``null`` leaves the header out.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ class FaultRule:
     ms: float = 0.0
     status: int = 500
     seconds: float = 30.0
-    retry_after: int = 2
+    retry_after: int | float | str | None = 2
     after_apply: bool = False
     body: str | None = None
     fired: int = 0
@@ -257,13 +260,12 @@ class EmulatorMiddleware:
         try:
             if (rule := c.pick("rate_limit", method, path)) is not None:
                 body, ctype = self.rate_limit_body(429)
-                await self._respond(
-                    counting_send,
-                    429,
-                    body,
-                    ctype,
-                    [(b"retry-after", str(rule.retry_after).encode())],
+                extra = (
+                    []
+                    if rule.retry_after is None
+                    else [(b"retry-after", str(rule.retry_after).encode())]
                 )
+                await self._respond(counting_send, 429, body, ctype, extra)
             elif (rule := c.pick("error", method, path)) is not None:
                 make_body = self.error_bodies.get(rule.body or "", self.error_body)
                 body, ctype = make_body(rule.status)

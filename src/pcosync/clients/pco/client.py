@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from pcosync.clients.http import (
+    DEEP_LANE,
     ApiHttpClient,
     Clock,
     HeaderPacedRateLimiter,
@@ -73,6 +74,25 @@ def shared_limiter(
         limiter = HeaderPacedRateLimiter(clock=clock)
         _LIMITERS[key] = limiter
     return limiter
+
+
+# Requests with an offset above this live under a stricter limit (75 of 100 per 20 s) that
+# the rate-limit headers do not announce (spec §3; #1449, #1450).
+DEEP_OFFSET = 30_000
+
+
+def rate_lane(path: str, params: Any = None) -> str | None:
+    """The limiter lane of a request: ``"deep"`` past offset 30,000, else the common one."""
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(params, Mapping):
+        pairs = list(params.items())
+    elif params:
+        pairs = list(params)
+    pairs += list(httpx.URL(path).params.multi_items())
+    for key, value in pairs:
+        if key == "offset" and str(value).isdigit() and int(value) > DEEP_OFFSET:
+            return DEEP_LANE
+    return None
 
 
 def _product(path: str) -> str | None:
@@ -154,6 +174,7 @@ class PcoClient:
             json=body,
             headers=self._headers(path),
             idempotent=idempotent,
+            rate_lane=rate_lane(path, params),
         )
         if response.status_code == 204 or not response.content:
             return None
@@ -175,15 +196,16 @@ class PcoClient:
             )
         if query is not None:
             query.check(doc.meta, path)
+            query.check_linked(doc, path)
         return doc
 
     async def get_one(self, path: str, include: Sequence[str] = ()) -> Document:
         """One resource; its includes are checked against ``meta.can_include``."""
         doc = await self.get(path, params=[("include", ",".join(include))] if include else None)
         if include:
-            Query().with_include(*include).check(
-                {"can_include": doc.meta.get("can_include", [])}, path
-            )
+            wanted = Query().with_include(*include)
+            wanted.check({"can_include": doc.meta.get("can_include", [])}, path)
+            wanted.check_linked(doc, path)
         if not doc.data:
             raise NotFoundError(
                 f"Planning Center GET {path} returned no resource",
@@ -257,6 +279,7 @@ class PcoClient:
         seen: set[str] = set()
 
         def take(doc: Document) -> int:
+            query.check_linked(doc, path)
             before = len(out)
             for res in doc.data:
                 if res.id not in seen:

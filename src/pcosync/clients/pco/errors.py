@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from pcosync.clients.http import parse_retry_after, redact_target
+from pcosync.clients.http import redact_target, response_retry_after
 from pcosync.errors import ApiError, ErrorDetail, error_for_status
 
 _WHAT_TO_DO = {
@@ -55,7 +55,7 @@ def classify_pco(response: httpx.Response) -> ApiError | None:
     return error_for_status(
         status,
         message,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=response_retry_after(response),
         service="pco",
         method=method,
         path=path,

@@ -5,6 +5,12 @@ PCO silently ignores an unsupported ``where``/``include``/``filter``/``order`` a
 unfiltered collection (spec §2.3). :meth:`Query.check` compares the request with the
 endpoint's ``meta.can_*`` lists and raises :class:`UnsupportedQueryError` before any record
 of such a response is used.
+
+Sparse fieldsets (``fields[Type]=…``, spec §2.6) name attributes *and* relationships: PCO drops
+every relationship a fieldset leaves out, even one the request includes, and a person read
+that way would look as if they had no emails at all. :meth:`Query.with_fields` therefore
+keeps the includes in the primary type's fieldset, and :meth:`Query.check_linked` refuses a
+page whose records lost the link to what was included.
 """
 
 from __future__ import annotations
@@ -132,6 +138,8 @@ class Query:
     filter: list[str] = field(default_factory=list)
     per_page: int = MAX_PER_PAGE
     extra: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    primary_type: str | None = None  # the fieldset that must keep the included relationships
 
     def where_eq(self, attr: str, value: str | int) -> Query:
         self.where.append((attr, None, str(value)))
@@ -156,6 +164,22 @@ class Query:
         self.order = order
         return self
 
+    def with_fields(self, type_: str, *names: str, primary: bool = True) -> Query:
+        """Only these attributes of ``type_``. For the primary type (the records asked for,
+        not an included type) every include is added to the set when the request is built,
+        so narrowing the fields never drops a relationship the read needs."""
+        wanted = self.fields.setdefault(type_, [])
+        wanted.extend(n for n in names if n not in wanted)
+        if primary:
+            self.primary_type = type_
+        return self
+
+    def fieldset(self, type_: str) -> list[str]:
+        names = list(self.fields.get(type_, []))
+        if type_ == self.primary_type:
+            names += [i.split(".", 1)[0] for i in self.include]
+        return list(dict.fromkeys(names))
+
     def params(self, offset: int | None = None) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         for attr, op, value in self.where:
@@ -167,6 +191,8 @@ class Query:
             out.append(("include", ",".join(self.include)))
         if self.filter:
             out.append(("filter", ",".join(self.filter)))
+        for type_ in self.fields:
+            out.append((f"fields[{type_}]", ",".join(self.fieldset(type_))))
         out.append(("per_page", str(min(MAX_PER_PAGE, max(1, self.per_page)))))
         if offset:
             out.append(("offset", str(offset)))
@@ -211,6 +237,34 @@ class Query:
                 method="GET",
                 path=path,
             )
+
+    def check_linked(self, doc: Document, path: str) -> None:
+        """Raise when the page's records carry no link for something this query included
+        (a sparse fieldset that left the relationship out drops it for every record); using
+        them would read every included list as empty."""
+        if not self.include or not doc.data:
+            return
+        present: set[str] = set()
+        for res in doc.data:
+            present.update(res.relationships)
+        lost = [
+            name
+            for name in self.include
+            if not present & _RELATIONSHIP_NAMES.get(name.split(".", 1)[0], {name.split(".")[0]})
+        ]
+        if lost:
+            raise UnsupportedQueryError(
+                f"Planning Center {path} returned records without their "
+                f"{', '.join(lost)} relationship (a fields[...] that does not name it drops "
+                "it), so the included records could not be matched and the page was not used",
+                service="pco",
+                method="GET",
+                path=path,
+            )
+
+
+# includes whose relationship key differs from the include's name
+_RELATIONSHIP_NAMES: dict[str, set[str]] = {"people": {"people", "person"}}
 
 
 def _flatten(raw: Any) -> Iterable[Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from pcosync.clients.http import parse_retry_after, redact_target
+from pcosync.clients.http import redact_target, response_retry_after
 from pcosync.errors import ApiError, AuthenticationError, ErrorDetail, ServerError, error_for_status
 
 
@@ -70,7 +70,7 @@ def classify_rock(response: httpx.Response) -> ApiError | None:
     return error_for_status(
         status,
         message,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after=response_retry_after(response),
         details=details,
         **kw,
     )

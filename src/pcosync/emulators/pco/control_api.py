@@ -12,7 +12,7 @@ Beside the shared ``stats``, ``requests``, ``faults`` and ``clock`` routes::
     POST   /__emulator__/services/people/{id}/{archive|unarchive}
     POST   /__emulator__/oauth/code           {"user_id"?, "scope"?, "redirect_uri"?}
     POST   /__emulator__/rate_limit           {"limit"?, "period"?, "deep_offset_limit"?,
-                                               "reset"?: true}
+                                               "retry_after"?, "reset"?: true}
     GET    /__emulator__/webhooks                            delivery attempts so far
     GET    /__emulator__/permissions                         users with simulated access
     POST   /__emulator__/permissions          {"user_id"?, "people"?, "services"?,
@@ -241,6 +241,9 @@ def control_api_routes(emu: PcoEmulator) -> list[BaseRoute]:
                 lim.period = float(body["period"])
             if "deep_offset_limit" in body:
                 lim.deep_limit = int(body["deep_offset_limit"])
+            if "retry_after" in body:  # "window" | null (no header) | a number, even negative
+                raw = body["retry_after"]
+                lim.retry_after = raw if raw is None or raw == "window" else int(raw)
             if body.get("reset"):
                 lim.reset()
         lim = emu.limiter
@@ -249,6 +252,7 @@ def control_api_routes(emu: PcoEmulator) -> list[BaseRoute]:
                 "limit": lim.limit,
                 "period": lim.period,
                 "deep_offset_limit": lim.deep_limit,
+                "retry_after": lim.retry_after,
                 "window": "fixed",
             }
         )

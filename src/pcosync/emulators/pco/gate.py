@@ -10,7 +10,10 @@ resolved; then the handler runs. Every answer gets ``X-PCO-API-Request-Rate-Limi
 The rate-limit window is **fixed**: it opens with a user's first request and closes
 ``period`` seconds later (real monotonic time, not the settable emulator clock);
 ``Retry-After`` is the time left in it. Requests with ``offset`` above 30,000 are held to
-the deep-offset limit (75 of 100 by default) within the same window.
+the deep-offset limit (75 of 100 by default) within the same window, while the headers go on
+announcing the common limit, as the real API does (#1449, #1450: "23 of 10" in a 429 body
+whose headers said 100). ``retry_after`` can make the window's 429s carry no ``Retry-After``
+or a fixed (even negative, #606) value, as real 429s have.
 """
 
 from __future__ import annotations
@@ -79,9 +82,10 @@ def format_period(period: float) -> str:
 class Decision:
     allowed: bool
     count: int
-    limit: int
+    limit: int  # the limit this request was held to (the 429 body states it)
     period: float
     retry_after: int
+    announced: int  # what X-PCO-API-Request-Rate-Limit says: always the common limit
 
 
 class RateLimiter:
@@ -99,6 +103,8 @@ class RateLimiter:
         self.deep_limit = deep_limit if deep_limit is not None else max(1, limit * 3 // 4)
         self.clock = clock
         self.windows: dict[str, list[float]] = {}  # key -> [window start, count]
+        # "window": the time left in it; None: no Retry-After header; a number: that value
+        self.retry_after: str | int | None = "window"
 
     def reset(self) -> None:
         self.windows.clear()
@@ -113,7 +119,17 @@ class RateLimiter:
         count = int(window[1])
         limit = self.deep_limit if deep else self.limit
         left = window[0] + self.period - now
-        return Decision(count <= limit, count, limit, self.period, max(1, math.ceil(left)))
+        return Decision(
+            count <= limit, count, limit, self.period, max(1, math.ceil(left)), self.limit
+        )
+
+    def retry_after_header(self, decision: Decision) -> dict[str, str]:
+        """The ``Retry-After`` of a 429 from the window, as configured (none at all, too)."""
+        if self.retry_after is None:
+            return {}
+        if self.retry_after == "window":
+            return {"Retry-After": str(decision.retry_after)}
+        return {"Retry-After": str(self.retry_after)}
 
 
 @dataclass
@@ -176,7 +192,7 @@ class PcoGate:
             raise ApiError(
                 429,
                 [rate_limit_error(decision.count, decision.limit, decision.period)],
-                headers={"Retry-After": str(decision.retry_after)},
+                headers=self.emulator.limiter.retry_after_header(decision),
             )
         if product is None:  # fixture unknown-path-bogus-404: no processed-as header
             raise not_found()
@@ -214,7 +230,7 @@ class PcoGate:
         # the recorded unknown-path 404 said "20 seconds"; product answers say "20"
         period = format_period(decision.period) + ("" if product else " seconds")
         extra = {
-            "X-PCO-API-Request-Rate-Limit": str(decision.limit),
+            "X-PCO-API-Request-Rate-Limit": str(decision.announced),
             "X-PCO-API-Request-Rate-Count": str(decision.count),
             "X-PCO-API-Request-Rate-Period": period,
         }

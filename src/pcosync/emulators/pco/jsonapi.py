@@ -105,6 +105,22 @@ def sparse(ctx: Ctx, type_name: str, attributes: Json) -> Json:
     return {k: v for k, v in attributes.items() if k in wanted}
 
 
+def apply_fieldset(ctx: Ctx, res: Json) -> Json:
+    """JSON:API sparse fieldsets: ``fields[Type]`` names attributes *and* relationships, so a
+    relationship it leaves out is dropped, even one the request includes (Planning Center's
+    JavaScript client: "when including records you also need to define the relation in
+    fields"). The included records themselves are still sent, as JSON:API allows when a
+    fieldset removed the linkage."""
+    wanted = ctx.fields.get(str(res.get("type")))
+    if not wanted:
+        return res
+    if "attributes" in res:
+        res["attributes"] = {k: v for k, v in res["attributes"].items() if k in wanted}
+    if "relationships" in res:
+        res["relationships"] = {k: v for k, v in res["relationships"].items() if k in wanted}
+    return res
+
+
 # ---- resource specifications ---------------------------------------------------------
 
 Render = Callable[[Ctx, Any, bool], Json]
@@ -262,8 +278,18 @@ def forbidden_attributes(names: Sequence[str]) -> ApiError:
 _INVALID_PAYLOAD = "The top level data object must be an array or hash."
 
 
-async def read_data(request: Request) -> Json:
-    """The request's ``data`` object, or the exact error PCO gives for a malformed body."""
+def conflict(detail: str) -> ApiError:
+    return ApiError(409, [error(409, "Conflict", detail)])
+
+
+async def read_data(request: Request, type_: str | None = None, rid: int | None = None) -> Json:
+    """The request's ``data`` object, or the exact error PCO gives for a malformed body.
+
+    With ``type_`` (and ``rid`` for a PATCH), a body naming another type or another id than
+    the URL is 409 Conflict, as JSON:API requires ("A server MUST return 409 Conflict when
+    processing a PATCH request in which the resource object's type and id do not match the
+    server's endpoint"); PCO documents nothing here. Leaving ``type`` or ``id`` out is
+    accepted: recorded PATCHes (pypco) send no ``id``."""
     raw = await request.body()
     try:
         body = json.loads(raw) if raw.strip() else {}
@@ -289,6 +315,10 @@ async def read_data(request: Request) -> Json:
         raise ApiError(
             422, [error(422, "Invalid Payload", _INVALID_PAYLOAD, code="invalid_payload")]
         )
+    if type_ is not None and "type" in data and data["type"] != type_:
+        raise conflict(f"The type {data['type']!r} does not match this endpoint's {type_}.")
+    if rid is not None and "id" in data and str(data["id"]) != str(rid):
+        raise conflict(f"The id {data['id']!r} does not match the id in the URL ({rid}).")
     attributes = data.get("attributes", {})
     if attributes is None:
         data["attributes"] = {}
@@ -544,7 +574,7 @@ class Included:
         self.items: dict[tuple[str, str], Json] = {}
 
     def add(self, ctx: Ctx, spec: ResourceSpec, record: Any) -> Json:
-        res = spec.render(ctx, record, False)
+        res = apply_fieldset(ctx, spec.render(ctx, record, False))
         key = (res["type"], res["id"])
         if key not in self.items:
             self.items[key] = res
@@ -559,7 +589,7 @@ def render_one(
 ) -> Json:
     res = spec.render(ctx, record, full)
     if not includes:
-        return res
+        return apply_fieldset(ctx, res)
     rels = res.setdefault("relationships", {})
     for inc in includes:
         target = inc.resolve(ctx, record)
@@ -573,7 +603,7 @@ def render_one(
             "links": {"related": inc.related(ctx, record)},
             "data": data,
         }
-    return res
+    return apply_fieldset(ctx, res)
 
 
 def _wanted_includes(ctx: Ctx, spec: ResourceSpec, names: list[str]) -> list[Include]:

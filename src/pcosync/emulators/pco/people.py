@@ -290,7 +290,7 @@ async def me(request: Request) -> Response:
 async def people_collection(request: Request) -> Response:
     ctx = ctx_of(request)
     if request.method == "POST":
-        data = await read_data(request)
+        data = await read_data(request, "Person")
         attrs = attributes_of(data)
         check_assignable(attrs, PERSON_ASSIGNABLE)
         values = person_values(ctx, attrs, creating=True)
@@ -316,7 +316,7 @@ async def person_resource(request: Request) -> Response:
         ctx.store.delete_person(person)
         return no_content()
     if request.method == "PATCH":
-        data = await read_data(request)
+        data = await read_data(request, "Person", person.id)
         attrs = attributes_of(data)
         check_assignable(attrs, PERSON_ASSIGNABLE)
         values = keep_inactivation(person, person_values(ctx, attrs, creating=False), attrs)
@@ -382,7 +382,7 @@ def _contact_handlers(
         person = get_person(ctx, _pid(request))
         table = ctx.store._contact_table(kind)
         if request.method == "POST":
-            data = await read_data(request)
+            data = await read_data(request, spec.type)
             attrs = attributes_of(data)
             check_assignable(attrs, contact_assignable(ctx, kind))
             values = contact_values(ctx, kind, attrs, creating=True)
@@ -428,7 +428,7 @@ def _contact_handlers(
             ctx.store.delete_contact(kind, row, person, ctx.now)
             return no_content()
         if request.method == "PATCH":
-            data = await read_data(request)
+            data = await read_data(request, spec.type, row.id)
             attrs = attributes_of(data)
             check_assignable(attrs, contact_assignable(ctx, kind))
             values = contact_values(ctx, kind, attrs, creating=False)
@@ -489,7 +489,7 @@ async def person_apps(request: Request) -> Response:
     ctx = ctx_of(request)
     person = get_person(ctx, _pid(request))
     if request.method == "POST":
-        data = await read_data(request)
+        data = await read_data(request, "PersonApp")
         attrs = attributes_of(data)
         check_assignable(attrs, ("app_id",))  # allow_pco_login etc. are refused (#328, #249)
         app_id = _as_int(attrs.get("app_id"))
@@ -566,7 +566,7 @@ async def person_households(request: Request) -> Response:
 async def households(request: Request) -> Response:
     ctx = ctx_of(request)
     if request.method == "POST":
-        data = await read_data(request)
+        data = await read_data(request, "Household")
         attrs = attributes_of(data)
         check_assignable(attrs, ("name",))
         rels = data.get("relationships") or {}

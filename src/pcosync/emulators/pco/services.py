@@ -190,7 +190,7 @@ async def service_type_teams(request: Request) -> Response:
     ctx = ctx_of(request)
     st = _service_type(ctx, request.path_params["st"])
     if request.method == "POST":
-        data = await read_data(request)
+        data = await read_data(request, "Team")
         attrs = attributes_of(data)
         check_assignable(attrs, TEAM_CREATE)
         name = str(attrs.get("name") or "").strip()
@@ -236,7 +236,7 @@ async def team_positions(request: Request) -> Response:
     if "team_id" in params:
         t = _team(ctx, params["team_id"], params.get("st"))
         if request.method == "POST":
-            data = await read_data(request)
+            data = await read_data(request, "TeamPosition")
             attrs = attributes_of(data)
             check_assignable(attrs, ("name", "sequence"))
             name = str(attrs.get("name") or "").strip()
@@ -319,7 +319,7 @@ async def position_assignments(request: Request) -> Response:
     tp = _position(ctx, dict(request.path_params))
     parent = parent_meta("TeamPosition", tp.id)
     if request.method == "POST":
-        data = await read_data(request)
+        data = await read_data(request, "PersonTeamPositionAssignment")
         attrs = attributes_of(data)
         check_assignable(attrs, PTPA_CREATE)
         values = _assignment_values(ctx, attrs)
@@ -372,7 +372,7 @@ async def assignment(request: Request) -> Response:
         ctx.store.delete_assignment(a)
         return no_content()
     if request.method == "PATCH":
-        data = await read_data(request)
+        data = await read_data(request, "PersonTeamPositionAssignment", a.id)
         attrs = attributes_of(data)
         check_assignable(attrs, PTPA_UPDATE)
         values = _assignment_values(ctx, attrs)
@@ -426,7 +426,7 @@ async def services_person(request: Request) -> Response:
     ctx = ctx_of(request)
     sp = _sp_or_404(ctx, request.path_params["person_id"])
     if request.method == "PATCH":
-        data = await read_data(request)
+        data = await read_data(request, "Person", sp.id)
         attrs = attributes_of(data)
         check_assignable(attrs, SERVICES_PERSON_UPDATE)
         if "permissions" in attrs:

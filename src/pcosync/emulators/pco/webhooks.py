@@ -436,7 +436,7 @@ def routes(application_id: Callable[[Request], str]) -> list[Route]:
     async def subscriptions(request: Request) -> Response:
         ctx = ctx_of(request)
         if request.method == "POST":
-            data = await read_data(request)
+            data = await read_data(request, "WebhookSubscription")
             attrs = attributes_of(data)
             check_assignable(attrs, ("name", "url", "active"))
             errors: list[Json] = []
@@ -486,7 +486,7 @@ def routes(application_id: Callable[[Request], str]) -> list[Route]:
             ctx.store.subscriptions.remove(sub)
             return no_content()
         if request.method == "PATCH":
-            data = await read_data(request)
+            data = await read_data(request, "WebhookSubscription", sub.id)
             attrs = attributes_of(data)
             check_assignable(attrs, ("active",))  # the only update-assignable attribute
             if "active" in attrs:

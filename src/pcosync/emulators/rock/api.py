@@ -9,8 +9,8 @@ not exist gets Web API's own 404 JSON.
 from __future__ import annotations
 
 import json
+import logging
 import re
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,8 @@ from pcosync.emulators.rock.values import dumps, new_guid
 
 if TYPE_CHECKING:
     from pcosync.emulators.rock.app import RockEmulator
+
+log = logging.getLogger("pcosync.emulators.rock")
 
 JSON_TYPE = "application/json; charset=utf-8"
 _KEY_FORM = re.compile(r"^(?P<name>[A-Za-z]+)\((?P<key>[^)]*)\)$")
@@ -79,6 +81,17 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 def empty(status: int) -> Response:
     return Response(b"", status_code=status)
+
+
+def error_response(exc: ApiError, caller: Caller) -> Response:
+    """Rock's answer for an error; a 500's exception details only for an administrator
+    (``RockApiExceptionHandler``, spec §2.7), everyone else reads "An error has occurred."."""
+    if exc.body is None:
+        return empty(exc.status)
+    body = exc.body
+    if exc.status >= 500 and not caller.is_admin:
+        body = {"Message": body.get("Message", "An error has occurred.")}
+    return json_response(body, exc.status)
 
 
 def not_found_route(req: Req, controller: str | None = None) -> ApiError:
@@ -158,18 +171,13 @@ class RockApi:
         try:
             response = self.dispatch(req)
         except ApiError as exc:
-            response = (
-                json_response(exc.body, exc.status) if exc.body is not None else empty(exc.status)
-            )
-        except Exception as exc:  # a bug here should look like Rock's 500, with details
-            response = json_response(
-                {
-                    "Message": "An error has occurred.",
-                    "ExceptionMessage": str(exc),
-                    "ExceptionType": type(exc).__name__,
-                    "StackTrace": traceback.format_exc(),
-                },
-                500,
+            self.data.rollback()  # an error answer means nothing was saved
+            response = error_response(exc, req.caller)
+        except Exception:  # a bug here must still look like Rock's 500, never a traceback
+            self.data.rollback()
+            log.exception("rock_emulator.unhandled_error %s %s", req.method, req.path)
+            response = error_response(
+                server_error("System.Exception", "An unexpected error occurred."), req.caller
             )
         finally:
             self.data.end_request()

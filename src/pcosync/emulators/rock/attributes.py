@@ -57,6 +57,7 @@ class AttributeValueHooks(NamedHooks):
     def validate(self, row: Row, old: Row | None) -> list[str]:
         col = ENTITIES["AttributeValue"].col
         attribute_id, entity_id = row[col["AttributeId"]], row[col["EntityId"]]
+        self.data.check_foreign_keys(ENTITIES["AttributeValue"], row, old)
         if self.data.get("Attribute", attribute_id) is None:
             raise db_update_error()
         for other in self.data.table("AttributeValue").lookup("AttributeId", attribute_id):

@@ -99,17 +99,25 @@ def control_api_routes(emu: RockEmulator) -> list[Route]:
 
     def guarded(handler: Any) -> Any:
         async def run(request: Request) -> Response:
+            store = emu.data.store  # a UI action is one transaction, like an API write
+            store.begin()
             try:
                 response: Response = await handler(request)
             except ControlError as exc:
+                store.rollback()
                 return JSONResponse({"error": str(exc)}, exc.status)
             except ApiError as exc:
+                store.rollback()
                 message = (
                     (exc.body or {}).get("Message")
                     or (exc.body or {}).get("ExceptionMessage")
                     or str(exc)
                 )
                 return JSONResponse({"error": message}, exc.status)
+            except Exception:
+                store.rollback()
+                raise
+            store.commit()
             emu.flush()
             return response
 

@@ -40,6 +40,64 @@ class ApiError(Exception):
         self.body = body
 
 
+def foreign_key_error(entity: EntityDef, column: str, target: str, *, insert: bool) -> ApiError:
+    """SQL Server refusing a row whose foreign key points at nothing, as Web API writes EF's
+    ``DbUpdateException`` for an administrator: the SQL message sits two inner exceptions
+    down (``FK_dbo.<Table>_dbo.<Target>_<Column>``, EF's constraint names)."""
+    statement = "INSERT" if insert else "UPDATE"
+    sql = (
+        f"The {statement} statement conflicted with the FOREIGN KEY constraint "
+        f'"FK_dbo.{entity.name}_dbo.{target}_{column}". The conflict occurred in database '
+        f'"Rock", table "dbo.{target}", column \'Id\'.\r\nThe statement has been terminated.'
+    )
+    error = server_error(
+        "System.Data.Entity.Infrastructure.DbUpdateException",
+        "An error occurred while updating the entries. See the inner exception for details.",
+    )
+    assert error.body is not None
+    error.body["InnerException"] = {
+        "Message": "An error has occurred.",
+        "ExceptionMessage": "An error occurred while updating the entries. See the inner "
+        "exception for details.",
+        "ExceptionType": "System.Data.Entity.Core.UpdateException",
+        "StackTrace": None,
+        "InnerException": {
+            "Message": "An error has occurred.",
+            "ExceptionMessage": sql,
+            "ExceptionType": "System.Data.SqlClient.SqlException",
+            "StackTrace": None,
+        },
+    }
+    return error
+
+
+# Foreign keys Rock's tables declare on columns the emulator models without a navigation
+# property (newer Person columns); the navigations' own keys are read from the schema.
+_EXTRA_FOREIGN_KEYS: dict[str, dict[str, str]] = {
+    "Person": {
+        "PreferredLanguageValueId": "DefinedValue",
+        "RaceValueId": "DefinedValue",
+        "EthnicityValueId": "DefinedValue",
+        "GivingGroupId": "Group",
+    },
+}
+
+
+def foreign_keys(entity: EntityDef) -> dict[str, str]:
+    """``{column: target entity}`` for every foreign key of ``entity`` the emulator can check
+    (targets it does not model, such as ``BinaryFile`` for ``PhotoId``, are left out)."""
+    keys = {
+        nav.fk: nav.target
+        for nav in entity.navs.values()
+        if not nav.many and nav.fk and nav.target in ENTITIES and nav.fk in entity.col
+    }
+    keys.update(_EXTRA_FOREIGN_KEYS.get(entity.name, {}))
+    return keys
+
+
+_FOREIGN_KEYS = {name: foreign_keys(entity) for name, entity in ENTITIES.items()}
+
+
 def server_error(exc_type: str, message: str) -> ApiError:
     """A 500 as Rock writes it for an administrator caller (details included)."""
     return ApiError(
@@ -292,12 +350,20 @@ class RockData:
         return today
 
     def begin_request(self) -> None:
+        """A request starts: its writes form one transaction (see :meth:`rollback`)."""
         self._in_request = True
         self._today = None
+        self.store.begin()
+
+    def rollback(self) -> None:
+        """Undo the current request's writes: Rock answers an error only when its
+        ``SaveChanges`` did not happen or was rolled back, so nothing of it is kept."""
+        self.store.rollback()
 
     def end_request(self) -> None:
         self._in_request = False
         self._today = None
+        self.store.commit()
 
     # -- Resolver (for the OData binder) ---------------------------------------------------
     def entity(self, name: str) -> EntityDef:
@@ -386,6 +452,7 @@ class RockData:
         errors = [*_validate(entity, row), *hooks.validate(row, None)]
         if errors:
             raise ApiError(400, ",".join(errors))
+        self.check_foreign_keys(entity, row, None)
         if entity.model:
             now = self.now()
             if row[col["CreatedDateTime"]] is None:
@@ -422,6 +489,7 @@ class RockData:
             errors = [*_validate(entity, candidate), *hooks.validate(candidate, row)]
             if errors:
                 raise ApiError(400, ",".join(errors))
+        self.check_foreign_keys(entity, candidate, row)
         new_values = {
             n: candidate[k]
             for n, k in entity.col.items()
@@ -441,6 +509,17 @@ class RockData:
         if diff:
             hooks.after_update(row, diff, ctx)
         return diff
+
+    def check_foreign_keys(self, entity: EntityDef, row: Row, old: Row | None) -> None:
+        """What the database does at ``SaveChanges``: a key pointing at no row is a 500
+        (spec §2.7), checked for the columns the statement writes (all on insert)."""
+        for column, target in _FOREIGN_KEYS[entity.name].items():
+            k = entity.col[column]
+            value = row[k]
+            if value is None or (old is not None and old[k] == value):
+                continue
+            if self.store[target].get(value) is None:
+                raise foreign_key_error(entity, column, target, insert=old is None)
 
     def touch(self, entity_name: str, row: Row, ctx: SaveContext) -> None:
         """Bump ``ModifiedDateTime`` by SQL, as Rock's save hooks do for the owning person."""

@@ -155,6 +155,7 @@ class GroupHooks(NamedHooks):
             row[G["InactiveDateTime"]] = None
 
     def validate(self, row: Row, old: Row | None) -> list[str]:
+        self.data.check_foreign_keys(ENTITIES["Group"], row, old)
         if self.data.get("GroupType", row[G["GroupTypeId"]]) is None:
             raise db_update_error()
         parent = row[G["ParentGroupId"]]
@@ -216,6 +217,7 @@ class GroupMemberHooks(NamedHooks):
 
     def validate(self, row: Row, old: Row | None) -> list[str]:
         data = self.data
+        data.check_foreign_keys(ENTITIES["GroupMember"], row, old)  # the keys' own 500 first
         group = data.get("Group", row[GM["GroupId"]])
         person = data.get("Person", row[GM["PersonId"]])
         role = data.get("GroupTypeRole", row[GM["GroupRoleId"]])
@@ -321,6 +323,7 @@ class GroupLocationHooks(NamedHooks):
     name = "GroupLocation"
 
     def validate(self, row: Row, old: Row | None) -> list[str]:
+        self.data.check_foreign_keys(ENTITIES["GroupLocation"], row, old)
         if (
             self.data.get("Group", row[GL["GroupId"]]) is None
             or self.data.get("Location", row[GL["LocationId"]]) is None

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from enum import IntEnum
 from typing import Any, Protocol
 
-from pcosync.emulators.rock.schema import EntityDef, Nav, Prop
+from pcosync.emulators.rock.schema import EntityDef, Nav, Prop, enum_text
 
 Row = list[Any]
 Getter = Callable[[Row], Any]
@@ -675,7 +675,7 @@ class Binder:
 
                 def as_name(r: Row, _f: Getter = fn, _e: type[IntEnum] = enum_type) -> Any:
                     v = _f(r)
-                    return None if v is None else _e(v).name
+                    return None if v is None else enum_text(_e, v)
 
                 if enum_side is left:
                     lf = as_name
@@ -878,7 +878,7 @@ def _as_string(arg: Bound) -> Getter:
     if arg.enum is None:
         return arg.fn
     f, e_type = arg.fn, arg.enum
-    return lambda r: None if f(r) is None else e_type(f(r)).name
+    return lambda r: None if f(r) is None else enum_text(e_type, f(r))
 
 
 def _apply(impl: Callable[..., Any], fns: Sequence[Getter]) -> Getter:

@@ -18,7 +18,7 @@ from pcosync.emulators.rock.core import (
     RockData,
     SaveContext,
 )
-from pcosync.emulators.rock.schema import ENTITIES, Gender
+from pcosync.emulators.rock.schema import ENTITIES, Gender, enum_text
 from pcosync.emulators.rock.store import Row
 from pcosync.emulators.rock.values import digits_only, format_phone
 
@@ -244,7 +244,7 @@ class PersonHooks(NamedHooks):
                     defined_value_text(self.data, new),
                 )
             elif kind == "gender":
-                old_text, new_text = Gender(old).name, Gender(new).name
+                old_text, new_text = enum_text(Gender, old), enum_text(Gender, new)
             else:
                 old_text, new_text = old, new
             verb = "ADD" if old in (None, "") else "DELETE" if new in (None, "") else "MODIFY"
@@ -267,6 +267,7 @@ class PersonAliasHooks(NamedHooks):
     name = "PersonAlias"
 
     def validate(self, row: Row, old: Row | None) -> list[str]:
+        self.data.check_foreign_keys(ENTITIES["PersonAlias"], row, old)
         if self.data.get("Person", row[PA["PersonId"]]) is None:
             raise db_update_error()
         return []
@@ -291,6 +292,7 @@ class PhoneNumberHooks(NamedHooks):
             row[PH["Extension"]] = ""
 
     def validate(self, row: Row, old: Row | None) -> list[str]:
+        self.data.check_foreign_keys(ENTITIES["PhoneNumber"], row, old)
         if self.data.get("Person", row[PH["PersonId"]]) is None:
             raise db_update_error()
         if not row[PH["Number"]]:
@@ -591,7 +593,7 @@ def _search_result(data: RockData, row: Row, details: bool, reversed_name: bool)
         {
             "ImageHtmlTag": f"<img src='{photo}&maxwidth=50&maxheight=50'/>",
             "Age": age if age is not None else -1,
-            "Gender": Gender(row[P["Gender"]]).name,
+            "Gender": enum_text(Gender, row[P["Gender"]]),
             "ConnectionStatus": defined_value_text(data, row[P["ConnectionStatusValueId"]]) or "",
             "RecordStatus": defined_value_text(data, status_id) or "",
             "Email": email,

@@ -59,6 +59,15 @@ class Gender(enum.IntEnum):
     Female = 2
 
 
+def enum_text(enum_type: type[enum.IntEnum], value: int) -> str:
+    """.NET ``Enum.ToString()``: the member's name, or the number for a value the enum does not
+    define (Rock stores any integer its PATCH converts with ``Enum.ToObject``)."""
+    try:
+        return enum_type(value).name
+    except ValueError:
+        return str(value)
+
+
 class GroupMemberStatus(enum.IntEnum):
     Inactive = 0
     Active = 1

@@ -5,6 +5,11 @@ enough for several hundred thousand rows, and a compiled OData predicate reads i
 Tables keep hash indexes on foreign keys (declared per entity) and, on demand, sorted
 ``(key, Id)`` indexes that let an ordered, range-filtered page be served by bisecting.
 
+A request's writes are one transaction (:meth:`Store.begin`, :meth:`Store.commit`,
+:meth:`Store.rollback`): every insert, update and delete is journaled with its before-image,
+so a request that ends in an error leaves nothing behind, as SQL Server rolls back a failed
+``SaveChanges``. Ids handed out stay used, like an identity column after a rollback.
+
 With a data file every change is written through at the end of the request
 (:meth:`Store.flush`); the file is loaded on start when it exists.
 """
@@ -24,6 +29,8 @@ from pcosync.emulators.rock.schema import ENTITIES, EntityDef, PType
 
 Row = list[Any]
 SortKey = tuple[int, Any]
+# one journaled change: (table, "insert" | "update" | "delete", row, old values of an update)
+UndoStep = tuple["Table", str, Row, dict[str, Any] | None]
 
 _NULL_KEY: SortKey = (0, 0)
 
@@ -128,6 +135,7 @@ class Table:
         for col, sidx in self._sorted.items():
             sidx.add(row[col], row_id)
         self.store.mark(self.entity.name, row_id)
+        self.store.journal(self, "insert", row, None)
         return row
 
     def update(self, row: Row, changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -153,6 +161,7 @@ class Table:
             row[col] = new
         if diff:
             self.store.mark(self.entity.name, row_id)
+            self.store.journal(self, "update", row, {k: old for k, (old, _) in diff.items()})
         return diff
 
     def delete(self, row_id: int) -> Row | None:
@@ -168,7 +177,13 @@ class Table:
         for col, sidx in self._sorted.items():
             sidx.remove(row[col], row_id)
         self.store.mark(self.entity.name, row_id)
+        self.store.journal(self, "delete", row, None)
         return row
+
+    def restore_id_order(self) -> None:
+        """Put the rows back in Id order after a rolled-back delete re-inserted one."""
+        self.rows = dict(sorted(self.rows.items()))
+        self.in_id_order = True
 
 
 class Store:
@@ -178,12 +193,44 @@ class Store:
         self.tables: dict[str, Table] = {}
         self._dirty: set[tuple[str, int]] = set()
         self._tracking = False
+        self._undo: list[UndoStep] | None = None
         self.file: SqliteFile | None = None
         for entity in ENTITIES.values():
             self.tables[entity.name] = Table(entity, self)
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]
+
+    # -- transactions --------------------------------------------------------------------
+    def begin(self) -> None:
+        """Start journaling: every change from here on can be undone by :meth:`rollback`."""
+        self._undo = []
+
+    def journal(self, table: Table, kind: str, row: Row, old: dict[str, Any] | None) -> None:
+        if self._undo is not None:
+            self._undo.append((table, kind, row, old))
+
+    def commit(self) -> None:
+        self._undo = None
+
+    def rollback(self) -> int:
+        """Undo every change since :meth:`begin`, newest first; returns how many."""
+        undo, self._undo = self._undo, None  # the undo itself is not journaled
+        if not undo:
+            return 0
+        was_ordered = {id(t): t.in_id_order for t, _, _, _ in undo}
+        for table, kind, row, old in reversed(undo):
+            if kind == "insert":
+                table.delete(row[0])
+            elif kind == "update":
+                assert old is not None
+                table.update(row, old)
+            else:
+                table.insert(row)
+        for table, _, _, _ in undo:
+            if was_ordered[id(table)] and not table.in_id_order:
+                table.restore_id_order()
+        return len(undo)
 
     def mark(self, table: str, row_id: int) -> None:
         if self._tracking:
