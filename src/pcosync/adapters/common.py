@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pcosync.domain import InvalidValue, Side, field_spec
 from pcosync.domain.fields import FieldName
+from pcosync.domain.text import scrub
 
 log = logging.getLogger("pcosync.adapters")
 
@@ -162,6 +163,7 @@ class RejectedRecord:
 
 def display_name(first: str | None, nick: str | None, last: str | None) -> str:
     """The name an admin recognises, from raw (not yet normalised) name parts."""
-    given = (nick or first or "").strip()
-    full = " ".join(p for p in (given, (last or "").strip()) if p)
-    return full or "(no name)"
+    given = (nick or first or "").strip() if isinstance(nick or first, str) else ""
+    family = last.strip() if isinstance(last, str) else ""
+    full = " ".join(p for p in (given, family) if p)
+    return scrub(full) or "(no name)"  # shown and kept: no NUL or control character

@@ -28,6 +28,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
+from pcosync.adapters.sanitize import screen
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.models import (
     PcoAddress,
@@ -175,6 +176,18 @@ class PcoPeople:
         """The canonical person; raises :class:`InvalidValue` naming the first bad field."""
         email = self.email_of(p)
         addr = self.address_of(p)
+        phones = {f: self.phone_of(p, f) for f in PHONE_FIELDS}
+        screen(
+            {
+                **{f.value: getattr(p, attr) for f, attr in _NAME_ATTRS.items()},
+                "gender": p.gender,
+                "email": email.address if email is not None else None,
+                "home_address": None
+                if addr is None
+                else (addr.street_line_1, addr.street_line_2, addr.city, addr.state, addr.zip),
+                **{f.value: ph.e164 or ph.number for f, ph in phones.items() if ph is not None},
+            }
+        )
         home_address = (
             normalize_address(
                 addr.street_line_1,
@@ -200,9 +213,7 @@ class PcoPeople:
             campus=self.campus_map.from_pco(p.primary_campus_id),
             default_region=self.default_region,
         )
-        return person.with_values(
-            **{f.value: self._phone_value(self.phone_of(p, f), f) for f in PHONE_FIELDS}
-        )
+        return person.with_values(**{f.value: self._phone_value(ph, f) for f, ph in phones.items()})
 
     def modified_at(self, p: PcoPerson) -> datetime | None:
         times = [p.updated_at]

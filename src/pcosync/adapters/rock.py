@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 
 from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
+from pcosync.adapters.sanitize import screen
 from pcosync.clients.rock import Guids, RockClient, odata
 from pcosync.domain import (
     Address,
@@ -339,11 +340,32 @@ class RockPeople:
         self, row: Row, phones: Sequence[Row], family: Row | None, home: Row | None
     ) -> Person:
         """The canonical person; raises :class:`InvalidValue` naming the first bad field."""
+        by_type = {v: f for f, v in self.ids.phone_types.items()}
+        chosen: dict[FieldName, Row] = {}
+        for ph in phones:
+            field = by_type.get(_int(ph.get("NumberTypeValueId")) or -1)
+            if field is not None and field not in chosen and str(ph.get("Number") or "").strip():
+                chosen[field] = ph
+        location = home.get("Location") if home is not None else None
+        screen(
+            {
+                "first_name": row.get("FirstName"),
+                "nickname": row.get("NickName"),
+                "middle_name": row.get("MiddleName"),
+                "last_name": row.get("LastName"),
+                "email": row.get("Email"),
+                "home_address": [
+                    location.get(k) for k in ("Street1", "Street2", "City", "State", "PostalCode")
+                ]
+                if isinstance(location, Mapping)
+                else None,
+                **{f.value: (ph.get("CountryCode"), ph.get("Number")) for f, ph in chosen.items()},
+            }
+        )
         first = row.get("FirstName")
         nick = row.get("NickName")
         if isinstance(nick, str) and isinstance(first, str) and nick.strip() == first.strip():
             nick = None  # Rock's default: NickName = FirstName means "no nickname"
-        location = home.get("Location") if home is not None else None
         address: Address | None = None
         if isinstance(location, Mapping):
             address = normalize_address(
@@ -371,12 +393,6 @@ class RockPeople:
             campus=self.campus_map.from_rock(campus_id),
             default_region=self.default_region,
         )
-        by_type = {v: f for f, v in self.ids.phone_types.items()}
-        chosen: dict[FieldName, Row] = {}
-        for ph in phones:
-            field = by_type.get(_int(ph.get("NumberTypeValueId")) or -1)
-            if field is not None and field not in chosen and str(ph.get("Number") or "").strip():
-                chosen[field] = ph
         return person.with_values(
             **{f.value: self._phone_value(chosen.get(f), f) for f in PHONE_FIELDS}
         )

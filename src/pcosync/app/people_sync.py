@@ -390,7 +390,11 @@ class PeopleSync:
     def _park_rejected(
         self, run_id: int, rejected: Iterable[RejectedRecord], summary: RunSummary
     ) -> None:
+        seen: set[tuple[Side, str]] = set()  # issue 12: one record read twice is parked once
         for rec in rejected:
+            if (rec.side, _record_key(rec.side, rec.record_id)) in seen:
+                continue
+            seen.add((rec.side, _record_key(rec.side, rec.record_id)))
             self.store.parked.park(
                 rec.side,
                 _record_key(rec.side, rec.record_id),
