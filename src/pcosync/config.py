@@ -310,6 +310,23 @@ def load_settings(path: str | Path | None = None) -> Settings:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"the file is not valid TOML: {exc}", file=str(file)) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            "the configuration path is a folder, not a file: give the pcosync.toml inside it "
+            "(pcosync --config FOLDER/pcosync.toml), or run `pcosync init` to create one",
+            file=str(file),
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"the file is not UTF-8 text (byte {exc.start} cannot be read): save it as UTF-8 "
+            "in your editor, or retype the accented letters",
+            file=str(file),
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            "the file cannot be read by this user: check its owner and permissions",
+            file=str(file),
+        ) from None
     for (section, key), env_name in ENV_SECRETS.items():
         if os.environ.get(env_name):
             raw.setdefault(section, {})[key] = os.environ[env_name]

@@ -6,6 +6,12 @@ Retry decisions are type tests on this tree, never string matching::
     ├── ConfigError                  a bad config value: names the key and the file (exit 2)
     ├── SyncDataError                a record we cannot write as it is (parked, never dropped)
     │   └── InvalidFieldValue        e.g. a malformed email or an unparseable phone number
+    ├── StoreError                   the state database refused an operation (exit 1)
+    │   ├── StoreUnusable            not a store this pcosync can use: from a newer pcosync,
+    │   │                            not a database, half-migrated, cannot be opened (exit 2)
+    │   └── StoreUnreachable         the database server cannot be reached (exit 75: later)
+    ├── CredentialsRefused           Rock or Planning Center refused pcosync's credentials or
+    │                                permissions while a run was writing (exit 1)
     └── ApiError                     anything that went wrong talking to Rock or Planning Center
         ├── TransportError           the request may not have reached the server
         │   ├── ConnectError         it certainly did not (refused, DNS): safe to retry anything
@@ -27,7 +33,8 @@ Retry decisions are type tests on this tree, never string matching::
                                      offer (PCO would silently ignore it and return everything)
 
 Messages never contain credentials or personal data: they name the method, the path with
-ids (not query values), the status and the server's error title.
+ids (not query values), the status and the server's error title. A store error names what
+failed and what to do, never the SQL statement or its parameters.
 """
 
 from __future__ import annotations
@@ -67,6 +74,31 @@ class InvalidFieldValue(SyncDataError):
         self.field_name = field_name
         self.reason = reason
         super().__init__(f"{field_name}: {reason}")
+
+
+class StoreError(PcoSyncError):
+    """The state database refused an operation (the message never holds SQL parameters)."""
+
+
+class StoreUnusable(StoreError):
+    """The state database is not one this pcosync can use as it is; nothing was changed."""
+
+
+class StoreUnreachable(StoreError):
+    """The database server cannot be reached (now): try again later."""
+
+
+class CredentialsRefused(PcoSyncError):
+    """Rock or Planning Center refused pcosync's credentials or permissions mid-run.
+
+    ``credential`` says which one, in words (the Rock REST key, the Planning Center app id
+    and secret, or a permission); ``refused`` is the error the API answered with.
+    """
+
+    def __init__(self, message: str, *, credential: str, refused: ApiError) -> None:
+        super().__init__(message)
+        self.credential = credential
+        self.refused = refused
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pcosync.app.context import open_connection, open_store
@@ -26,16 +28,20 @@ from pcosync.domain.identity import Side
 from pcosync.errors import (
     AuthenticationError,
     ConfigError,
+    CredentialsRefused,
     PcoSyncError,
     PermissionDenied,
     RetriesExhausted,
     RetryableError,
+    StoreUnreachable,
+    StoreUnusable,
     TransportError,
 )
 from pcosync.store import IssueStatus, LinkConflict, OpStatus, RunStatus, Store
 
 console = Console()
 err = Console(stderr=True)
+log = logging.getLogger("pcosync.cli")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,6 +67,16 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except (StoreUnusable, StoreUnreachable) as exc:  # issue 12: one paragraph, no SQL
+            log.debug("cli.store_error", exc_info=True)
+            err.print(f"[red]Stopped.[/red] {escape(str(exc))}")
+            raise typer.Exit(
+                EXIT_TEMPORARY if isinstance(exc, StoreUnreachable) else EXIT_USAGE
+            ) from None
+        except CredentialsRefused as exc:  # issue 12: which credential, and `pcosync check`
+            log.debug("cli.credentials_refused", exc_info=True)
+            err.print(f"[red]Access refused:[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_FAILED) from None
         except ConfigError as exc:
             err.print(f"[red]Configuration problem:[/red] {exc}")
             raise typer.Exit(EXIT_USAGE) from None
@@ -71,6 +87,7 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
             err.print(f"[yellow]Temporary problem, try again later:[/yellow] {exc}")
             raise typer.Exit(EXIT_TEMPORARY) from None
         except PcoSyncError as exc:  # a Rock or Planning Center error, or one of our own
+            log.debug("cli.failed", exc_info=True)
             err.print(f"[red]Failed:[/red] {exc}")
             raise typer.Exit(EXIT_FAILED) from None
 

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pcosync.errors import ConfigError
 from pcosync.store.db import make_engine
+from pcosync.store.health import store_error
 from pcosync.store.models import DEFAULT_CONNECTION
 
 if TYPE_CHECKING:
@@ -79,12 +82,32 @@ class Store:
         upgrade: bool = True,
         **engine_kwargs: Any,
     ) -> Store:
-        """Open (and by default migrate to head) the database at ``url``."""
-        from pcosync.store.migrate import migrate
+        """Open (and by default check and migrate to head) the database at ``url``.
 
-        engine = make_engine(url, **engine_kwargs)
-        if upgrade:
-            migrate(engine)
+        A store this pcosync cannot use raises :class:`~pcosync.errors.StoreUnusable` (or
+        :class:`~pcosync.errors.StoreUnreachable`) saying what is wrong; see
+        :mod:`pcosync.store.health`."""
+        from pcosync.store.health import check_and_migrate
+
+        try:
+            engine = make_engine(url, **engine_kwargs)
+        except ArgumentError:
+            raise ConfigError(
+                "not a database URL (use sqlite:///pcosync.db or postgresql+psycopg://…)",
+                key="state.url",
+            ) from None
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                f"the database driver {exc.name} is not installed "
+                "(for PostgreSQL: pip install 'pcosync[postgres]')",
+                key="state.url",
+            ) from None
+        try:
+            if upgrade:
+                check_and_migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, connection=connection, clock=clock)
 
     def for_connection(self, connection: str) -> Store:
@@ -104,12 +127,15 @@ class Store:
         if current is not None:
             yield current
             return
-        with self._sessions.begin() as session:
-            token = self._ambient.set(session)
-            try:
-                yield session
-            finally:
-                self._ambient.reset(token)
+        try:
+            with self._sessions.begin() as session:
+                token = self._ambient.set(session)
+                try:
+                    yield session
+                finally:
+                    self._ambient.reset(token)
+        except DBAPIError as exc:  # ours, without the statement or its parameters (issue 12)
+            raise store_error(exc, self.engine) from exc
 
     def close(self) -> None:
         self.engine.dispose()
