@@ -8,9 +8,10 @@ import smtplib
 import httpx
 
 from pcosync.app.people_sync import RunSummary
+from pcosync.app.refusal import REFUSALS, credential_of
 from pcosync.clients.rock import RockClient
 from pcosync.config import Settings
-from pcosync.errors import ApiError, ConfigError
+from pcosync.errors import ApiError, ConfigError, CredentialsRefused
 from pcosync.notify import Notice, notice_for, post_webhook, send_email
 
 log = logging.getLogger("pcosync.notify")
@@ -66,4 +67,10 @@ async def notify_run(settings: Settings, summary: RunSummary) -> list[str]:
 
 
 async def notify_failure(settings: Settings, run_id: int, exc: BaseException) -> list[str]:
-    return await deliver(settings, notice_for(run_id, "failed", error_kind=type(exc).__name__))
+    credential = None
+    if isinstance(exc, CredentialsRefused):
+        credential = exc.credential
+    elif isinstance(exc, REFUSALS):
+        credential = credential_of(exc)
+    notice = notice_for(run_id, "failed", error_kind=type(exc).__name__, credential=credential)
+    return await deliver(settings, notice)

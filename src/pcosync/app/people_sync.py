@@ -26,6 +26,7 @@ from pcosync.adapters.common import RejectedRecord
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 from pcosync.app.memberships import MembershipSync, Rosters, membership_inputs
+from pcosync.app.refusal import REFUSALS, Refusal
 from pcosync.app.safety import for_population
 from pcosync.domain.fields import FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
@@ -776,6 +777,7 @@ class PeopleSync:
         failed: set[int] = set()
         link_of: dict[PersonRef, int] = {}
         chains: dict[PersonRef, list[Operation]] = {}
+        refusal = Refusal(self.store, run_id)  # issue 12: a 401/403 stops the run, unparked
         for op in operations:
             chains.setdefault(op.ref, []).append(op)
         done = {op.seq: asyncio.Event() for ops in chains.values() for op in ops}
@@ -789,7 +791,7 @@ class PeopleSync:
                             await done[dep].wait()
                     try:
                         await self._apply_step(
-                            run_id, op, new_pairs, link_of, summary, applied, failed
+                            run_id, op, new_pairs, link_of, summary, applied, failed, refusal
                         )
                     finally:
                         done[op.seq].set()
@@ -797,6 +799,7 @@ class PeopleSync:
                     after_person(ref, applied, link_of)
 
         await asyncio.gather(*(run_chain(ref, ops) for ref, ops in chains.items()))
+        refusal.raise_if_refused(written=len(applied))
         return applied, link_of
 
     async def _apply_step(
@@ -808,7 +811,12 @@ class PeopleSync:
         summary: RunSummary,
         applied: set[int],
         failed: set[int],
+        refusal: Refusal | None = None,
     ) -> None:
+        if refusal is not None and refusal.stopped:  # issue 12: refused: nothing more is sent
+            refusal.skip(op)
+            failed.add(op.seq)
+            return
         if any(d in failed or d not in applied for d in op.depends_on):
             self.store.journal.mark_skipped(
                 run_id, op.seq, "an earlier step for this person did not go through"
@@ -824,6 +832,11 @@ class PeopleSync:
                 self.store.parked.resolve(op.side, _membership_key(op))
             elif record_id is not None:
                 self.store.parked.resolve(source, _record_key(source, record_id))
+        except REFUSALS as exc:  # issue 12: a credential problem stops the run, never parked
+            failed.add(op.seq)
+            if refusal is None:
+                raise
+            refusal.refuse(op, exc)
         except InDoubt as exc:
             summary.in_doubt += 1
             summary.notes.append(str(exc))

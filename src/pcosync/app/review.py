@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pcosync.app.people_sync import PeopleSync, RunSummary, _safe
+from pcosync.app.refusal import REFUSALS, Refusal
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
 from pcosync.domain.identity import GroupRef, PersonRef, Side
 from pcosync.domain.person import Person
@@ -492,8 +493,16 @@ async def revert(sync: PeopleSync, run_id: int) -> RevertResult:
                 seq += 1
         store.journal.record(run.id, ops)
         window = (original.started_at, original.ended_at)
+        refusal = Refusal(store, run.id)  # issue 12: a 401/403 stops the revert, unparked
         for op in ops:
-            await _apply_revert_op(sync, run.id, op, window, summary)
+            if refusal.stopped:
+                refusal.skip(op)
+                continue
+            try:
+                await _apply_revert_op(sync, run.id, op, window, summary)
+            except REFUSALS as exc:
+                refusal.refuse(op, exc)
+        refusal.raise_if_refused(written=store.journal.counts(run.id).get("applied", 0))
         for op in applied:
             if op.kind is OpKind.CREATE:
                 result.kept.append(
@@ -612,6 +621,8 @@ async def _apply_revert_op(
                 store.journal.mark_applied(run_id, op.seq, before=restored)
         else:
             store.journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not reverted here")
+    except REFUSALS:  # issue 12: stops the revert (see app.refusal)
+        raise
     except (ApiError, SyncDataError) as exc:
         message = (
             f"Could not revert {op.kind.value} on {op.side.label} for {op.ref.describe()}: "

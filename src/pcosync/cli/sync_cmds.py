@@ -22,6 +22,7 @@ from rich.table import Table
 from pcosync.app.context import open_connection, open_store
 from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.people_sync import RunSummary, SyncOptions
+from pcosync.app.refusal import refusal_message
 from pcosync.config import Settings, load_settings
 from pcosync.domain.fields import field_spec
 from pcosync.domain.identity import Side
@@ -80,8 +81,9 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except ConfigError as exc:
             err.print(f"[red]Configuration problem:[/red] {exc}")
             raise typer.Exit(EXIT_USAGE) from None
-        except (AuthenticationError, PermissionDenied) as exc:
-            err.print(f"[red]Access refused:[/red] {exc}")
+        except (AuthenticationError, PermissionDenied) as exc:  # issue 12: which, and check
+            log.debug("cli.access_refused", exc_info=True)
+            err.print(f"[red]Access refused:[/red] {escape(refusal_message(exc))}")
             raise typer.Exit(EXIT_FAILED) from None
         except (RetriesExhausted, TransportError, RetryableError) as exc:
             err.print(f"[yellow]Temporary problem, try again later:[/yellow] {exc}")
