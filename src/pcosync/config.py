@@ -91,7 +91,12 @@ class StateSettings(_Section):
 
 
 class SyncSettings(_Section):
+    """``[sync]``. ``possible_duplicates``: someone known on both sides only by the same
+    first and last name (nothing else to compare) is reported as a match issue ("report",
+    the default) or created on the other side as before ("create")."""
+
     lookback_minutes: int = Field(10, ge=0, le=24 * 60)
+    possible_duplicates: Literal["report", "create"] = "report"
     default_region: str = "US"
     mobile_location: str = "Mobile"
     home_location: str = "Home"

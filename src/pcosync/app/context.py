@@ -86,5 +86,6 @@ async def open_connection(
             progress=progress,
             memberships=MembershipSync(store, rock_client, pco_client, tags=settings.teams.tags),
             inactivate_leavers=settings.teams.inactivate_leavers,
+            name_only_issues=sync.possible_duplicates == "report",
         )
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)

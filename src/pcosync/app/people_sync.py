@@ -187,7 +187,9 @@ class PeopleSync:
         concurrency: int = 8,
         memberships: MembershipSync | None = None,
         inactivate_leavers: bool = False,
+        name_only_issues: bool = True,  # issue 12: [sync] possible_duplicates = "report"
     ) -> None:
+        self.name_only_issues = name_only_issues
         self.concurrency = concurrency
         self.inactivate_leavers = inactivate_leavers
         self.memberships = memberships
@@ -556,7 +558,10 @@ class PeopleSync:
                 return (pco_id is not None and pco_id in obs.serving) or rock_id in rock_unlinked
 
             result = match_people(
-                rock_records, pco_records, never_link=self.store.links.exclusions()
+                rock_records,
+                pco_records,
+                never_link=self.store.links.exclusions(),
+                name_only=self.name_only_issues,
             )
             result.links = [m for m in result.links if in_scope(m.rock_id, m.pco_id)]
             result.issues = [

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pcosync.app.context import open_connection, open_store
+from pcosync.app.issues import IssueError, create_anyway
 from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.people_sync import RunSummary, SyncOptions
 from pcosync.app.refusal import refusal_message
@@ -544,14 +545,46 @@ def _people_unlink(ctx: typer.Context, rock_id: int | None, pco_id: str | None) 
     asyncio.run(go())
 
 
-@people_app.command("issues")
+issues_app = typer.Typer(
+    help="People the sync could not match safely, with which records and how to fix it.",
+    invoke_without_command=True,
+)
+
+
+@issues_app.callback()
 def people_issues(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json"),
     show_all: bool = typer.Option(False, "--all", help="Resolved ones too."),
 ) -> None:
     """People the sync could not match safely, with which records and how to fix it."""
-    _people_issues(ctx, as_json, show_all)
+    if ctx.invoked_subcommand is None:
+        _people_issues(ctx, as_json, show_all)
+
+
+@issues_app.command("create")
+def people_issues_create(
+    ctx: typer.Context, issue_id: int = typer.Argument(..., help="The issue's number (#).")
+) -> None:
+    """They are different people: create them on the other side instead of linking."""
+    _people_issues_create(ctx, issue_id)
+
+
+@friendly_errors
+def _people_issues_create(ctx: typer.Context, issue_id: int) -> None:
+    store = _store(ctx)
+    try:
+        create_anyway(store, issue_id)
+    except IssueError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        store.close()
+    console.print(
+        f"Match issue #{issue_id} settled: its records are different people and will not be "
+        "matched with each other. The next `pcosync sync` creates whoever is in scope on the "
+        "other side."
+    )
 
 
 @friendly_errors
@@ -586,6 +619,7 @@ def _people_issues(ctx: typer.Context, as_json: bool, show_all: bool) -> None:
 def register(app: typer.Typer) -> None:
     app.command("sync")(sync_command)
     app.add_typer(runs_app, name="runs")
+    people_app.add_typer(issues_app, name="issues")
     app.add_typer(people_app, name="people")
 
 
