@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pcosync.store.issues import MatchIssueRepo
     from pcosync.store.journal import OperationJournal
     from pcosync.store.links import GroupLinkRepo, LinkRepo
+    from pcosync.store.notices import NoticeRepo
     from pcosync.store.parked import ParkedRepo
     from pcosync.store.runs import RunRepo
     from pcosync.store.watermarks import WatermarkRepo
@@ -53,6 +54,7 @@ class Store:
         from pcosync.store.issues import MatchIssueRepo
         from pcosync.store.journal import OperationJournal
         from pcosync.store.links import GroupLinkRepo, LinkRepo
+        from pcosync.store.notices import NoticeRepo
         from pcosync.store.parked import ParkedRepo
         from pcosync.store.runs import RunRepo
         from pcosync.store.watermarks import WatermarkRepo
@@ -71,6 +73,7 @@ class Store:
         self.parked: ParkedRepo = ParkedRepo(self)
         self.issues: MatchIssueRepo = MatchIssueRepo(self)
         self.watermarks: WatermarkRepo = WatermarkRepo(self)
+        self.notices: NoticeRepo = NoticeRepo(self)
 
     @classmethod
     def open(

@@ -255,3 +255,24 @@ class MatchIssueRow(Model):
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     updated_at: Mapped[datetime] = mapped_column(nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class NoticeRow(Model):
+    """What the admin was last told about one topic (issue 12): a run's outcome ("run"), or
+    a fact reported once (phones not synced). Lets a repeated, unchanged situation be told
+    once, then as a daily digest, and again when it changes or clears."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("connection", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = _connection()
+    topic: Mapped[str] = mapped_column(String(200), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    summary: Mapped[str] = mapped_column(SafeText, nullable=False)
+    first_seen_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_sent_at: Mapped[datetime] = mapped_column(nullable=False)
+    repeats: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
