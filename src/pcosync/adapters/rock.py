@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
-from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
+from pcosync.adapters.common import CampusMap, RejectedRecord, UnsyncedPhones, display_name
 from pcosync.adapters.sanitize import screen
 from pcosync.clients.rock import Guids, RockClient, odata
 from pcosync.domain import (
@@ -161,6 +161,7 @@ class RockPeople:
         self.link_attribute_key = link_attribute_key
         self.default_region = default_region
         self.rejected: list[RejectedRecord] = []
+        self.unsynced: list[UnsyncedPhones] = []  # several numbers of one type (issue 12)
         self.links: dict[int, str] = {}  # Rock person Id -> PCO person id
         self._ids: RockSystemIds | None = None
 
@@ -411,10 +412,24 @@ class RockPeople:
             if isinstance(location, Mapping):
                 times.append(self._time(location.get("ModifiedDateTime")))
         present = [t for t in times if t is not None]
+        person = self.to_person(row, phones, family, home)
+        if pid in self.links:  # a synced person: numbers beyond the oldest of a type
+            by_type = {v: f for f, v in self.ids.phone_types.items()}
+            seen: dict[FieldName, list[str]] = {}
+            for ph in phones:  # oldest first (see _assemble)
+                field = by_type.get(_int(ph.get("NumberTypeValueId")) or -1)
+                if field is not None and str(ph.get("Number") or "").strip():
+                    seen.setdefault(field, []).append(str(ph["Id"]))
+            who = display_name(row.get("FirstName"), row.get("NickName"), row.get("LastName"))
+            for field, found in seen.items():
+                if len(found) > 1:
+                    self.unsynced.append(
+                        UnsyncedPhones(Side.ROCK, pid, who, field.value, tuple(found[1:]))
+                    )
         return ObservedPerson(
             side=Side.ROCK,
             id=pid,
-            person=self.to_person(row, phones, family, home),
+            person=person,
             modified_at=max(present) if present else None,
             link_hint=self.links.get(pid),
             alias_id=_int(row.get("PrimaryAliasId")),

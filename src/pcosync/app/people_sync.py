@@ -28,6 +28,7 @@ from pcosync.adapters.rock import RockPeople
 from pcosync.app.memberships import MembershipSync, Rosters, membership_inputs
 from pcosync.app.refusal import REFUSALS, Refusal
 from pcosync.app.safety import for_population
+from pcosync.app.unsynced import report_unsynced  # issue 12: several phones of one kind
 from pcosync.domain.fields import FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
 from pcosync.domain.membership import MembershipKey
@@ -225,6 +226,7 @@ class PeopleSync:
             self.progress("Reading Planning Center and Rock")
             obs = await self._observe(full, pco_mark, rock_mark)
             self._park_rejected(run.id, obs.rejected, summary)
+            summary.notes += report_unsynced(store, (self.pco, self.rock), record=not opts.dry_run)
             if not opts.dry_run:
                 await self._follow_merges(full, pco_mark, obs, summary)
             rosters = await self._read_rosters(summary, dry_run=opts.dry_run)
