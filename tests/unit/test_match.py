@@ -393,7 +393,7 @@ def test_the_same_name_and_nothing_else_is_a_possible_duplicate_not_a_create() -
     assert (issue.rock_ids, issue.pco_ids) == ((45,), ("123",))
     assert [e.evidence for e in issue.evidence] == [Evidence.NAME_ONLY]
     assert issue.message.startswith("Possible duplicate: Planning Center person ANN Lee (id 123)")
-    assert "and Rock person Ann Lee (Id 45) have the same name" in issue.message
+    assert "and Rock person Ann Lee (Id 45) have the same first" in issue.message
     assert "`pcosync people link 45 123`" in issue.message
     assert "`pcosync people issues create`" in issue.message
 

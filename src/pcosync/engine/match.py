@@ -364,9 +364,10 @@ def _duplicate_issue(members: list[MatchRecord], edges: tuple[EvidenceEdge, ...]
     else:
         how = "link the right pair with `pcosync people link ROCK_ID PCO_ID`"
     message = (
-        f"Possible duplicate: {_join([i.describe() for i in idents])} have the same name, and "
-        "nothing else tells them apart or together (no email, mobile number or birthdate on "
-        "both records to compare), so pcosync created no one. If they are the same person, "
+        f"Possible duplicate: {_join([i.describe() for i in idents])} have the same first "
+        "and last name, and nothing else tells them apart or together (no email, mobile "
+        "number or birthdate on both records to compare), so pcosync created no one. If they "
+        "are the same person, "
         f"{how}; if not, create them anyway with `pcosync people issues create` and this "
         "issue's number (see `pcosync people issues`)."
     )
