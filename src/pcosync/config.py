@@ -91,10 +91,15 @@ class StateSettings(_Section):
 
 
 class SyncSettings(_Section):
+    """``[sync]``. ``possible_duplicates``: someone known on both sides only by the same
+    first and last name (nothing else to compare) is reported as a match issue ("report",
+    the default) or created on the other side as before ("create")."""
+
     lookback_minutes: int = Field(10, ge=0, le=24 * 60)
     # while a run writes, each side's changes are re-read at most this often (and just
     # before the first write), so an edit made meanwhile is merged, not overwritten
     recheck_seconds: float = Field(1.5, gt=0, le=600)
+    possible_duplicates: Literal["report", "create"] = "report"
     default_region: str = "US"
     mobile_location: str = "Mobile"
     home_location: str = "Home"
@@ -313,6 +318,23 @@ def load_settings(path: str | Path | None = None) -> Settings:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"the file is not valid TOML: {exc}", file=str(file)) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            "the configuration path is a folder, not a file: give the pcosync.toml inside it "
+            "(pcosync --config FOLDER/pcosync.toml), or run `pcosync init` to create one",
+            file=str(file),
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"the file is not UTF-8 text (byte {exc.start} cannot be read): save it as UTF-8 "
+            "in your editor, or retype the accented letters",
+            file=str(file),
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            "the file cannot be read by this user: check its owner and permissions",
+            file=str(file),
+        ) from None
     for (section, key), env_name in ENV_SECRETS.items():
         if os.environ.get(env_name):
             raw.setdefault(section, {})[key] = os.environ[env_name]

@@ -8,8 +8,13 @@ Retry decisions are type tests on this tree, never string matching::
     │   └── InvalidFieldValue        e.g. a malformed email or an unparseable phone number
     ├── RunInProgress                another process holds the connection's run lease (exit 75)
     ├── LeaseLost                    our lease expired and another process took it: stop writing
-    ├── StoreError                   the state database cannot be used as it is
-    │   └── StoreBusy                it stayed locked by another process too long (exit 75)
+    ├── StoreError                   the state database refused an operation (exit 1)
+    │   ├── StoreUnusable            not a store this pcosync can use: from a newer pcosync,
+    │   │                            not a database, half-migrated, cannot be opened (exit 2)
+    │   └── StoreUnreachable         the database server cannot be reached (exit 75: later)
+    │       └── StoreBusy            SQLite stayed locked by another process too long (exit 75)
+    ├── CredentialsRefused           Rock or Planning Center refused pcosync's credentials or
+    │                                permissions while a run was writing (exit 1)
     └── ApiError                     anything that went wrong talking to Rock or Planning Center
         ├── TransportError           the request may not have reached the server
         │   ├── ConnectError         it certainly did not (refused, DNS): safe to retry anything
@@ -32,7 +37,8 @@ Retry decisions are type tests on this tree, never string matching::
                                      or its answer lost the links to what we included
 
 Messages never contain credentials or personal data: they name the method, the path with
-ids (not query values), the status and the server's error title.
+ids (not query values), the status and the server's error title. A store error names what
+failed and what to do, never the SQL statement or its parameters.
 """
 
 from __future__ import annotations
@@ -87,11 +93,32 @@ class LeaseLost(PcoSyncError):
 
 
 class StoreError(PcoSyncError):
-    """The state database cannot be used as it is."""
+    """The state database refused an operation (the message never holds SQL parameters)."""
 
 
-class StoreBusy(StoreError):
+class StoreUnusable(StoreError):
+    """The state database is not one this pcosync can use as it is; nothing was changed."""
+
+
+class StoreUnreachable(StoreError):
+    """The database server cannot be reached (now): try again later."""
+
+
+class StoreBusy(StoreUnreachable):
     """The state database stayed locked by another process past the busy timeout."""
+
+
+class CredentialsRefused(PcoSyncError):
+    """Rock or Planning Center refused pcosync's credentials or permissions mid-run.
+
+    ``credential`` says which one, in words (the Rock REST key, the Planning Center app id
+    and secret, or a permission); ``refused`` is the error the API answered with.
+    """
+
+    def __init__(self, message: str, *, credential: str, refused: ApiError) -> None:
+        super().__init__(message)
+        self.credential = credential
+        self.refused = refused
 
 
 @dataclass(frozen=True)

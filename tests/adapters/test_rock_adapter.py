@@ -274,6 +274,24 @@ async def test_unparseable_phone_is_rejected_and_left_out_of_fetch_all(rock: Roc
     assert "Home phone" in rejected.message and "12345" not in rejected.message
 
 
+async def test_a_lone_surrogate_or_a_control_character_is_rejected_naming_the_field(
+    rock: Rock,
+) -> None:
+    """Issue 12: what a JSON answer's ``"\\ud83d"`` decodes to, or a NUL in a phone number,
+    is never mapped (it could be neither stored nor written to Planning Center)."""
+    pid = await raw_person(rock, FirstName="Ann", LastName="Half")
+    row = rock.raw(f"People/{pid}")
+    row["LastName"] = "Half\ud83d"
+    phone_row = {"Id": 1, "PersonId": pid, "NumberTypeValueId": rock.ids["dv:phone_type:mobile"]}
+    phone_row |= {"CountryCode": "1", "Number": "615555\x000142"}
+    assert rock.adapter._assemble([row], [], [], []) == []
+    assert rock.adapter._assemble([dict(row, LastName="Half")], [phone_row], [], []) == []
+    surrogate, nul = rock.adapter.rejected
+    assert surrogate.field == "last_name" and "broken Unicode" in surrogate.message
+    assert surrogate.display_name == "Ann Half\ufffd"
+    assert nul.field == "mobile_phone" and "a NUL character" in nul.message
+
+
 # ---------------------------------------------------------------- modified_at and changes
 
 

@@ -54,6 +54,17 @@ def test_error_fault_answers_like_rock(rock: httpx.Client) -> None:
     assert rock.get("/api/People", params={"$top": "1"}).status_code == 200
 
 
+def test_a_fault_can_start_after_some_requests_went_through(rock: httpx.Client) -> None:
+    """A key revoked mid-run: the first two matching requests pass, then 401 with Rock's
+    empty body; other requests are untouched."""
+    rule = {"kind": "error", "status": 401, "path": "/api/People", "after": 2}
+    rock.post("/__emulator__/faults", json={"faults": [rule]})
+    statuses = [rock.get("/api/People", params={"$top": "1"}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 401, 401]
+    assert rock.get("/api/Campuses").status_code == 200
+    rock.delete("/__emulator__/faults")
+
+
 @pytest.mark.parametrize("status", [200, 500])
 def test_html_error_page_fault(rock: httpx.Client, status: int) -> None:
     r = rock.post(

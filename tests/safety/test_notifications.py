@@ -129,7 +129,7 @@ def test_a_failed_run_is_announced_without_its_error_text(
     assert hook["status"] == "failed"
     # credentials that stop working get their own message: what happened and what to run
     text = receivers.texts()[0]
-    assert f"Run {hook['run_id']} failed because Rock or Planning Center refused" in text
+    assert f"Run {hook['run_id']} failed because Rock refused pcosync's REST key" in text
     assert hook["command"] == "pcosync check"
     assert "pcosync check" in text and "wrong-" not in text
     assert "credentials or permissions refused" in receivers.inbox.messages[0]["Subject"]

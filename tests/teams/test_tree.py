@@ -65,3 +65,17 @@ def test_refs_round_trip() -> None:
     assert parse_ref("ServiceType:9") == (GroupKind.SERVICE_TYPE, "9")
     assert parse_ref("Tag:1") == (GroupKind.TAG, "1")
     assert parse_ref("Label:1") is None and parse_ref("Team:") is None
+
+
+def test_names_lose_characters_rock_and_the_store_cannot_hold() -> None:
+    """Issue 12: a NUL or control character in a Planning Center name never reaches Rock."""
+    folders, types, teams = _church()
+    teams.append(
+        PcoTeam(
+            "103", "Set\x00up\x07 crew", "10", None, None, [PcoTeamPosition("1003", "\x1b", "103")]
+        )
+    )
+    tree = build_tree(folders, types, teams)
+    assert tree["Team:103"].name == "Setup crew"
+    assert tree["TeamPosition:1003"].name == "(unnamed)"
+    assert tree["Team:100"].name == "Check-in"

@@ -378,3 +378,57 @@ def test_links_never_join_two_different_people(
     result = match_people(rocks, pcos)
     for link in result.links:
         assert owner[(Side.ROCK, link.rock_id)] == owner[(Side.PCO, link.pco_id)], link
+
+
+# --------------------------------------------------------------- name only (issue 12)
+
+ANN = Person(first_name="Ann", last_name="Lee")
+
+
+def test_the_same_name_and_nothing_else_is_a_possible_duplicate_not_a_create() -> None:
+    result = match_people([rock(45, ANN)], [pco("123", replace(ANN, first_name="ANN"))])
+    assert result.links == [] and result.unmatched == []
+    (issue,) = result.issues
+    assert issue.kind is IssueKind.POSSIBLE_DUPLICATE
+    assert (issue.rock_ids, issue.pco_ids) == ((45,), ("123",))
+    assert [e.evidence for e in issue.evidence] == [Evidence.NAME_ONLY]
+    assert issue.message.startswith("Possible duplicate: Planning Center person ANN Lee (id 123)")
+    assert "and Rock person Ann Lee (Id 45) have the same first" in issue.message
+    assert "`pcosync people link 45 123`" in issue.message
+    assert "`pcosync people issues create`" in issue.message
+
+
+def test_data_on_one_side_only_does_not_tell_them_apart() -> None:
+    known = replace(ANN, email="ann@example.org", birthdate=date(1990, 1, 1))
+    (issue,) = match_people([rock(45, ANN)], [pco("123", known)]).issues
+    assert issue.kind is IssueKind.POSSIBLE_DUPLICATE
+
+
+def test_anything_that_differs_means_two_people_created() -> None:
+    for field, a, b in (
+        ("email", "ann@a.org", "ann@b.org"),
+        ("mobile_phone", "+12025550101", "+12025550102"),
+        ("birthdate", date(1990, 1, 1), date(1991, 1, 1)),
+    ):
+        r, p = replace(ANN, **{field: a}), replace(ANN, **{field: b})
+        result = match_people([rock(45, r)], [pco("123", p)])
+        assert result.issues == [] and {x.id for x in result.unmatched} == {45, "123"}, field
+
+
+def test_name_only_can_be_switched_off_and_never_link_is_respected() -> None:
+    off = match_people([rock(45, ANN)], [pco("123", ANN)], name_only=False)
+    assert off.issues == [] and {x.id for x in off.unmatched} == {45, "123"}
+    kept = match_people([rock(45, ANN)], [pco("123", ANN)], never_link={(45, "123")})
+    assert kept.issues == [] and {x.id for x in kept.unmatched} == {45, "123"}
+
+
+def test_several_of_one_name_make_one_issue_and_others_are_untouched() -> None:
+    bob = Person(first_name="Bob", last_name="Ray")
+    result = match_people([rock(45, ANN), rock(46, ANN)], [pco("123", ANN), pco("9", bob)])
+    (issue,) = result.issues
+    assert (issue.rock_ids, issue.pco_ids) == ((45, 46), ("123",))
+    assert "link the right pair" in issue.message
+    assert [x.id for x in result.unmatched] == ["9"]
+    # a linked record is never a possible duplicate
+    linked = match_people([rock(45, ANN, linked_to="7")], [pco("123", ANN)])
+    assert linked.issues == [] and [x.id for x in linked.unmatched] == ["123"]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pcosync.domain import InvalidValue, Side, field_spec
 from pcosync.domain.fields import FieldName
+from pcosync.domain.text import scrub
 
 log = logging.getLogger("pcosync.adapters")
 
@@ -160,8 +161,39 @@ class RejectedRecord:
         return self.message
 
 
+@dataclass(frozen=True, slots=True)
+class UnsyncedPhones:
+    """A synced person with several phone numbers of one kind: one syncs (the rule is in
+    docs/fields.md), the others (``ids``, their records on ``side``) do not. Reported once,
+    and again when they change (:mod:`pcosync.app.unsynced`); never the numbers themselves."""
+
+    side: Side
+    record_id: int | str
+    display_name: str
+    field: str
+    ids: tuple[str, ...]
+
+    @property
+    def topic(self) -> str:
+        return f"phones:{self.side.value}:{self.record_id}:{self.field}"
+
+    @property
+    def message(self) -> str:
+        label = field_spec(FieldName(self.field)).label
+        if self.side is Side.PCO:
+            which, why = "the primary one (else the oldest)", "Rock holds one number per type"
+        else:
+            which, why = "the oldest", "pcosync syncs one number of each type"
+        return (
+            f"{self.side.label} person {self.record_id} ({self.display_name}) has "
+            f"{len(self.ids) + 1} {label} numbers: {which} syncs; {len(self.ids)} not synced: "
+            f"{why}. Keep one, or give the others another type in {self.side.label}."
+        )
+
+
 def display_name(first: str | None, nick: str | None, last: str | None) -> str:
     """The name an admin recognises, from raw (not yet normalised) name parts."""
-    given = (nick or first or "").strip()
-    full = " ".join(p for p in (given, (last or "").strip()) if p)
-    return full or "(no name)"
+    given = (nick or first or "").strip() if isinstance(nick or first, str) else ""
+    family = last.strip() if isinstance(last, str) else ""
+    full = " ".join(p for p in (given, family) if p)
+    return scrub(full) or "(no name)"  # shown and kept: no NUL or control character

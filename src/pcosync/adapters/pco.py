@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
+from pcosync.adapters.common import CampusMap, RejectedRecord, UnsyncedPhones, display_name
+from pcosync.adapters.sanitize import screen
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.models import (
     PcoAddress,
@@ -142,6 +143,7 @@ class PcoPeople:
         locations = dict(DEFAULT_PHONE_LOCATIONS, **(phone_locations or {}))
         self.phone_locations: dict[FieldName, str] = {f: locations[f.value] for f in PHONE_FIELDS}
         self.rejected: list[RejectedRecord] = []
+        self.unsynced: list[UnsyncedPhones] = []  # several numbers of one kind (issue 12)
         self.scope: set[str] | None = None
         # Services people archived, as last read; lets serving_ids(full=False) stay cheap
         self.services_archived: set[str] | None = None
@@ -153,10 +155,24 @@ class PcoPeople:
         emails = _ordered(p.emails)
         return emails[0] if emails else None
 
-    def phone_of(self, p: PcoPerson, name: FieldName) -> PcoPhone | None:
+    def phones_of(self, p: PcoPerson, name: FieldName) -> list[PcoPhone]:
+        """The person's numbers at this field's location: the one that syncs first."""
         label = self.phone_locations[name].casefold()
-        phones = _ordered(x for x in p.phone_numbers if (x.location or "").casefold() == label)
+        return _ordered(x for x in p.phone_numbers if (x.location or "").casefold() == label)
+
+    def phone_of(self, p: PcoPerson, name: FieldName) -> PcoPhone | None:
+        phones = self.phones_of(p, name)
         return phones[0] if phones else None
+
+    def _note_unsynced(self, p: PcoPerson) -> None:
+        """Numbers beyond the first of one location, of someone in scope: not synced."""
+        if self.scope is not None and p.id not in self.scope:
+            return
+        for name in PHONE_FIELDS:
+            extra = [x.id for x in self.phones_of(p, name)[1:] if (x.e164 or x.number)]
+            if extra:
+                who = display_name(p.first_name, p.nickname, p.last_name)
+                self.unsynced.append(UnsyncedPhones(Side.PCO, p.id, who, name.value, tuple(extra)))
 
     def address_of(self, p: PcoPerson) -> PcoAddress | None:
         primary = _ordered(a for a in p.addresses if a.primary)
@@ -175,6 +191,18 @@ class PcoPeople:
         """The canonical person; raises :class:`InvalidValue` naming the first bad field."""
         email = self.email_of(p)
         addr = self.address_of(p)
+        phones = {f: self.phone_of(p, f) for f in PHONE_FIELDS}
+        screen(
+            {
+                **{f.value: getattr(p, attr) for f, attr in _NAME_ATTRS.items()},
+                "gender": p.gender,
+                "email": email.address if email is not None else None,
+                "home_address": None
+                if addr is None
+                else (addr.street_line_1, addr.street_line_2, addr.city, addr.state, addr.zip),
+                **{f.value: ph.e164 or ph.number for f, ph in phones.items() if ph is not None},
+            }
+        )
         home_address = (
             normalize_address(
                 addr.street_line_1,
@@ -200,9 +228,7 @@ class PcoPeople:
             campus=self.campus_map.from_pco(p.primary_campus_id),
             default_region=self.default_region,
         )
-        return person.with_values(
-            **{f.value: self._phone_value(self.phone_of(p, f), f) for f in PHONE_FIELDS}
-        )
+        return person.with_values(**{f.value: self._phone_value(ph, f) for f, ph in phones.items()})
 
     def modified_at(self, p: PcoPerson) -> datetime | None:
         times = [p.updated_at]
@@ -213,10 +239,12 @@ class PcoPeople:
 
     def observed(self, p: PcoPerson) -> ObservedPerson:
         """Map one record; raises :class:`InvalidValue` when a value does not normalise."""
+        person = self.to_person(p)
+        self._note_unsynced(p)
         return ObservedPerson(
             side=Side.PCO,
             id=p.id,
-            person=self.to_person(p),
+            person=person,
             modified_at=self.modified_at(p),
             link_hint=p.remote_id,
             alias_id=None,

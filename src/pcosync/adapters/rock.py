@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
-from pcosync.adapters.common import CampusMap, RejectedRecord, display_name
+from pcosync.adapters.common import CampusMap, RejectedRecord, UnsyncedPhones, display_name
+from pcosync.adapters.sanitize import screen
 from pcosync.clients.rock import Guids, RockClient, odata
 from pcosync.domain import (
     Address,
@@ -165,6 +166,7 @@ class RockPeople:
         self.link_attribute_key = link_attribute_key
         self.default_region = default_region
         self.rejected: list[RejectedRecord] = []
+        self.unsynced: list[UnsyncedPhones] = []  # several numbers of one type (issue 12)
         self.links: dict[int, str] = {}  # Rock person Id -> PCO person id
         self._ids: RockSystemIds | None = None
 
@@ -358,11 +360,32 @@ class RockPeople:
         self, row: Row, phones: Sequence[Row], family: Row | None, home: Row | None
     ) -> Person:
         """The canonical person; raises :class:`InvalidValue` naming the first bad field."""
+        by_type = {v: f for f, v in self.ids.phone_types.items()}
+        chosen: dict[FieldName, Row] = {}
+        for ph in phones:
+            field = by_type.get(_int(ph.get("NumberTypeValueId")) or -1)
+            if field is not None and field not in chosen and str(ph.get("Number") or "").strip():
+                chosen[field] = ph
+        location = home.get("Location") if home is not None else None
+        screen(
+            {
+                "first_name": row.get("FirstName"),
+                "nickname": row.get("NickName"),
+                "middle_name": row.get("MiddleName"),
+                "last_name": row.get("LastName"),
+                "email": row.get("Email"),
+                "home_address": [
+                    location.get(k) for k in ("Street1", "Street2", "City", "State", "PostalCode")
+                ]
+                if isinstance(location, Mapping)
+                else None,
+                **{f.value: (ph.get("CountryCode"), ph.get("Number")) for f, ph in chosen.items()},
+            }
+        )
         first = row.get("FirstName")
         nick = row.get("NickName")
         if isinstance(nick, str) and isinstance(first, str) and nick.strip() == first.strip():
             nick = None  # Rock's default: NickName = FirstName means "no nickname"
-        location = home.get("Location") if home is not None else None
         address: Address | None = None
         if isinstance(location, Mapping):
             address = normalize_address(
@@ -390,12 +413,6 @@ class RockPeople:
             campus=self.campus_map.from_rock(campus_id),
             default_region=self.default_region,
         )
-        by_type = {v: f for f, v in self.ids.phone_types.items()}
-        chosen: dict[FieldName, Row] = {}
-        for ph in phones:
-            field = by_type.get(_int(ph.get("NumberTypeValueId")) or -1)
-            if field is not None and field not in chosen and str(ph.get("Number") or "").strip():
-                chosen[field] = ph
         return person.with_values(
             **{f.value: self._phone_value(chosen.get(f), f) for f in PHONE_FIELDS}
         )
@@ -414,10 +431,24 @@ class RockPeople:
             if isinstance(location, Mapping):
                 times.append(self._time(location.get("ModifiedDateTime")))
         present = [t for t in times if t is not None]
+        person = self.to_person(row, phones, family, home)
+        if pid in self.links:  # a synced person: numbers beyond the oldest of a type
+            by_type = {v: f for f, v in self.ids.phone_types.items()}
+            seen: dict[FieldName, list[str]] = {}
+            for ph in phones:  # oldest first (see _assemble)
+                field = by_type.get(_int(ph.get("NumberTypeValueId")) or -1)
+                if field is not None and str(ph.get("Number") or "").strip():
+                    seen.setdefault(field, []).append(str(ph["Id"]))
+            who = display_name(row.get("FirstName"), row.get("NickName"), row.get("LastName"))
+            for field, found in seen.items():
+                if len(found) > 1:
+                    self.unsynced.append(
+                        UnsyncedPhones(Side.ROCK, pid, who, field.value, tuple(found[1:]))
+                    )
         return ObservedPerson(
             side=Side.ROCK,
             id=pid,
-            person=self.to_person(row, phones, family, home),
+            person=person,
             modified_at=max(present) if present else None,
             link_hint=self.links.get(pid),
             alias_id=_int(row.get("PrimaryAliasId")),

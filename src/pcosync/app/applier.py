@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 from pcosync.app.inflight import InFlight
+from pcosync.app.refusal import REFUSALS, Refusal
 from pcosync.app.summary import RunSummary
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
@@ -185,6 +186,8 @@ class Applier:
         self.retired: set[int] = set()  # links retired during the run (record gone)
         self.link_of: dict[PersonRef, int] = {}
         self.stale: list[Stale] = []
+        # a 401/403 is not one bad record: the first stops the run (nothing parked for it)
+        self.refusal = Refusal(self.store, run_id)
         self.queues: dict[PersonRef, deque[Operation]] = {}
         self._done: dict[int, asyncio.Event] = {}
         self._next_seq = 1
@@ -226,10 +229,15 @@ class Applier:
                     self.after_person(ref)
 
         await asyncio.gather(*(run_chain(ref) for ref in list(self.queues)))
+        self.refusal.raise_if_refused(written=len(self.applied))
         return self.applied
 
     async def _step(self, op: Operation) -> None:
         journal = self.store.journal
+        if self.refusal.stopped:  # credentials refused: nothing more is sent
+            self.refusal.skip(op)
+            self.failed.add(op.seq)
+            return
         link_id = op.ref.link_id
         if link_id is not None and link_id in self.retired:
             journal.mark_skipped(
@@ -254,6 +262,10 @@ class Applier:
             return
         except LeaseLost:
             raise
+        except REFUSALS as exc:  # a credential problem stops the run, never parked
+            self.failed.add(op.seq)
+            self.refusal.refuse(op, exc)
+            return
         except (ApiError, SyncDataError, LinkConflict) as exc:
             self.failed.add(op.seq)
             self._fail(op, exc)

@@ -87,5 +87,6 @@ async def open_connection(
             memberships=MembershipSync(store, rock_client, pco_client, tags=settings.teams.tags),
             inactivate_leavers=settings.teams.inactivate_leavers,
             recheck=timedelta(seconds=sync.recheck_seconds),
+            name_only_issues=sync.possible_duplicates == "report",
         )
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)

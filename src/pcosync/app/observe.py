@@ -131,7 +131,12 @@ async def observe(
 def park_rejected(
     sync: PeopleSync, run_id: int, rejected: Iterable[RejectedRecord], summary: RunSummary
 ) -> None:
+    seen: set[tuple[Side, str]] = set()  # one record read twice in a run is parked once
     for rec in rejected:
+        key = (rec.side, record_key(rec.record_id))
+        if key in seen:
+            continue
+        seen.add(key)
         sync.store.parked.park(
             rec.side,
             record_key(rec.record_id),

@@ -57,7 +57,9 @@ class PeopleSync:
         memberships: MembershipSync | None = None,
         inactivate_leavers: bool = False,
         recheck: timedelta = DEFAULT_INTERVAL,
+        name_only_issues: bool = True,  # [sync] possible_duplicates = "report"
     ) -> None:
+        self.name_only_issues = name_only_issues
         self.concurrency = concurrency
         self.inactivate_leavers = inactivate_leavers
         self.memberships = memberships

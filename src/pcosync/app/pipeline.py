@@ -36,6 +36,7 @@ from pcosync.app.observe import Observation, follow_merges, observe, park_reject
 from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.safety import for_population
 from pcosync.app.summary import RunSummary, SyncOptions
+from pcosync.app.unsynced import report_unsynced
 from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, Side
 from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.match import IssueKind, MatchRecord, match_people
@@ -118,6 +119,8 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
         rock_since = (rock_mark - sync.lookback) if rock_mark else None
         obs = await observe(sync, full, pco_since, rock_since)
         park_rejected(sync, run.id, obs.rejected, summary)
+        # several phones of one kind: the others are named once, never silently dropped
+        summary.notes += report_unsynced(store, (sync.pco, sync.rock), record=not opts.dry_run)
         if not opts.dry_run:
             await follow_merges(sync, full, pco_since, obs, summary)
             if full:
@@ -344,7 +347,9 @@ async def _match_unlinked(
         for pid, o in extra_pco.items()
         for lk in [by_pco.get(pid)]
     ]
-    result = match_people(rock_records, pco_records, never_link=excluded)
+    result = match_people(
+        rock_records, pco_records, never_link=excluded, name_only=sync.name_only_issues
+    )
     result.links, result.issues = matches_in_scope(
         result.links, result.issues, obs.serving, rock_unlinked
     )

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pcosync.adapters.sanitize import clean_label
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.models import PcoFolder, PcoServiceType, PcoTagGroup, PcoTeam
 from pcosync.clients.rock import RockClient
@@ -82,6 +83,9 @@ class PcoNode:
     live: bool = True
     why_not_live: str = ""
     folder_refs: frozenset[str] = frozenset()  # every folder above (for --folder)
+
+    def __post_init__(self) -> None:
+        self.name = clean_label(self.name)  # issue 12: no NUL or control character in Rock
 
 
 def _dead_reason(archived_at: datetime | None, deleted_at: datetime | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -19,15 +20,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from pcosync.app.context import open_connection, open_store
+from pcosync.app.issues import IssueError, create_anyway
 from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.people import NoSuchLink, Unlinked, unlink
 from pcosync.app.people_sync import RunSummary, SyncOptions
+from pcosync.app.refusal import refusal_message
 from pcosync.config import Settings, load_settings
 from pcosync.domain.fields import field_spec
 from pcosync.domain.identity import Side
 from pcosync.errors import (
     AuthenticationError,
     ConfigError,
+    CredentialsRefused,
     LeaseLost,
     PcoSyncError,
     PermissionDenied,
@@ -35,12 +39,15 @@ from pcosync.errors import (
     RetryableError,
     RunInProgress,
     StoreBusy,
+    StoreUnreachable,
+    StoreUnusable,
     TransportError,
 )
 from pcosync.store import IssueStatus, LinkConflict, OpStatus, RunStatus, Store
 
 console = Console()
 err = Console(stderr=True)
+log = logging.getLogger("pcosync.cli")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -66,11 +73,22 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except (StoreUnusable, StoreUnreachable) as exc:  # issue 12: one paragraph, no SQL
+            log.debug("cli.store_error", exc_info=True)
+            err.print(f"[red]Stopped.[/red] {escape(str(exc))}")
+            raise typer.Exit(
+                EXIT_TEMPORARY if isinstance(exc, StoreUnreachable) else EXIT_USAGE
+            ) from None
+        except CredentialsRefused as exc:  # issue 12: which credential, and `pcosync check`
+            log.debug("cli.credentials_refused", exc_info=True)
+            err.print(f"[red]Access refused:[/red] {escape(str(exc))}")
+            raise typer.Exit(EXIT_FAILED) from None
         except ConfigError as exc:
             err.print(f"[red]Configuration problem:[/red] {exc}")
             raise typer.Exit(EXIT_USAGE) from None
-        except (AuthenticationError, PermissionDenied) as exc:
-            err.print(f"[red]Access refused:[/red] {escape(str(exc))}")
+        except (AuthenticationError, PermissionDenied) as exc:  # issue 12: which, and check
+            log.debug("cli.access_refused", exc_info=True)
+            err.print(f"[red]Access refused:[/red] {escape(refusal_message(exc))}")
             raise typer.Exit(EXIT_FAILED) from None
         except RunInProgress as exc:
             err.print(f"[yellow]Not now:[/yellow] {escape(str(exc))}")
@@ -79,6 +97,7 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
             err.print(f"[yellow]Temporary problem, try again later:[/yellow] {escape(str(exc))}")
             raise typer.Exit(EXIT_TEMPORARY) from None
         except PcoSyncError as exc:  # a Rock or Planning Center error, or one of our own
+            log.debug("cli.failed", exc_info=True)
             err.print(f"[red]Failed:[/red] {exc}")
             raise typer.Exit(EXIT_FAILED) from None
 
@@ -553,14 +572,46 @@ def _people_unlink(ctx: typer.Context, rock_id: int | None, pco_id: str | None) 
         console.print(f"  • {escape(note)}")
 
 
-@people_app.command("issues")
+issues_app = typer.Typer(
+    help="People the sync could not match safely, with which records and how to fix it.",
+    invoke_without_command=True,
+)
+
+
+@issues_app.callback()
 def people_issues(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json"),
     show_all: bool = typer.Option(False, "--all", help="Resolved ones too."),
 ) -> None:
     """People the sync could not match safely, with which records and how to fix it."""
-    _people_issues(ctx, as_json, show_all)
+    if ctx.invoked_subcommand is None:
+        _people_issues(ctx, as_json, show_all)
+
+
+@issues_app.command("create")
+def people_issues_create(
+    ctx: typer.Context, issue_id: int = typer.Argument(..., help="The issue's number (#).")
+) -> None:
+    """They are different people: create them on the other side instead of linking."""
+    _people_issues_create(ctx, issue_id)
+
+
+@friendly_errors
+def _people_issues_create(ctx: typer.Context, issue_id: int) -> None:
+    store = _store(ctx)
+    try:
+        create_anyway(store, issue_id)
+    except IssueError as exc:
+        err.print(escape(str(exc)))
+        raise typer.Exit(EXIT_USAGE) from None
+    finally:
+        store.close()
+    console.print(
+        f"Match issue #{issue_id} settled: its records are different people and will not be "
+        "matched with each other. The next `pcosync sync` creates whoever is in scope on the "
+        "other side."
+    )
 
 
 @friendly_errors
@@ -595,6 +646,7 @@ def _people_issues(ctx: typer.Context, as_json: bool, show_all: bool) -> None:
 def register(app: typer.Typer) -> None:
     app.command("sync")(sync_command)
     app.add_typer(runs_app, name="runs")
+    people_app.add_typer(issues_app, name="issues")
     app.add_typer(people_app, name="people")
 
 

@@ -18,7 +18,10 @@ Faults are rules, applied in order, first match wins per kind::
     {"kind": "error", "status": 200, "body": "html"}              # a named alternative body
 
 ``path`` is a prefix of the request path; ``method`` an HTTP method; ``rate`` a probability
-(default 1); ``count`` the most times the rule fires (default unlimited). ``after_apply``
+(default 1); ``count`` the most times the rule fires (default unlimited); ``after`` how many
+matching requests go through untouched before it starts firing (default 0), e.g. a key
+revoked after the first two writes: ``{"kind": "error", "status": 401, "method": "PATCH",
+"after": 2}``. ``after_apply``
 lets the request change state before the answer is lost: the ambiguous write. ``body`` names
 one of the alternative error bodies the emulator registered (``error_bodies``), such as Rock's
 HTML error page. ``retry_after`` is sent as given (seconds, or any text such as an HTTP-date);
@@ -101,7 +104,9 @@ class FaultRule:
     retry_after: int | float | str | None = 2
     after_apply: bool = False
     body: str | None = None
+    after: int = 0
     fired: int = 0
+    passed: int = 0
 
     KINDS = frozenset({"latency", "error", "rate_limit", "timeout", "drop"})
 
@@ -122,6 +127,7 @@ class FaultRule:
             "retry_after",
             "after_apply",
             "body",
+            "after",
         }
         unknown = set(raw) - allowed
         if unknown:
@@ -200,6 +206,9 @@ class Control:
     def pick(self, kind: str, method: str, path: str) -> FaultRule | None:
         for rule in self.rules:
             if rule.kind != kind or not rule.matches(method, path):
+                continue
+            if rule.passed < rule.after:
+                rule.passed += 1
                 continue
             if rule.rate < 1.0 and self.rng.random() >= rule.rate:
                 continue

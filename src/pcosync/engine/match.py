@@ -22,13 +22,20 @@ Two safety decisions beyond DESIGN §3, because a wrong link merges two people's
   has no contact evidence, twins share last name and birthdate, and nicknames collide
   across different names ("Chris" for Christopher and Christina). Nicknames only help the
   veto above recognise "Bob" and "Robert" as compatible.
+
+And one below it (issue 12), on by default (``name_only=True``, ``[sync]
+possible_duplicates``): a record no tier matched whose first and last name equal those of a
+record no tier matched on the other side, with nothing to tell them apart (no differing email,
+mobile number or birthdate), is not created across but reported as a **possible duplicate**
+(kind ``possible_duplicate``): the admin links them, or says "create anyway"
+(``pcosync people issues create``), which makes every pair of the issue a never-link pair.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -45,6 +52,7 @@ class Evidence(StrEnum):
     EMAIL_LAST_NAME = "email_last_name"
     MOBILE_LAST_NAME = "mobile_last_name"
     NAME_BIRTHDATE = "name_birthdate"
+    NAME_ONLY = "name_only"  # never links: a possible duplicate for the admin to settle
 
     @property
     def label(self) -> str:
@@ -55,8 +63,13 @@ _EVIDENCE_LABELS = {
     Evidence.EMAIL_LAST_NAME: "email and last name",
     Evidence.MOBILE_LAST_NAME: "mobile number and last name",
     Evidence.NAME_BIRTHDATE: "first name, last name and birthdate",
+    Evidence.NAME_ONLY: "first and last name only",
 }
-TIERS: tuple[Evidence, ...] = tuple(Evidence)
+TIERS: tuple[Evidence, ...] = (
+    Evidence.EMAIL_LAST_NAME,
+    Evidence.MOBILE_LAST_NAME,
+    Evidence.NAME_BIRTHDATE,
+)
 
 
 ISSUE_KEY_MAX = 400  # the state store's match_issues.key column
@@ -66,13 +79,21 @@ class IssueKind(StrEnum):
     AMBIGUOUS = "ambiguous"  # one record matches several on the other side
     ALREADY_LINKED = "already_linked"  # the only match is already synced with someone else
     CONTESTED = "contested"  # several records on one side match the same record
+    POSSIBLE_DUPLICATE = "possible_duplicate"  # the same name and nothing else to go on
     # one side merged two linked people; the other side still holds both records
     MERGED_DUPLICATE = "merged_duplicate"
 
 
 # the kinds the matcher reports (a full matching pass resolves those it no longer finds);
 # the others are opened by the run itself and resolved when their cause is gone
-MATCHER_KINDS = frozenset({IssueKind.AMBIGUOUS, IssueKind.ALREADY_LINKED, IssueKind.CONTESTED})
+MATCHER_KINDS = frozenset(
+    {
+        IssueKind.AMBIGUOUS,
+        IssueKind.ALREADY_LINKED,
+        IssueKind.CONTESTED,
+        IssueKind.POSSIBLE_DUPLICATE,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +208,21 @@ def contradicts(a: Person, b: Person) -> bool:
     return bool(names_a and names_b and not names_a & names_b)
 
 
+def _full_name(person: Person) -> tuple[str, str] | None:
+    first, last = _fold(person.first_name), _fold(person.last_name)
+    return (first, last) if first and last else None
+
+
+def tells_apart(a: Person, b: Person) -> bool:
+    """Anything that says two records of the same name are different people: both have an
+    email, or a mobile number, or a birthdate, and they differ."""
+    if a.email and b.email and a.email.casefold() != b.email.casefold():
+        return True
+    if a.mobile_phone and b.mobile_phone and a.mobile_phone != b.mobile_phone:
+        return True
+    return a.birthdate is not None and b.birthdate is not None and a.birthdate != b.birthdate
+
+
 def evidence_between(a: Person, b: Person) -> Evidence | None:
     """The strongest tier on which two records agree (ignoring the veto)."""
     for tier, ka, kb in zip(TIERS, _keys(a), _keys(b), strict=True):
@@ -221,10 +257,13 @@ def match_people(
     pco: Iterable[MatchRecord],
     *,
     never_link: Collection[tuple[RockPersonId, PcoPersonId]] = (),
+    name_only: bool = True,
 ) -> MatchResult:
     """Link what the evidence makes certain; report the rest; list who has no match at all.
 
     ``never_link`` holds pairs an admin unlinked on purpose: they are not evidence.
+    ``name_only``: unmatched records sharing only a full name across the sides become
+    possible-duplicate issues instead of being created again (see the module docstring).
     """
     records: dict[NodeKey, MatchRecord] = {}
     index: dict[Side, list[dict[Hashable, list[MatchRecord]]]] = {
@@ -289,7 +328,69 @@ def match_people(
                 continue
         result.issues.append(_issue(members, records, best))
     result.links.sort(key=lambda p: (p.rock_id, p.pco_id))
+    if name_only:
+        _possible_duplicates(result, excluded_pair)
     return result
+
+
+def _possible_duplicates(
+    result: MatchResult, excluded_pair: Callable[[MatchRecord, MatchRecord], bool]
+) -> None:
+    """Move unmatched records that share a full name with one on the other side (and
+    nothing tells them apart) from ``unmatched`` into possible-duplicate issues."""
+    by_name: dict[tuple[Side, tuple[str, str]], list[MatchRecord]] = defaultdict(list)
+    for rec in result.unmatched:
+        name = _full_name(rec.person)
+        if name is not None and rec.linked_to is None:
+            by_name[(rec.side, name)].append(rec)
+    uf = _UnionFind()
+    edges: list[EvidenceEdge] = []
+    for (side, name), recs in by_name.items():
+        if side is not Side.ROCK:
+            continue
+        for r in recs:
+            for p in by_name.get((Side.PCO, name), ()):
+                if tells_apart(r.person, p.person) or excluded_pair(r, p):
+                    continue
+                assert isinstance(r.id, int) and isinstance(p.id, str)
+                edges.append(EvidenceEdge(r.id, p.id, Evidence.NAME_ONLY))
+                uf.union(r.node, p.node)
+    if not edges:
+        return
+    records = {rec.node: rec for rec in result.unmatched}
+    groups: dict[NodeKey, list[NodeKey]] = defaultdict(list)
+    for node in list(uf.parent):
+        groups[uf.find(node)].append(node)
+    for members in groups.values():
+        members.sort(key=lambda n: (n[0].value, str(n[1])))
+        mine = tuple(e for e in edges if (Side.ROCK, e.rock_id) in members)
+        result.issues.append(_duplicate_issue([records[n] for n in members], mine))
+    taken = set(uf.parent)
+    result.unmatched = [rec for rec in result.unmatched if rec.node not in taken]
+
+
+def _duplicate_issue(members: list[MatchRecord], edges: tuple[EvidenceEdge, ...]) -> MatchIssue:
+    idents = tuple(RecordIdentity(r.side, r.id, r.person.display_name) for r in members)
+    rocks = [i for i in idents if i.side is Side.ROCK]
+    pcos = [i for i in idents if i.side is Side.PCO]
+    if len(rocks) == 1 and len(pcos) == 1:
+        how = f"link them with `pcosync people link {rocks[0].id} {pcos[0].id}`"
+    else:
+        how = "link the right pair with `pcosync people link ROCK_ID PCO_ID`"
+    message = (
+        f"Possible duplicate: {_join([i.describe() for i in idents])} have the same first "
+        "and last name, and nothing else tells them apart or together (no email, mobile "
+        "number or birthdate on both records to compare), so pcosync created no one. If they "
+        "are the same person, "
+        f"{how}; if not, create them anyway with `pcosync people issues create` and this "
+        "issue's number (see `pcosync people issues`)."
+    )
+    return MatchIssue(
+        IssueKind.POSSIBLE_DUPLICATE,
+        idents,
+        tuple(sorted(set(edges), key=lambda e: (e.rock_id, e.pco_id))),
+        message,
+    )
 
 
 def _issue(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NOTIFY_STATUSES = frozenset({"held", "partial", "failed"})
-CREDENTIAL_ERRORS = frozenset({"AuthenticationError", "PermissionDenied"})
+CREDENTIAL_ERRORS = frozenset({"AuthenticationError", "PermissionDenied", "CredentialsRefused"})
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,14 @@ def notice_for(
     counts: Mapping[str, Any] | None = None,
     hold_reasons: Sequence[str] = (),
     error_kind: str | None = None,
+    credential: str | None = None,
     connection: str = "default",
 ) -> Notice | None:
     """A notice for a held, partial or failed run; None for any other outcome.
 
     Hold reasons come from the gate and carry counts only. A failure says what kind of
-    error it was, never its text (which may name a record or a URL).
+    error it was, never its text (which may name a record or a URL); a refused credential
+    says which one (``credential``, from :func:`pcosync.app.refusal.credential_of`).
     """
     if status not in NOTIFY_STATUSES:
         return None
@@ -89,15 +91,18 @@ def notice_for(
             _counts_line(c),
             f"Look at it with: {command}   (and: pcosync parked)",
         ]
-    elif error_kind in CREDENTIAL_ERRORS:
+    elif error_kind in CREDENTIAL_ERRORS or credential:
         command = "pcosync check"
         subject = f"pcosync{where}: run {run_id} failed: credentials or permissions refused"
+        which = credential or (
+            "Rock or Planning Center refused pcosync's credentials or permissions (a REST "
+            "key or token revoked, a password changed, or rights removed)"
+        )
         lines = [
-            f"Run {run_id} failed because Rock or Planning Center refused pcosync's "
-            "credentials or permissions (a REST key or token revoked, a password changed, or "
-            "rights removed). Nothing was written after that point.",
-            f"Find out which with: {command}   then fix the key or the rights, or run "
-            "`pcosync init` again.",
+            f"Run {run_id} failed because {which}. It stopped there: nothing was written "
+            "after that point and nothing was parked; the next run writes the rest.",
+            f"Find out what is refused with: {command}   then fix the key or the rights, or "
+            "run `pcosync init` again.",
         ]
     else:
         command = f"pcosync runs show {run_id}"

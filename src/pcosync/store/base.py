@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pcosync.errors import StoreBusy
+from pcosync.errors import ConfigError
 from pcosync.store.db import make_engine
+from pcosync.store.health import store_error
 from pcosync.store.models import DEFAULT_CONNECTION
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from pcosync.store.journal import OperationJournal
     from pcosync.store.leases import LeaseRepo
     from pcosync.store.links import GroupLinkRepo, LinkRepo
+    from pcosync.store.notices import NoticeRepo
     from pcosync.store.parked import ParkedRepo
     from pcosync.store.runs import RunRepo
     from pcosync.store.suppressions import SuppressionRepo
@@ -55,6 +57,7 @@ class Store:
         from pcosync.store.journal import OperationJournal
         from pcosync.store.leases import LeaseRepo
         from pcosync.store.links import GroupLinkRepo, LinkRepo
+        from pcosync.store.notices import NoticeRepo
         from pcosync.store.parked import ParkedRepo
         from pcosync.store.runs import RunRepo
         from pcosync.store.suppressions import SuppressionRepo
@@ -76,6 +79,7 @@ class Store:
         self.watermarks: WatermarkRepo = WatermarkRepo(self)
         self.leases: LeaseRepo = LeaseRepo(self)
         self.suppressions: SuppressionRepo = SuppressionRepo(self)
+        self.notices: NoticeRepo = NoticeRepo(self)
 
     @classmethod
     def open(
@@ -87,12 +91,32 @@ class Store:
         upgrade: bool = True,
         **engine_kwargs: Any,
     ) -> Store:
-        """Open (and by default migrate to head) the database at ``url``."""
-        from pcosync.store.migrate import migrate
+        """Open (and by default check and migrate to head) the database at ``url``.
 
-        engine = make_engine(url, **engine_kwargs)
-        if upgrade:
-            migrate(engine)
+        A store this pcosync cannot use raises :class:`~pcosync.errors.StoreUnusable` (or
+        :class:`~pcosync.errors.StoreUnreachable`) saying what is wrong; see
+        :mod:`pcosync.store.health`."""
+        from pcosync.store.health import check_and_migrate
+
+        try:
+            engine = make_engine(url, **engine_kwargs)
+        except ArgumentError:
+            raise ConfigError(
+                "not a database URL (use sqlite:///pcosync.db or postgresql+psycopg://…)",
+                key="state.url",
+            ) from None
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                f"the database driver {exc.name} is not installed "
+                "(for PostgreSQL: pip install 'pcosync[postgres]')",
+                key="state.url",
+            ) from None
+        try:
+            if upgrade:
+                check_and_migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, connection=connection, clock=clock)
 
     def for_connection(self, connection: str) -> Store:
@@ -119,22 +143,11 @@ class Store:
                     yield session
                 finally:
                     self._ambient.reset(token)
-        except OperationalError as exc:
-            if _is_busy(exc):
-                raise StoreBusy(
-                    "The state database stayed locked by another pcosync process for too long; "
-                    "nothing was lost. Try again in a minute."
-                ) from None
-            raise
+        except DBAPIError as exc:  # ours, without the statement or its parameters (issue 12)
+            raise store_error(exc, self.engine) from exc
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _is_busy(exc: OperationalError) -> bool:
-    """SQLite's "database is locked" / "busy" (the busy timeout ran out)."""
-    text = str(exc.orig).lower() if exc.orig is not None else ""
-    return "database is locked" in text or "database is busy" in text
 
 
 def upsert(session: Session, table: Table) -> Any:

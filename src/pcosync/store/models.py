@@ -17,13 +17,12 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pcosync.engine.match import ISSUE_KEY_MAX
-from pcosync.store.types import UTCDateTime, json_type
+from pcosync.store.types import SafeText, UTCDateTime, json_type
 
 DEFAULT_CONNECTION = "default"
 JSON_T = json_type()
@@ -127,7 +126,7 @@ class LinkExclusionRow(Model):
     connection: Mapped[str] = mapped_column(String(100), primary_key=True)
     rock_person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pco_person_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
 
 
@@ -155,7 +154,7 @@ class RunRow(Model):
     dry_run: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     counts: Mapped[Any] = mapped_column(JSON_T, nullable=True)
     hold_reasons: Mapped[Any] = mapped_column(JSON_T, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     reverts_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
     )
@@ -224,7 +223,7 @@ class OperationRow(Model):
     before_image: Mapped[Any] = mapped_column(JSON_T, nullable=True)
     after_image: Mapped[Any] = mapped_column(JSON_T, nullable=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     journaled_at: Mapped[datetime] = mapped_column(nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
     applied_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -264,7 +263,7 @@ class ParkedRow(Model):
     connection: Mapped[str] = _connection()
     side: Mapped[str] = mapped_column(String(10), nullable=False)
     record_key: Mapped[str] = mapped_column(String(200), nullable=False)
-    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(SafeText, nullable=False)
     payload: Mapped[Any] = mapped_column(JSON_T, nullable=True)
     retry_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(nullable=False)
@@ -287,8 +286,29 @@ class MatchIssueRow(Model):
     rock_ids: Mapped[Any] = mapped_column(JSON_T, nullable=False)
     pco_ids: Mapped[Any] = mapped_column(JSON_T, nullable=False)
     evidence: Mapped[Any] = mapped_column(JSON_T, nullable=True)
-    message: Mapped[str] = mapped_column(Text, nullable=False)
+    message: Mapped[str] = mapped_column(SafeText, nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     updated_at: Mapped[datetime] = mapped_column(nullable=False)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class NoticeRow(Model):
+    """What the admin was last told about one topic (issue 12): a run's outcome ("run"), or
+    a fact reported once (phones not synced). Lets a repeated, unchanged situation be told
+    once, then as a daily digest, and again when it changes or clears."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("connection", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection: Mapped[str] = _connection()
+    topic: Mapped[str] = mapped_column(String(200), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    summary: Mapped[str] = mapped_column(SafeText, nullable=False)
+    first_seen_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(nullable=False)
+    last_sent_at: Mapped[datetime] = mapped_column(nullable=False)
+    repeats: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -2,8 +2,8 @@
 took back (not made again until the source record changes), and memberships a revert left
 differing on the two sides.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_notices
 Create Date: 2026-12-04
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | Sequence[str] | None = "0001"
+revision: str = "0003"
+down_revision: str | Sequence[str] | None = "0002_notices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
