@@ -106,7 +106,7 @@ def test_a_revert_refused_midway_stops_without_counting_anything_as_not_undone(
     assert applied.updated["rock"] == 4
     revoke = {"kind": "error", "status": 401, "method": "PATCH", "path": "/api/People"}
     church.rock_control("faults", {"faults": [{**revoke, "after": 1}]})
-    result = cli(church, "revert", str(applied.run_id))
+    result = cli(church, "revert", str(applied.run_id), "--yes")
     assert result.exit_code == 1, result.output
     said = " ".join(result.output.split())
     assert "Rock refused pcosync's REST key" in said and "pcosync check" in said
@@ -118,5 +118,7 @@ def test_a_revert_refused_midway_stops_without_counting_anything_as_not_undone(
         assert revert_run.counts["parked"] == 0 and store.parked.list() == []
     finally:
         store.close()
-    assert statuses[OpStatus.APPLIED] == 1 and statuses[OpStatus.FAILED] == 1
-    assert statuses[OpStatus.SKIPPED] == 2
+    # writes run side by side: the ones already sent when the key was refused are refused
+    # too (failed); none is left in doubt, none parked
+    assert statuses[OpStatus.APPLIED] == 1 and statuses[OpStatus.FAILED] >= 1
+    assert statuses[OpStatus.FAILED] + statuses[OpStatus.SKIPPED] == 3
