@@ -26,6 +26,8 @@ from pcosync.adapters.common import RejectedRecord
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 from pcosync.app.memberships import MembershipSync, Rosters, membership_inputs
+from pcosync.app.names import name_plan
+from pcosync.app.progress import NO_PROGRESS, Progress
 from pcosync.app.safety import for_population
 from pcosync.domain.fields import FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
@@ -73,8 +75,6 @@ SERVICES_MARK = "pco.services_people"
 NO_THRESHOLDS = GateConfig(
     create=Threshold(None, None), update=Threshold(None, None), remove=Threshold(None, None)
 )
-
-Progress = Callable[[str], None]
 
 
 class InDoubt(PcoSyncError):
@@ -147,6 +147,7 @@ class SyncOptions:
     full: bool = False
     dry_run: bool = False
     hold: bool = False
+    hold_reason: str | None = None  # issue 15: why it is held, when not --hold
 
 
 @dataclass
@@ -197,7 +198,7 @@ class PeopleSync:
         self.gate_config = gate_config
         self.lookback = lookback
         self.clock = clock
-        self.progress = progress or (lambda _msg: None)
+        self.progress = progress or NO_PROGRESS  # issue 15: structured progress events
 
     def _side(self, side: Side) -> RockPeople | PcoPeople:
         return self.rock if side is Side.ROCK else self.pco
@@ -219,22 +220,26 @@ class PeopleSync:
             await self.rock.prepare()
             if not opts.dry_run:
                 await self._settle_in_doubt(summary)
-            self.progress("Reading Planning Center and Rock")
+            self.progress.phase("Reading Planning Center and Rock", unit="requests")
             obs = await self._observe(full, pco_mark, rock_mark)
             self._park_rejected(run.id, obs.rejected, summary)
             if not opts.dry_run:
                 await self._follow_merges(full, pco_mark, obs, summary)
             rosters = await self._read_rosters(summary, dry_run=opts.dry_run)
             links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
-            self.progress("Matching and planning")
-            plan, fresh = await self._plan(
-                full, obs, links, summary, record=not opts.dry_run, rosters=rosters
-            )
+            self.progress.phase("Matching and planning")
+            # issue 15: a dry run records its match issues too, so `people issues` agrees
+            # with its "Match issues: N" (findings in our own store, not writes)
+            plan, fresh = await self._plan(full, obs, links, summary, record=True, rosters=rosters)
+            name_plan(store, plan, obs.rock, obs.pco)  # issue 15: names for output
             summary.planned = len(plan.operations)
             summary.conflicts = len(plan.conflicts)
             decision = self._gate(plan, links, obs, full)
             if opts.hold:
-                decision.append("Held on request (--hold): review it, then approve or reject.")
+                decision.append(
+                    opts.hold_reason
+                    or "Held on request (--hold): review it, then approve or reject."
+                )
             if opts.dry_run:
                 store.journal.record(run.id, plan.operations)
                 store.journal.record_conflicts(run.id, plan.conflicts)
@@ -248,7 +253,7 @@ class PeopleSync:
                 summary.hold_reasons = decision
                 summary.status = RunStatus.HELD
             else:
-                self.progress(f"Applying {len(plan.operations)} changes")
+                self.progress.phase("Writing changes", total=len(plan.operations))
                 for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
                     store.parked.resolve(side, key)
                 await self._apply(run.id, plan, fresh, summary)
@@ -452,7 +457,7 @@ class PeopleSync:
         """Both rosters of every linked team position (None without any group link)."""
         if self.memberships is None or not self.memberships.has_links():
             return None
-        self.progress("Reading team rosters")
+        self.progress.phase("Reading team rosters", unit="requests")
         rosters = await self.memberships.read(dry_run=dry_run, sweep=self.pco.sweep)
         summary.notes.extend(rosters.skipped)
         return rosters
@@ -688,6 +693,8 @@ class PeopleSync:
 
     @staticmethod
     def _count_planned(plan: SyncPlan, summary: RunSummary) -> None:
+        # issue 15: a dry or held run counts the links it would make (fresh matches, creates)
+        summary.linked = len({op.ref for op in plan.operations if op.ref.link_id is None})
         for op in plan.operations:
             if op.kind is OpKind.CREATE:
                 summary.created[op.side.value] += 1
@@ -789,6 +796,7 @@ class PeopleSync:
                         )
                     finally:
                         done[op.seq].set()
+                        self.progress.advance()  # issue 15
                 if after_person is not None:
                     after_person(ref, applied, link_of)
 
@@ -846,7 +854,7 @@ class PeopleSync:
     def _fail(self, run_id: int, op: Operation, exc: BaseException, summary: RunSummary) -> None:
         message = _safe(exc)
         side_label = op.side.label
-        who = op.ref.describe()
+        who = op.ref.label()  # issue 15: names first (a parked reason is read by people)
         reason = f"Could not {op.kind.value} on {side_label} for {who}: {message}"
         if isinstance(exc, RetriesExhausted | TransportError):
             reason += " (a temporary problem: it will be retried on the next run)"

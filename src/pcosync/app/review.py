@@ -127,10 +127,10 @@ def _op_why(op: Operation) -> str:
 
 def _label(ref: PersonRef, person: Person | None) -> str:
     """The admin reads a name first; the ids tell the records apart."""
-    if person is None:
-        return ref.describe()
+    if ref.name or person is None:  # issue 15: the name recorded with the operation
+        return ref.label()
     name = " ".join(p for p in (person.nickname or person.first_name, person.last_name) if p)
-    return f"{name} ({ref.describe()})" if name else ref.describe()
+    return ref.named(name or None).label()
 
 
 def review(store: Store, run_id: int) -> RunReview:
@@ -241,10 +241,10 @@ async def _revalidate(
             else store.links.by_pco(str(source_id))
         )
         if linked is not None:
-            return None, f"{op.ref.describe()} was linked after the run was held ({linked.id})"
+            return None, f"{op.ref.label()} was linked after the run was held ({linked.id})"
         found = await sync._side(op.side).find_by_link_hint(source_id)  # type: ignore[arg-type]
         if found:
-            return None, f"{op.side.label} already has a record for {op.ref.describe()}"
+            return None, f"{op.side.label} already has a record for {op.ref.label()}"
         return op, None
     if op.kind is OpKind.LINK and op.ref.link_id is None:
         assert op.ref.rock_id is not None and op.ref.pco_id is not None
@@ -261,7 +261,7 @@ async def _revalidate(
     assert target is not None
     now = await sync._side(op.side).fetch_one(target)
     if now is None:
-        return None, f"the {op.side.label} record of {op.ref.describe()} no longer exists"
+        return None, f"the {op.side.label} record of {op.ref.label()} no longer exists"
     kept: dict[FieldName, Change] = {}
     for name, (before, after) in op.changes.items():
         spec = FIELD_SPECS[name]
@@ -277,7 +277,7 @@ async def _revalidate(
                     op.side,
                     op.ref,
                     name,
-                    f"{spec.label} of {op.ref.describe()} in {op.side.label} changed after the "
+                    f"{spec.label} of {op.ref.label()} in {op.side.label} changed after the "
                     "run was held, so the newer value was kept (the next sync merges it).",
                 )
             )
@@ -372,7 +372,9 @@ async def approve(
             store.journal.mark_skipped(run_id, j.seq, "left out when the run was approved")
         await sync.rock.prepare()
         ready: list[Operation] = []
+        sync.progress.phase("Checking the plan against what is there now", total=len(chosen))
         for j in chosen:
+            sync.progress.advance()  # issue 15: progress
             op, why = await _revalidate(sync, j.operation, result.stale)
             if op is None:
                 store.journal.mark_skipped(run_id, j.seq, f"not applied: {why}")
@@ -380,6 +382,7 @@ async def approve(
                 continue
             ready.append(op)
         summary.planned = len(ready)
+        sync.progress.phase("Writing changes", total=len(ready))  # issue 15: progress
         applied, link_of = await sync.apply_operations(
             run_id, ready, summary, await _fresh_aliases(sync, ready)
         )
@@ -492,12 +495,14 @@ async def revert(sync: PeopleSync, run_id: int) -> RevertResult:
                 seq += 1
         store.journal.record(run.id, ops)
         window = (original.started_at, original.ended_at)
+        sync.progress.phase("Undoing the run", total=len(ops))  # issue 15: progress
         for op in ops:
             await _apply_revert_op(sync, run.id, op, window, summary)
+            sync.progress.advance()
         for op in applied:
             if op.kind is OpKind.CREATE:
                 result.kept.append(
-                    f"The {op.side.label} person made for {op.ref.describe()} was unlinked and "
+                    f"The {op.side.label} person made for {op.ref.label()} was unlinked and "
                     f"kept (pcosync never deletes people); archive or remove them in "
                     f"{op.side.label} by hand if they should go. While the other record is in "
                     "scope, the next sync may match them again."
@@ -603,7 +608,7 @@ async def _apply_revert_op(
             restored = await sync.pco.set_active(target, True, unless_inactivated_after=window[1])
             if restored.get("left_alone"):
                 message = (
-                    f"{op.ref.describe()} was made inactive in Planning Center again after the "
+                    f"{op.ref.label()} was made inactive in Planning Center again after the "
                     "run; left inactive."
                 )
                 store.journal.mark_skipped(run_id, op.seq, message)
@@ -614,7 +619,7 @@ async def _apply_revert_op(
             store.journal.mark_skipped(run_id, op.seq, f"{op.kind.value} is not reverted here")
     except (ApiError, SyncDataError) as exc:
         message = (
-            f"Could not revert {op.kind.value} on {op.side.label} for {op.ref.describe()}: "
+            f"Could not revert {op.kind.value} on {op.side.label} for {op.ref.label()}: "
             f"{_safe(exc)}"
         )
         store.journal.mark_failed(run_id, op.seq, message)

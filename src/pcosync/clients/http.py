@@ -174,6 +174,9 @@ class HeaderPacedRateLimiter:
         self._slots: list[Slot] = []
         self._paused_until = 0.0
         self.waited_seconds = 0.0
+        # told how long the limiter is about to wait (e.g. to show "waiting on the rate
+        # limit"); the limiter is shared per login, so add and remove, never replace
+        self.on_wait: list[Callable[[float], None]] = []
 
     def _in_window(self, now: float) -> int:
         self._slots = [s for s in self._slots if s.expires > now]
@@ -195,6 +198,8 @@ class HeaderPacedRateLimiter:
                 wait = (min(finite) - now) if finite else 0.05
             wait = max(wait, 0.001)
             self.waited_seconds += wait
+            for listener in list(self.on_wait):
+                listener(wait)
             await self.clock.sleep(wait)
 
     def release(self, slot: Slot, response: httpx.Response | None) -> None:

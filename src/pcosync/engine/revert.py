@@ -66,7 +66,7 @@ def plan_revert(
                     op.side,
                     op.ref,
                     None,
-                    f"The {where} person created for {op.ref.describe()} stays: pcosync never "
+                    f"The {where} person created for {op.ref.label()} stays: pcosync never "
                     "deletes people. Unlink or archive them by hand if they should go.",
                 )
             )
@@ -100,8 +100,8 @@ def plan_revert(
                         op.side,
                         op.ref,
                         None,
-                        f"{where} membership of {op.ref.describe()} in "
-                        f"{op.group.describe()} was left alone: it is {state} now.",
+                        f"{where} membership of {op.ref.label()} in "
+                        f"{op.group.label()} was left alone: it is {state} now.",
                     )
                 )
                 continue
@@ -120,7 +120,7 @@ def plan_revert(
                     op.side,
                     op.ref,
                     None,
-                    f"The {where} record of {op.ref.describe()} no longer exists.",
+                    f"The {where} record of {op.ref.label()} no longer exists.",
                 )
             )
             continue
@@ -138,7 +138,7 @@ def plan_revert(
                         op.side,
                         op.ref,
                         name,
-                        f"{spec.label} of {op.ref.describe()} in {where} was changed again "
+                        f"{spec.label} of {op.ref.label()} in {where} was changed again "
                         "after this run, so the newer value was kept.",
                     )
                 )
