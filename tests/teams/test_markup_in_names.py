@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from pcosync.cli.main import app
 from pcosync.store import RunStatus
+from tests.sync.people_helpers import contested
 from tests.teams.conftest import TeamsChurch
 from tests.teams.test_membership_sync import (
     BAND,
@@ -26,7 +27,6 @@ LAST = "[link=https://evil.example]Click[/link]"  # was rendered as a link
 NICK = "[bold red]Sunny"
 EMOJI = ":thumbs_up: Lee"
 GROUP = "[b]Drummers[/b] :fire:"
-PERSON_RECORD_TYPE = "36CF10D6-C695-413D-8E7C-4546EFEF385E"
 
 
 def flat(text: str) -> str:
@@ -49,61 +49,6 @@ def _pco(tc: TeamsChurch) -> httpx.Client:
     return httpx.Client(base_url=tc.c.pco_url, auth=(tc.c.app_id, tc.c.secret))
 
 
-def _contested(tc: TeamsChurch, position: str) -> str:
-    """A new Planning Center person, serving, and two Rock people with their email and last
-    name (duplicates): the sync cannot link them safely and opens a match issue naming all."""
-    email, last = "quill.twins@example.org", "Quill"
-    with _pco(tc) as http:
-        made = http.post(
-            "/people/v2/people",
-            json={
-                "data": {"type": "Person", "attributes": {"first_name": "Ada", "last_name": last}}
-            },
-        )
-        made.raise_for_status()
-        pid = made.json()["data"]["id"]
-        http.post(
-            f"/people/v2/people/{pid}/emails",
-            json={
-                "data": {
-                    "type": "Email",
-                    "attributes": {"address": email, "location": "Home", "primary": True},
-                }
-            },
-        ).raise_for_status()
-        tc.c.pco_control(f"services/people/{pid}", {})
-        http.post(
-            f"/services/v2/service_types/{BAND_SERVICE_TYPE}/team_positions/{position}"
-            "/person_team_position_assignments",
-            json={
-                "data": {
-                    "type": "PersonTeamPositionAssignment",
-                    "attributes": {"person_id": int(pid)},
-                }
-            },
-        ).raise_for_status()
-    person_type = tc.c.rock_get(
-        "/api/DefinedValues", **{"$filter": f"Guid eq guid'{PERSON_RECORD_TYPE}'"}
-    )[0]["Id"]
-    with httpx.Client(
-        base_url=tc.c.rock_url, headers={"Authorization-Token": tc.c.api_key}
-    ) as http:
-        for nick in (EMOJI, "[/]Ada"):  # the same first name: nothing vetoes the match
-            http.post(
-                "/api/People",
-                json={
-                    "FirstName": "Ada",
-                    "NickName": nick,
-                    "LastName": last,
-                    "Email": email,
-                    "IsSystem": False,
-                    "Gender": 2,
-                    "RecordTypeValueId": person_type,
-                },
-            ).raise_for_status()
-    return str(pid)
-
-
 def _with_phone_and_email(tc: TeamsChurch) -> list[tuple[str, int]]:
     out = []
     for pco_id, rock_id in sorted(links(tc).items()):
@@ -118,7 +63,9 @@ def test_every_printing_command_shows_markup_in_names_literally(tc: TeamsChurch)
     groups = imported(tc)
     position = team_positions(tc, BAND)[0]
     group = groups[f"TeamPosition:{position}"]
-    twin = _contested(tc, position)  # duplicates in Rock: the first sync cannot link them
+    twin = contested(
+        tc.c, BAND_SERVICE_TYPE, position, (EMOJI, "[/]Ada")
+    )  # duplicates in Rock: the first sync cannot link them
     first = tc.c.sync()
     assert first.match_issues == 1, first.as_dict()
     (pco_id, rock_id), (bad_pco, bad_rock) = _with_phone_and_email(tc)[:2]
