@@ -62,6 +62,12 @@ def test_a_dry_run_counts_the_links_and_issues_it_would_make(church: Church) -> 
     assert _linked(church) == []  # and wrote nothing
     real = church.sync()
     assert real.linked == dry["linked"] and real.match_issues == 1
+    _, pco_id = _linked(church)[0]
+    name = _name_of(church, pco_id)
+    church.pco_control(f"people/{pco_id}", {"middle_name": "Summarised"})
+    summary = cli(church, "sync")
+    assert summary.exit_code == 0, summary.output
+    assert f"People changed: {name}." in flat(summary.output)  # the summary names them
 
 
 # ---------------------------------------------------------------------------- names
@@ -100,7 +106,7 @@ def test_runs_show_people_links_and_revert_name_people_first(church: Church) -> 
 
     reverted = cli(church, "revert", str(run.run_id))
     assert reverted.exit_code in (0, 3), reverted.output
-    assert other in flat(reverted.output) or "reverted run" in reverted.output
+    assert f"People changed: {other}" in flat(reverted.output)  # the revert's list, by name
     store = church.store()
     try:
         latest = store.runs.list(1)[0]

@@ -180,8 +180,12 @@ class PcoMemberships:
         pos, person = position_id(group), str(person_id)
         async with self._team_write(team):
             existing = await self._current(team, pos, person)
-            if existing:
-                return {"assignment_id": existing[0].id, "created": False}
+            if existing:  # e.g. a retry after the permission write was refused: raise it now
+                out: dict[str, Any] = {"assignment_id": existing[0].id, "created": False}
+                raised = await self._grant(group, person)
+                if raised is not None:
+                    out["services_permission"] = {"before": raised[0], "after": raised[1]}
+                return out
             if self._services_people is not None and person not in self._services_people:
                 await self.client.add_person_to_services(person)  # spec §5.5: needed first
                 self._services_people.add(person)
@@ -200,7 +204,7 @@ class PcoMemberships:
                 )
             team.assignments.append(created)
         raised = await self._grant(group, person)
-        out: dict[str, Any] = {"assignment_id": created.id, "created": True}
+        out = {"assignment_id": created.id, "created": True}
         if raised is not None:
             out["services_permission"] = {"before": raised[0], "after": raised[1]}
         return out

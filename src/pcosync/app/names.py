@@ -68,6 +68,29 @@ class PeopleNames:
         return ref if ref.name else ref.named(self.of(ref))
 
 
+def link_owner(store: Store, link_id: int) -> str:
+    """Whose a link is, for a note: "Jane Doe (link 12)", or "link 12" without a name."""
+    names = PeopleNames.from_store(store, [link_id])
+    name = names.by_link.get(link_id)
+    return f"{name} (link {link_id})" if name else f"link {link_id}"
+
+
+def changed_people(store: Store, run_id: int, *, limit: int = 6) -> tuple[list[str], int]:
+    """Who a run wrote (or would write) about, by name, first ``limit``; and how many."""
+    seen: dict[tuple[int | None, str | None], str] = {}
+    fallback = None
+    for j in store.journal.list(run_id):
+        ref = j.operation.ref
+        key = (ref.rock_id, ref.pco_id)
+        if key in seen:
+            continue
+        if not ref.name and fallback is None:
+            fallback = PeopleNames.from_store(store)
+        seen[key] = ref.name or (fallback.of(ref) if fallback else None) or ref.ids()
+    names = sorted(seen.values(), key=str.casefold)
+    return names[:limit], len(names)
+
+
 def record_label(
     side: Side, record_key: str, names: PeopleNames, groups: Mapping[str, GroupLink]
 ) -> str | None:

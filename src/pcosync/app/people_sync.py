@@ -26,7 +26,7 @@ from pcosync.adapters.common import RejectedRecord
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 from pcosync.app.memberships import MembershipSync, Rosters, membership_inputs
-from pcosync.app.names import name_plan
+from pcosync.app.names import link_owner, name_plan
 from pcosync.app.progress import NO_PROGRESS, Progress
 from pcosync.app.safety import for_population
 from pcosync.domain.fields import FieldName, FieldValue
@@ -428,9 +428,9 @@ class PeopleSync:
                     self._repoint(link, rock_id=int(survivor), summary=summary)
                 elif survivor is None:
                     self.store.links.set_status(link.id, LinkStatus.ORPHANED)
-                    summary.notes.append(
+                    summary.notes.append(  # issue 15: whose link, by name
                         f"Rock person {link.rock_person_id} no longer exists (deleted, not "
-                        f"merged); link {link.id} is no longer synced."
+                        f"merged); {link_owner(self.store, link.id)} is no longer synced."
                     )
 
     def _repoint(
@@ -443,8 +443,9 @@ class PeopleSync:
     ) -> None:
         try:
             self.store.links.repoint(link.id, pco_person_id=pco_id, rock_person_id=rock_id)
-            summary.notes.append(
-                f"Link {link.id} followed a merge ({'Planning Center' if pco_id else 'Rock'})."
+            summary.notes.append(  # issue 15: whose link, by name
+                f"The link of {link_owner(self.store, link.id)} followed a merge in "
+                f"{'Planning Center' if pco_id else 'Rock'}."
             )
         except LinkConflict as exc:
             # both duplicates were synced: the survivor already has a link of its own
@@ -979,8 +980,9 @@ class PeopleSync:
             self.store.links.repoint(link_id, rock_person_id=int(survivor))
         else:
             self.store.links.repoint(link_id, pco_person_id=str(survivor))
-        summary.notes.append(
-            f"Link {link_id} followed a merge in {side.label} ({gone} → {survivor})."
+        summary.notes.append(  # issue 15: whose link, by name
+            f"The link of {link_owner(self.store, link_id)} followed a merge in {side.label} "
+            f"({gone} → {survivor})."
         )
         return survivor
 

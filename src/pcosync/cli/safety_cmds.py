@@ -15,7 +15,7 @@ from rich.table import Table
 
 from pcosync.app import parked as parked_ops
 from pcosync.app.context import open_connection, open_store
-from pcosync.app.names import PeopleNames, record_label
+from pcosync.app.names import PeopleNames, changed_people, record_label
 from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.review import ApproveResult, RevertResult, ReviewError, approve, reject, review
 from pcosync.app.review import revert as revert_run
@@ -44,6 +44,15 @@ def _ids(text: str | None) -> set[int] | None:
             f"Operation numbers are comma-separated integers, e.g. 3,7,12 (got {esc(repr(text))})."
         )
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _people(ctx: typer.Context, run_id: int) -> tuple[list[str], int]:
+    """Who a run was about, by name, for its summary."""
+    store = open_store(settings_for(ctx))
+    try:
+        return changed_people(store, run_id)
+    finally:
+        store.close()
 
 
 def _who() -> str:
@@ -135,7 +144,7 @@ def approve_command(
         out["left_out"] = result.left_out
         typer.echo(json.dumps(out))
     else:
-        print_summary(summary)
+        print_summary(summary, _people(ctx, summary.run_id))
         if result.left_out:
             console.print(f"Left out as asked: operations {', '.join(map(str, result.left_out))}")
     raise typer.Exit(summary.exit_code)
@@ -208,7 +217,7 @@ def revert_command(
         typer.echo(json.dumps(out))
     else:
         console.print(f"Run {summary.run_id} reverted run {result.reverted_run}.")
-        print_summary(summary)
+        print_summary(summary, _people(ctx, summary.run_id))
     raise typer.Exit(summary.exit_code)
 
 

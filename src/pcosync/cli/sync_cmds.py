@@ -26,7 +26,7 @@ from pcosync.app.first_sync import (
     first_plan_lines,
     is_first_sync,
 )
-from pcosync.app.names import PeopleNames, name_of, record_label
+from pcosync.app.names import PeopleNames, changed_people, name_of, record_label
 from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.people_sync import RunSummary, SyncOptions
 from pcosync.app.review import approve, reject
@@ -94,7 +94,8 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
 # ---------------------------------------------------------------------------- sync
 
 
-def print_summary(summary: RunSummary) -> None:
+def print_summary(summary: RunSummary, people: tuple[list[str], int] | None = None) -> None:
+    """The run's counts, then who it was about (by name), its reasons and notes."""
     label = {
         "done": "[green]done[/green]",
         "partial": "[yellow]partial: some records were parked[/yellow]",
@@ -140,6 +141,11 @@ def print_summary(summary: RunSummary) -> None:
         f"{links}: {summary.linked}   {settled}: {summary.conflicts}   "
         f"Parked: {summary.parked}   Match issues: {summary.match_issues}"
     )
+    if people is not None and people[1]:
+        shown, total = people
+        more = f" and {total - len(shown)} more" if total > len(shown) else ""
+        who = "People it would change" if verb else "People changed"
+        console.print(f"{who}: {esc(', '.join(shown))}{more}.")
     for reason in summary.hold_reasons:
         console.print(f"  [yellow]•[/yellow] {esc(reason)}")
     for note in summary.notes:
@@ -179,7 +185,7 @@ def sync_command(
         )
         raise typer.Exit(0)
     else:
-        print_summary(summary)
+        print_summary(summary, outcome.people)
         for line in outcome.after:
             console.print(esc(line))
     raise typer.Exit(summary.exit_code)
@@ -190,6 +196,7 @@ class SyncOutcome:
     summary: RunSummary
     after: list[str] = field(default_factory=list)  # said after the summary
     rejected: bool = False  # a first sync the admin said no to
+    people: tuple[list[str], int] | None = None  # who the run was about, by name
 
 
 def interactive() -> bool:
@@ -220,7 +227,7 @@ def _sync(ctx: typer.Context, options: SyncOptions, *, quiet: bool, yes: bool) -
                 if latest and latest[0].status is RunStatus.FAILED:
                     await notify_failure(settings, latest[0].id, exc)
                 raise
-            outcome = SyncOutcome(summary)
+            outcome = SyncOutcome(summary, people=changed_people(conn.store, summary.run_id))
             if not summary.dry_run:
                 await notify_run(settings, summary)
             elif first:
@@ -247,7 +254,7 @@ async def _first_sync_asked(conn: Connection, held: RunSummary, view: ProgressVi
         async with view.pumping():
             result = await approve(conn.people, held.run_id, by=who())
     await notify_run(conn.settings, result.summary)
-    return SyncOutcome(result.summary)
+    return SyncOutcome(result.summary, people=changed_people(conn.store, held.run_id))
 
 
 def who() -> str:
