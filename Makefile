@@ -12,11 +12,12 @@ LOG    := $(VENV)/install.log
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Setting up $(VENV): the first time only, about a minute (log: $(LOG))"
-	@set -o pipefail; \
+	@set -o pipefail; tty=$$([ -t 1 ] && echo 1 || echo 0); \
 	{ $(BIN)/python -m pip install --upgrade pip && \
 	  $(BIN)/python -m pip install -e '.[dev]'; } > >(tee $(LOG) | \
-	  awk '/^ *(Collecting|Downloading|Processing|Building|Installing|Successfully)/ \
-	       { printf "\r\033[K  %.72s", $$0; fflush() } END { printf "\r\033[K" }') 2>&1 \
+	  awk -v tty=$$tty '/^ *(Collecting|Downloading|Processing|Building|Installing)/ \
+	       { if (tty) printf "\r\033[K  %.72s", $$0; fflush() } \
+	       END { if (tty) printf "\r\033[K" }') 2>&1 \
 	|| { sleep 1; echo; echo "Setting up $(VENV) failed. The end of $(LOG):"; \
 	     tail -n 30 $(LOG); exit 1; }
 	@sleep 0.2; echo "  ready."

@@ -200,8 +200,10 @@ def run_demo(
         demo = Demo(pco_url, rock_url, DEFAULT_APP_ID, DEFAULT_SECRET, DEFAULT_API_KEY, config)
         ok = _story(demo, tricky_names)
     console.print(
-        f"\nDone in {time.monotonic() - started:.0f} s. What you saw, and how to run it on your "
-        "own Rock and Planning Center: docs/demo.md and docs/operations.md.",
+        f"\nDone in {time.monotonic() - started:.0f} s. The record of every run stays: "
+        f"[bold]pcosync --config {esc(work / 'pcosync.toml')} runs show 2[/bold] shows the "
+        "second sync in full. What you saw, and how to run pcosync on your own Rock and "
+        "Planning Center: docs/demo.md and docs/operations.md.",
         highlight=False,
     )
     return 0 if ok else 1

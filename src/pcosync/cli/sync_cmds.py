@@ -459,7 +459,7 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
                     j.seq,
                     j.status.value,
                     op.side.label,
-                    f"{op.kind.value} ({op.reason.value})",
+                    f"{op.kind.value.replace('_', ' ')}: {_why(op.reason.value)}",
                     named(names.of(op.ref), op.ref.ids()),
                     changes,
                 )
@@ -489,6 +489,22 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
             who = named(record_label(side, p.record_key, names, groups), p.record_key)
             table.add_row(*cells(side.label, who, p.reason, p.retry_count))
         console.print(table)
+
+
+# why an operation is in the plan, in a few words (runs show)
+WHY = {
+    "edit": "edited on the other side",
+    "conflict_winner": "conflict, later edit won",
+    "new_link": "new link",
+    "new_member": "added on the other side",
+    "created": "only on the other side",
+    "revert": "undo",
+    "left_every_team": "left every team",
+}
+
+
+def _why(reason: str) -> str:
+    return WHY.get(reason, reason.replace("_", " "))
 
 
 def _group_name(group: GroupRef | None, groups: Mapping[str, GroupLink]) -> str:

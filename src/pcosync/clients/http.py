@@ -17,8 +17,10 @@ httpx's own INFO line carries the full URL, query values included (an OData ``$f
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -253,6 +255,13 @@ class RequestStats:
     server_errors: int = 0
 
 
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once: loading the CA bundle costs about 0.1 s of
+    CPU, and a command (the demo, a test) opens dozens of clients."""
+    return httpx.create_ssl_context()
+
+
 class ApiHttpClient:
     """One API's HTTP client: auth, base URL, limiter, retry policy and classifier."""
 
@@ -286,6 +295,7 @@ class ApiHttpClient:
             headers=dict(headers or {}),
             timeout=timeout,
             transport=transport,
+            verify=shared_ssl_context(),
             limits=httpx.Limits(
                 max_connections=max_in_flight, max_keepalive_connections=max_in_flight
             ),
