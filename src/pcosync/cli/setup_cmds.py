@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
@@ -70,7 +71,7 @@ _LABELS = {
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 class _Prompt(Prompt):
@@ -117,7 +118,7 @@ def _campus_table(pairs: list[CampusPair]) -> Table:
             MatchKind.SAME_NAME: Text("same name", style="green"),
             MatchKind.SIMILAR_NAME: Text("similar name: please check", style="yellow"),
         }.get(p.kind, Text("not matched: map by hand", style="red"))
-        table.add_row(rock, pco, how)
+        table.add_row(Text(rock), Text(pco), how)  # names from the APIs: never markup
     return table
 
 
@@ -208,7 +209,7 @@ def _init_non_interactive(opts: InitOptions, console: Console) -> int:
     pco_url, pco_note = normalize_url(opts.pco_url or DEFAULT_PCO_URL, "--pco-url")
     for note in (rock_note, pco_note):
         if note:
-            console.print(note)
+            console.print(Text(note))
     plan = InitPlan(
         config_path=path,
         rock_url=rock_url,
@@ -222,7 +223,9 @@ def _init_non_interactive(opts: InitOptions, console: Console) -> int:
         every_minutes=opts.every_minutes,
         notify=_notify_given(opts),
     )
-    console.print(f"Checking Rock RMS at {plan.rock_url} and Planning Center at {plan.pco_url}…")
+    console.print(
+        Text(f"Checking Rock RMS at {plan.rock_url} and Planning Center at {plan.pco_url}…")
+    )
     (rock_checks, rock_facts), (pco_checks, pco_facts) = asyncio.run(_verify_both(plan))
     print_checks(console, rock_checks + pco_checks)
     if rock_facts is None or pco_facts is None or not all_passed(rock_checks + pco_checks):
@@ -367,8 +370,10 @@ def _report_written(
     _report_brakes(plan, outcome, console)
     config_flag = f" --config {plan.config_path}" if plan.config_path != find_config() else ""
     console.print(
-        f"Next: run `pcosync{config_flag} check`, then `pcosync{config_flag} sync --dry-run` "
-        f"to see the first sync's plan, and `pcosync{config_flag} sync`."
+        Text(
+            f"Next: run `pcosync{config_flag} check`, then `pcosync{config_flag} sync --dry-run` "
+            f"to see the first sync's plan, and `pcosync{config_flag} sync`."
+        )
     )
 
 
@@ -430,7 +435,7 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
     console.rule("pcosync setup")
     console.print(
         "This connects pcosync to Rock RMS and Planning Center, checks the permissions the "
-        f"sync needs, and writes {path}. Secrets are typed hidden and never shown."
+        f"sync needs, and writes {escape(str(path))}. Secrets are typed hidden and never shown."
     )
     if (
         path.exists()
@@ -461,7 +466,7 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
             rock_url = None
             continue
         if note:
-            console.print(note)
+            console.print(Text(note))
         if not (rock_key and attempt == 0):
             rock_key = _ask_secret(console, "Rock REST key", rock_key)
         else:
@@ -499,7 +504,7 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
             pco_url = DEFAULT_PCO_URL
             continue
         if note:
-            console.print(note)
+            console.print(Text(note))
         if not (app_id and secret and attempt == 0):
             app_id = _ask_secret(console, "Planning Center application id", app_id)
             secret = _ask_secret(console, "Planning Center secret", secret)
