@@ -1,15 +1,26 @@
-# Two commands: `make demo` and `make test`. Each sets up .venv first.
+# Two commands: `make demo` and `make test`. Each sets up .venv first (quietly: pip's own
+# output goes to .venv/install.log, and is shown only when setting up fails).
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOG    := $(VENV)/install.log
 
 .PHONY: venv test demo lint typecheck format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "Setting up $(VENV): the first time only, about a minute (log: $(LOG))"
+	@set -o pipefail; tty=$$([ -t 1 ] && echo 1 || echo 0); \
+	{ $(BIN)/python -m pip install --upgrade pip && \
+	  $(BIN)/python -m pip install -e '.[dev]'; } > >(tee $(LOG) | \
+	  awk -v tty=$$tty '/^ *(Collecting|Downloading|Processing|Building|Installing)/ \
+	       { if (tty) printf "\r\033[K  %.72s", $$0; fflush() } \
+	       END { if (tty) printf "\r\033[K" }') 2>&1 \
+	|| { sleep 1; echo; echo "Setting up $(VENV) failed. The end of $(LOG):"; \
+	     tail -n 30 $(LOG); exit 1; }
+	@sleep 0.2; echo "  ready."
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -18,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/pcosync demo
+	@$(BIN)/pcosync demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

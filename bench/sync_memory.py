@@ -26,6 +26,7 @@ import httpx
 from bench.sync_initial import free_port, wait_for
 from pcosync.app.context import open_connection
 from pcosync.app.people_sync import SyncOptions
+from pcosync.app.progress import PhaseStarted, Progress, ProgressEvent
 from pcosync.config import load_settings, write_settings
 from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET
 from pcosync.emulators.rock.app import DEFAULT_API_KEY
@@ -70,10 +71,11 @@ def main() -> None:
         started = time.perf_counter()
 
         async def go() -> dict[str, object]:
-            async with open_connection(
-                load_settings(config),
-                progress=lambda m: phases.append((m, time.perf_counter() - started)),
-            ) as conn:
+            def phase(event: ProgressEvent) -> None:
+                if isinstance(event, PhaseStarted):
+                    phases.append((event.name, time.perf_counter() - started))
+
+            async with open_connection(load_settings(config), progress=Progress(phase)) as conn:
                 summary = await conn.people.run(SyncOptions(dry_run=True))
                 return summary.as_dict()
 

@@ -19,6 +19,11 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from pcosync.domain.services import (
+    DEFAULT_SERVICES_PERMISSION,
+    SERVICES_PERMISSIONS,
+    parse_permission,
+)
 from pcosync.errors import ConfigError
 
 Direction = Literal["both", "rock_to_pco", "pco_to_rock", "off"]
@@ -132,6 +137,13 @@ class SafetySettings(_Section):
     drop_percent: float = Field(20.0, ge=0, le=100)
 
 
+class ScheduleSettings(_Section):
+    """``[schedule]``: how often a sync should run. ``pcosync init`` prints the cron line
+    that does it; the future ``pcosync serve`` will use this value itself."""
+
+    every_minutes: int = Field(15, ge=1, le=24 * 60)
+
+
 class SmtpSettings(_Section):
     host: str
     port: int = Field(587, ge=1, le=65535)
@@ -198,7 +210,10 @@ class TeamsSettings(_Section):
     ``tag_groups`` limits that to the tag groups named (by name or id).
     ``inactivate_leavers`` (off by default): a person whose last team position in Planning
     Center a sync takes away is also made inactive in Planning Center People (the API has no
-    Services archive); otherwise they are only unassigned.
+    Services archive); otherwise they are only unassigned. ``services_permission``: the
+    Planning Center Services permission someone the sync assigns to a position gets at least
+    (a linked position may set its own with ``pcosync teams permission``); never lowered.
+    Without a parent group, the import makes a top-level group "Planning Center" (once).
     """
 
     parent_group_id: int | None = Field(None, ge=1)
@@ -207,6 +222,15 @@ class TeamsSettings(_Section):
     tags: bool = False
     tag_groups: list[str] = Field(default_factory=list)
     inactivate_leavers: bool = False
+    services_permission: str = DEFAULT_SERVICES_PERMISSION
+
+    @field_validator("services_permission")
+    @classmethod
+    def _permission(cls, value: str) -> str:
+        level = parse_permission(value)
+        if level is None:
+            raise ValueError(f"must be one of {', '.join(SERVICES_PERMISSIONS)} (got {value!r})")
+        return level
 
 
 class Settings(_Section):
@@ -215,6 +239,7 @@ class Settings(_Section):
     state: StateSettings = StateSettings()
     sync: SyncSettings = SyncSettings()
     safety: SafetySettings = SafetySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     notifications: NotificationSettings = NotificationSettings()
     fields: dict[str, Direction] = Field(default_factory=dict)
     campus_map: list[CampusMapEntry] = Field(default_factory=list)

@@ -4,6 +4,8 @@ Retry decisions are type tests on this tree, never string matching::
 
     PcoSyncError
     ├── ConfigError                  a bad config value: names the key and the file (exit 2)
+    ├── UsageError                   asked for something that is not there or cannot be done
+    │                                as asked (a wrong id): names the thing and the fix (exit 2)
     ├── SyncDataError                a record we cannot write as it is (parked, never dropped)
     │   └── InvalidFieldValue        e.g. a malformed email or an unparseable phone number
     ├── RunInProgress                another process holds the connection's run lease (exit 75)
@@ -65,6 +67,11 @@ class ConfigError(PcoSyncError):
         elif file:
             where = f" ({file})"
         super().__init__(f"{message}{where}")
+
+
+class UsageError(PcoSyncError):
+    """The user asked for something that is not there, or not possible as asked (a mistyped
+    id, a group that is not linked); the message names the thing and how to put it right."""
 
 
 class SyncDataError(PcoSyncError):

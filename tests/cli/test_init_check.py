@@ -429,6 +429,8 @@ def test_interactive_init_answered_by_input(
         "",  # time zone: take the proposal
         "",  # state database: default
         "n",  # keep secrets out of the file?
+        "",  # email addresses to tell: none
+        "",  # every how many minutes: 15
     ]
     result = invoke(
         ["init", "--config", str(cfg)], secrets=secrets, input="\n".join(answers) + "\n"

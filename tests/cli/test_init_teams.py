@@ -79,6 +79,8 @@ def interactive(
         "",  # time zone: the proposal
         "",  # state database: default
         "n",  # secrets stay in the file
+        "",  # email addresses to tell: none
+        "",  # every how many minutes: 15
     ]
 
 
@@ -104,9 +106,9 @@ def test_interactive_parent_group_by_name(
     out = run_interactive(cfg, rock_emulator, pco_emulator, "Serving Teams")
     group = serving_teams(rock_emulator)
     serving_type = type_id(rock_emulator, SERVING_TEAM_GROUP_TYPE)
-    # the campus map comes first, then the question, which says the group must exist
+    # the campus map comes first, then the question, which says what Enter does
     assert out.index("Proposed campus map") < out.index("Rock parent group for imported teams")
-    assert "the import does not create it" in out
+    assert "press Enter and the import makes a top-level group “Planning Center”" in out
     assert f"'Serving Team' (group type Id {serving_type})" in out
     assert f"Teams parent group: 'Serving Teams' (Id {group})" in out
     assert teams_section(cfg) == {

@@ -94,3 +94,45 @@ def test_other_users_and_reset(pco_emulator: RunningEmulator, api: httpx.Client)
     control(url, "reset", {})
     assert control(url, "permissions") == {}
     assert api.get("/services/v2").status_code == 200
+
+
+def test_services_person_permissions_are_read_and_written_as_the_spec_says(
+    pco_emulator: RunningEmulator, api: httpx.Client
+) -> None:
+    """§5.5: ``permissions`` is shown on the Services person and is update-assignable; a
+    person added to Services (the PersonApp) starts at the lowest level; there is no create."""
+    person = api.post("/people/v2/people", json=_person_body("Newcomer")).json()["data"]
+    pid = person["id"]
+    assert api.get(f"/services/v2/people/{pid}").status_code == 404  # not in Services yet
+    apps = api.get("/people/v2/apps").json()["data"]
+    services = next(a["id"] for a in apps if a["attributes"]["name"] == "Services")
+    added = api.post(
+        f"/people/v2/people/{pid}/person_apps",
+        json={"data": {"type": "PersonApp", "attributes": {"app_id": int(services)}}},
+    )
+    assert added.status_code == 201
+    attrs = api.get(f"/services/v2/people/{pid}").json()["data"]["attributes"]
+    assert attrs["permissions"] == "Scheduled Viewer"
+
+    def patch(level: object) -> httpx.Response:
+        return api.patch(
+            f"/services/v2/people/{pid}",
+            json={"data": {"type": "Person", "id": pid, "attributes": {"permissions": level}}},
+        )
+
+    raised = patch("Viewer")
+    assert raised.status_code == 200
+    assert raised.json()["data"]["attributes"]["permissions"] == "Viewer"
+    assert api.get(f"/services/v2/people/{pid}").json()["data"]["attributes"]["permissions"] == (
+        "Viewer"
+    )
+    wrong = patch("Superuser")
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["source"] == {"parameter": "permissions"}
+    # a user below Scheduler cannot write in Services at all
+    control(pco_emulator.url, "permissions", {"services": "Viewer"})
+    assert patch("Editor").status_code == 403
+    control(pco_emulator.url, "permissions", method="DELETE")
+    assert api.get(f"/services/v2/people/{pid}").json()["data"]["attributes"]["permissions"] == (
+        "Viewer"
+    )

@@ -49,7 +49,7 @@ def test_review_shows_a_field_level_diff_grouped_by_person(church: Church) -> No
     doc = json.loads(result.output)
     assert doc["run"]["status"] == "held"
     person = next(p for p in doc["people"] if p["rock_id"] == synced[0].rock_person_id)
-    assert before in person["person"] and f"Rock Id {synced[0].rock_person_id}" in person["person"]
+    assert before in person["person"] and f"Rock {synced[0].rock_person_id}" in person["person"]
     op = person["operations"][0]
     assert op["side"] == "rock" and op["kind"] == "update" and op["status"] == "planned"
     field = next(f for f in op["fields"] if f["field"] == "last_name")

@@ -152,3 +152,26 @@ def test_a_bad_safety_value_names_the_key_and_the_file(church: Church) -> None:
         load_settings(church.config)
     assert "safety.update.percent" in str(caught.value)
     assert str(church.config) in str(caught.value)
+
+
+def test_the_brakes_init_writes_let_a_first_sync_through_and_hold_a_mass_change(
+    church: Church,
+) -> None:
+    """Default [safety] (issue 15): a first sync writes the link id on every linked record,
+    two updates a person, so a count cap would hold every first sync; it is set aside while
+    nobody is synced. Then an update of more than 10 % of the synced people is held."""
+    from pcosync.app.safety import DEFAULT_SAFETY
+
+    configure(church, safety=DEFAULT_SAFETY)
+    first = church.sync()
+    assert first.status is RunStatus.DONE, first.hold_reasons
+    synced = links(church)
+    assert len(synced) * 2 > 50  # more link writes than the cap: set aside on a first sync
+    config = for_population(gate_config_from(load_settings(church.config)), 0)
+    assert config.update.max_count is None and config.remove.max_count == 50
+    many = synced[: len(synced) // 10 + 2]
+    for link in many:
+        church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Bulkedit"})
+    held = church.sync()
+    assert held.status is RunStatus.HELD
+    assert any("above the 10% limit for updates" in r for r in held.hold_reasons)

@@ -56,7 +56,7 @@ def test_link_refuses_ids_that_do_not_exist_or_are_taken(church: Church) -> None
     code, out = _cli(church, "link", str(one.rock_person_id), "999999999")
     assert code == 2 and "no Planning Center person 999999999" in out
     code, out = _cli(church, "link", str(one.rock_person_id), two.pco_person_id)
-    assert code == 1 and "Not linked" in out
+    assert code == 2 and "Not linked" in out and "Unlink it first" in out
     assert {(lk.rock_person_id, lk.pco_person_id) for lk in _links(church)} >= {
         (one.rock_person_id, one.pco_person_id),
         (two.rock_person_id, two.pco_person_id),

@@ -248,18 +248,69 @@ def test_a_group_an_admin_inactivated_stays_inactive(tc: TeamsChurch) -> None:
     assert tc.rock_writes() == writes
 
 
-def test_import_without_a_parent_group_says_what_to_set(tc: TeamsChurch) -> None:
+def test_import_without_a_parent_group_makes_planning_center_once(tc: TeamsChurch) -> None:
     import tomllib
 
     from pcosync.config import write_settings
 
     raw = tomllib.loads(tc.c.config.read_text())
-    del raw["teams"]
+    del raw["teams"]  # what a plain `pcosync init --non-interactive` leaves
     write_settings(tc.c.config, raw)
-    result = tc.cli("teams", "import")
-    assert result.exit_code == 2
-    assert "parent_group_id" in result.output
+    dry = tc.cli("teams", "import", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    said = " ".join(dry.output.split())  # as read, whatever the terminal's width
+    assert "'Planning Center' would be created" in said and "(to be created)" in said
     assert tc.rock_writes() == 0
+    result = tc.cli("teams", "import")
+    assert result.exit_code == 0, result.output
+    tops = [
+        g
+        for g in tc.groups().values()
+        if g["Name"] == "Planning Center" and g["ParentGroupId"] is None
+    ]
+    assert len(tops) == 1, tops
+    top = tops[0]["Id"]
+    said = " ".join(result.output.split())
+    assert f"'Planning Center' (Id {top}) was created" in said
+    assert "parent_group_id" in said  # and how to choose another
+    folders = {ref: gid for gid, ref in tc.attribute("PcoId").items() if ref.startswith("Folder:")}
+    assert folders and {tc.groups()[g]["ParentGroupId"] for g in folders.values()} >= {top}
+    # once: a second import uses it, and so does one with a fresh state database
+    again = tc.cli("teams", "import")
+    assert again.exit_code == 0 and "was created" not in again.output
+    _forget_state(tc)
+    fresh = tc.cli("teams", "import")
+    assert fresh.exit_code == 0, fresh.output
+    assert f"(Id {top}), found in Rock" in " ".join(fresh.output.split())
+    assert [g for g in tc.groups().values() if g["Name"] == "Planning Center"] == tops
+
+
+def _forget_state(tc: TeamsChurch) -> None:
+    """A fresh state database (lost, or a new machine): Rock keeps what the import made."""
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        (tc.c.config.parent / name).unlink(missing_ok=True)
+
+
+def test_a_fresh_state_database_adopts_what_an_earlier_import_made(tc: TeamsChurch) -> None:
+    assert tc.cli("teams", "import").exit_code == 0
+    made = dict(tc.attribute("PcoId"))
+    _forget_state(tc)
+    writes = tc.rock_writes()
+    result = tc.cli("teams", "import")
+    assert result.exit_code == 0, result.output
+    assert f"{len(made)} adopted" in result.output and "created" not in result.output
+    assert tc.attribute("PcoId") == made  # no copy of any group
+    assert tc.rock_writes() == writes  # adopting writes nothing to Rock
+    store = tc.c.store()
+    try:
+        links = {g.rock_group_id: g for g in store.groups.all()}
+    finally:
+        store.close()
+    assert set(links) == set(made)
+    # they are the import's again: a later rename in Planning Center renames them
+    assert all(link.created_by_import for link in links.values())
+    assert tc.cli("teams", "import").exit_code == 0
+    assert tc.rock_writes() == writes
 
 
 def test_a_lost_answer_to_a_create_makes_no_duplicate(tc: TeamsChurch) -> None:

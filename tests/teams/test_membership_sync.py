@@ -497,6 +497,7 @@ def test_a_team_deleted_while_the_run_applies_fails_nothing_but_its_own_write(
     change is parked, the rest goes through; the next run stops the group and settles it."""
     from pcosync.app.context import open_connection
     from pcosync.app.people_sync import SyncOptions
+    from pcosync.app.progress import PhaseStarted, Progress, ProgressEvent
     from pcosync.config import load_settings
 
     groups, position, group = synced_band(tc)
@@ -507,9 +508,11 @@ def test_a_team_deleted_while_the_run_applies_fails_nothing_but_its_own_write(
     tc.add_member(group, linked[band_joiner])
     tc.add_member(groups[f"TeamPosition:{vocals}"], linked[vocals_joiner])
 
-    def progress(message: str) -> None:
-        if message.startswith("Applying"):
+    def listen(event: ProgressEvent) -> None:
+        if isinstance(event, PhaseStarted) and event.name == "Writing changes":
             tc.team_action(int(BAND), "delete")  # someone deletes it in the web UI just now
+
+    progress = Progress(listen)
 
     async def run() -> Any:
         async with open_connection(load_settings(tc.c.config), progress=progress) as conn:

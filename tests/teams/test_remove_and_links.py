@@ -123,10 +123,12 @@ def test_link_links_and_unlink(tc: TeamsChurch) -> None:
             "id": rows[0]["id"],
             "rock_group_id": gid,
             "rock_group_name": "Sound crew",
+            "name": "Production › Sound",  # the team and position, as Planning Center names them
             "pco_id": "TeamPosition:44000010",
             "kind": "team_position",
             "created_by_import": False,
             "status": "active",
+            "services_permission": "Scheduled Viewer",
         }
     ]
     # the import then uses the linked group instead of creating one for that position
@@ -157,8 +159,9 @@ def test_link_refuses_a_deleted_team_and_an_unknown_position(tc: TeamsChurch) ->
     assert result.exit_code == 2
     assert "deleted in Planning Center" in result.output
     result = tc.cli("teams", "link", str(gid), "99999999")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a user mistake: the sentence names it and the fix
     assert "no team position 99999999" in result.output
+    assert "teams import --dry-run" in result.output
     store = tc.c.store()
     try:
         assert store.groups.all() == []

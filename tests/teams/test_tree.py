@@ -9,7 +9,7 @@ import pytest
 from pcosync.app.teams import build_tree, parse_ref, pco_ref, select_folders
 from pcosync.clients.pco.models import PcoFolder, PcoServiceType, PcoTeam, PcoTeamPosition
 from pcosync.domain.identity import GroupKind
-from pcosync.errors import ConfigError
+from pcosync.errors import UsageError
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -56,7 +56,7 @@ def test_folder_selection_by_name_or_id() -> None:
     folders = _church()[0]
     assert select_folders(folders, ["kids"]) == {"Folder:2"}
     assert select_folders(folders, ["1"]) == {"Folder:1"}
-    with pytest.raises(ConfigError, match="Ministries"):
+    with pytest.raises(UsageError, match="Ministries"):
         select_folders(folders, ["Nope"])
 
 

@@ -28,6 +28,7 @@ from pcosync.clients.pco.models import PcoAssignment, PcoTag, PcoTeam
 from pcosync.clients.rock import RockClient
 from pcosync.clients.rock.models import MEMBER_ACTIVE, MEMBER_INACTIVE
 from pcosync.domain import GroupRef, Side
+from pcosync.domain.services import needs_raise, permission_rank
 from pcosync.engine.ports import RecordId
 from pcosync.errors import NotFoundError, SyncDataError, ValidationError
 
@@ -81,6 +82,10 @@ class PcoMemberships:
         self.tag_catalogue: dict[str, PcoTag] | None = None  # live tags by id
         self._person_tags: dict[str, set[str] | None] = {}  # re-read this run; None: no Services
         self._person_locks: dict[str, asyncio.Lock] = {}
+        # the Services permission each linked position gives (by group link id), and the
+        # levels read or set this run (by person)
+        self.permissions: dict[int, str] = {}
+        self._levels: dict[str, str | None] = {}
 
     async def refresh(self, sweep: ServicesSweep | None = None, *, tags: bool = False) -> None:
         """Take the run's sweep (or read it: every team with its positions and assignments,
@@ -175,8 +180,12 @@ class PcoMemberships:
         pos, person = position_id(group), str(person_id)
         async with self._team_write(team):
             existing = await self._current(team, pos, person)
-            if existing:
-                return {"assignment_id": existing[0].id, "created": False}
+            if existing:  # e.g. a retry after the permission write was refused: raise it now
+                out: dict[str, Any] = {"assignment_id": existing[0].id, "created": False}
+                raised = await self._grant(group, person)
+                if raised is not None:
+                    out["services_permission"] = {"before": raised[0], "after": raised[1]}
+                return out
             if self._services_people is not None and person not in self._services_people:
                 await self.client.add_person_to_services(person)  # spec §5.5: needed first
                 self._services_people.add(person)
@@ -194,7 +203,28 @@ class PcoMemberships:
                     team.service_type_id, pos, person, schedule_preference=self.schedule_preference
                 )
             team.assignments.append(created)
-        return {"assignment_id": created.id, "created": True}
+        raised = await self._grant(group, person)
+        out = {"assignment_id": created.id, "created": True}
+        if raised is not None:
+            out["services_permission"] = {"before": raised[0], "after": raised[1]}
+        return out
+
+    async def _grant(self, group: GroupRef, person: str) -> tuple[str | None, str] | None:
+        """Give someone just assigned the position's Services permission if theirs is lower
+        (never lower one: staff keep theirs). "Scheduled Viewer", the lowest level and what
+        a person added to Services starts with, costs no request. Returns (before, after)
+        when it was raised."""
+        wanted = self.permissions.get(group.group_link_id or -1)
+        if wanted is None or permission_rank(wanted) <= 0:
+            return None
+        if person not in self._levels:
+            self._levels[person] = (await self.client.services_person(person)).permissions
+        current = self._levels[person]
+        if not needs_raise(current, wanted):
+            return None
+        await self.client.set_services_permission(person, wanted)
+        self._levels[person] = wanted
+        return current, wanted
 
     async def _in_services(self, person_id: str) -> bool:
         try:

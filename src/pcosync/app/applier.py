@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 from pcosync.app.inflight import InFlight
+from pcosync.app.names import PeopleNames, link_owner
 from pcosync.app.refusal import REFUSALS, Refusal
 from pcosync.app.summary import RunSummary
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
@@ -225,6 +226,7 @@ class Applier:
                         await self._step(op)
                     finally:
                         self._done[op.seq].set()
+                        self.sync.progress.advance()
                 if self.after_person is not None:
                     self.after_person(ref)
 
@@ -291,7 +293,7 @@ class Applier:
 
     def _fail(self, op: Operation, exc: BaseException) -> None:
         message = safe(exc)
-        who = op.ref.describe() if op.kind not in GROUP_KINDS else _group_name(op)
+        who = op.ref.label() if op.kind not in GROUP_KINDS else _group_name(op)
         reason = f"Could not {op.kind.value} on {op.side.label} for {who}: {message}"
         if isinstance(exc, RetriesExhausted | TransportError):
             reason += " (a temporary problem: it will be retried on the next run)"
@@ -542,7 +544,8 @@ class Applier:
             self.store.journal.mark_skipped(self.run_id, op.seq, message)
             return None
         self.summary.notes.append(
-            f"Link {link_id} followed a merge in {side.label} ({gone} → {survivor})."
+            f"The link of {link_owner(self.store, link_id)} followed a merge in {side.label} "
+            f"({gone} → {survivor})."
         )
         return survivor
 
@@ -762,7 +765,7 @@ def _person_name(seen: ObservedPerson | None) -> str:
 
 
 def _group_name(op: Operation) -> str:
-    return op.group.describe() if op.group is not None else "a group"
+    return op.group.label() if op.group is not None else "a group"
 
 
 def retire_link(
@@ -776,20 +779,22 @@ def retire_link(
     """A linked record that no longer exists ends its link (kept in the journal and the
     run's notes); the other record is then treated like anyone unlinked. Returns the note."""
     link = store.links.get(link_id)
+    name = PeopleNames.from_store(store, [link_id]).by_link.get(link_id) if link else None
     if link is not None:
         store.links.remove(link_id)
+    who = f" ({name})" if name else ""
     other = side.other
     other_id = None
     if link is not None:
         other_id = link.pco_person_id if side is Side.ROCK else link.rock_person_id
     if merged_into is not None:
         return (
-            f"The {side.label} record {gone} was merged into {merged_into}, which is already "
-            f"linked to someone else; the link of {gone} was retired "
+            f"The {side.label} record {gone}{who} was merged into {merged_into}, which is "
+            f"already linked to someone else; the link of {gone} was retired "
             f"(its {other.label} record {other_id} is reported as a likely duplicate)."
         )
     return (
-        f"The {side.label} record {gone} no longer exists (deleted, not merged); its link "
+        f"The {side.label} record {gone}{who} no longer exists (deleted, not merged); its link "
         f"to {other.label} record {other_id} was retired. If that person is still in scope, "
         f"the next sync matches or creates them in {side.label} again."
     )

@@ -11,7 +11,8 @@ from pcosync.adapters.common import CampusMap
 from pcosync.adapters.pco import PcoPeople
 from pcosync.adapters.rock import RockPeople
 from pcosync.app.memberships import MembershipSync
-from pcosync.app.people_sync import PeopleSync, Progress
+from pcosync.app.people_sync import PeopleSync
+from pcosync.app.progress import Progress, RequestCounter
 from pcosync.app.safety import gate_config_from
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.rock import RockClient
@@ -35,6 +36,20 @@ class Connection:
     rock: RockPeople
     pco: PcoPeople
     people: PeopleSync
+
+
+def _watch(progress: Progress, rock: RockClient, pco: PcoClient, opened: AsyncExitStack) -> None:
+    """Progress counts both clients' requests and hears when Planning Center's shared
+    limiter waits (the limiter outlives this connection: the listener is removed again)."""
+    progress.requests = RequestCounter(
+        [lambda: rock.http.stats.requests, lambda: pco.http.stats.requests]
+    )
+
+    def waiting(seconds: float) -> None:
+        progress.waiting("Planning Center", seconds)
+
+    pco.limiter.on_wait.append(waiting)
+    opened.callback(pco.limiter.on_wait.remove, waiting)
 
 
 def open_store(settings: Settings) -> Store:
@@ -61,6 +76,8 @@ async def open_connection(
             settings.pco.url, app_id=settings.pco_app_id(), secret=settings.pco_secret()
         )
         opened.push_async_callback(pco_client.aclose)
+        if progress is not None:
+            _watch(progress, rock_client, pco_client, opened)
         campus_map = CampusMap(settings.campus_map)
         sync = settings.sync
         phone_locations = {
@@ -84,7 +101,13 @@ async def open_connection(
             gate_config=gate_config_from(settings),
             lookback=timedelta(minutes=sync.lookback_minutes),
             progress=progress,
-            memberships=MembershipSync(store, rock_client, pco_client, tags=settings.teams.tags),
+            memberships=MembershipSync(
+                store,
+                rock_client,
+                pco_client,
+                tags=settings.teams.tags,
+                services_permission=settings.teams.services_permission,
+            ),
             inactivate_leavers=settings.teams.inactivate_leavers,
             recheck=timedelta(seconds=sync.recheck_seconds),
             name_only_issues=sync.possible_duplicates == "report",

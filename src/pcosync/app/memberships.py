@@ -31,6 +31,7 @@ from pcosync.domain.identity import (
     Side,
 )
 from pcosync.domain.membership import Membership, MembershipKey
+from pcosync.domain.services import DEFAULT_SERVICES_PERMISSION
 from pcosync.store import Store
 from pcosync.store.links import GroupLink, GroupLinkStatus, Link
 
@@ -69,16 +70,34 @@ class MembershipSync:
     """Reads rosters and writes memberships for the people sync."""
 
     def __init__(
-        self, store: Store, rock_client: RockClient, pco_client: PcoClient, *, tags: bool = False
+        self,
+        store: Store,
+        rock_client: RockClient,
+        pco_client: PcoClient,
+        *,
+        tags: bool = False,
+        services_permission: str = DEFAULT_SERVICES_PERMISSION,
     ) -> None:
         self.store = store
         self.rock_client = rock_client
         self.tags = tags
+        self.services_permission = services_permission
         self.pco = PcoMemberships(pco_client)
         self.rock = RockMemberships(rock_client)
+        self._permissions_loaded = False
 
     def writer(self, side: object) -> PcoMemberships | RockMemberships:
+        if side == self.pco.side and not self._permissions_loaded:
+            self._load_permissions()  # an approval or revert writes without a roster read
         return self.pco if side == self.pco.side else self.rock
+
+    def _load_permissions(self) -> None:
+        """Each linked position's Services permission, for the writer (issue 15)."""
+        self.pco.permissions = {
+            lk.id: lk.services_permission or self.services_permission
+            for lk in self.store.groups.all(kind=GroupKind.TEAM_POSITION)
+        }
+        self._permissions_loaded = True
 
     def _links(self) -> list[GroupLink]:
         """Links the sync looks after: positions and teams (also inactive ones, whose team
@@ -103,6 +122,7 @@ class MembershipSync:
         if not any(lk.kind is not GroupKind.TEAM for lk in links):
             return rosters
         links = await self._check_rock_groups(links, rosters, dry_run=dry_run)
+        self._load_permissions()
         tag_links = [lk for lk in links if lk.kind is GroupKind.TAG]
         await self.pco.refresh(sweep, tags=bool(tag_links))
         stopped: dict[str, list[int]] = {}  # what happened (with the team's name) → group Ids
@@ -127,7 +147,7 @@ class MembershipSync:
                 rosters.changes.append(GroupChange(link, True, name))
                 restarted.setdefault(name, []).append(link.rock_group_id)
             if link.kind is not GroupKind.TEAM:
-                rosters.groups.append(GroupRef(link.id, link.rock_group_id, link.pco_id))
+                rosters.groups.append(GroupRef(link.id, link.rock_group_id, link.pco_id, link.name))
         would = "would be" if dry_run else "are"
         for what, group_ids in stopped.items():
             rosters.skipped.append(

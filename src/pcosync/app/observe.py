@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pcosync.adapters.common import RejectedRecord
 from pcosync.app.applier import record_key, retire_link
+from pcosync.app.names import link_owner
 from pcosync.app.summary import RunSummary
 from pcosync.domain.identity import PcoPersonId, RockPersonId, Side
 from pcosync.engine.match import IssueKind, MatchIssue, RecordIdentity
@@ -194,7 +195,8 @@ def _repoint(
     try:
         store.links.repoint(link.id, pco_person_id=pco_id, rock_person_id=rock_id)
         summary.notes.append(
-            f"Link {link.id} followed a merge ({'Planning Center' if pco_id else 'Rock'})."
+            f"The link of {link_owner(store, link.id)} followed a merge in "
+            f"{'Planning Center' if pco_id else 'Rock'}."
         )
         return
     except LinkConflict:

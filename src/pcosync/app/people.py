@@ -6,18 +6,16 @@ from dataclasses import dataclass, field
 
 from pcosync.app.context import Connection
 from pcosync.app.lease import RunLease
+from pcosync.app.names import PeopleNames
 from pcosync.domain.identity import Side
-from pcosync.errors import NotFoundError, PcoSyncError
+from pcosync.errors import NotFoundError, UsageError
 from pcosync.store.links import Link
-
-
-class NoSuchLink(PcoSyncError):
-    """The record named is not linked."""
 
 
 @dataclass
 class Unlinked:
     link: Link
+    name: str | None = None  # whose link it was, for the admin
     notes: list[str] = field(default_factory=list)
 
 
@@ -36,10 +34,14 @@ async def unlink(
         links = store.links
         link = links.by_rock(rock_id) if rock_id is not None else links.by_pco(str(pco_id))
         if link is None:
-            raise NoSuchLink("No such link. List them with: pcosync people links")
+            which = f"Rock person {rock_id}" if rock_id is not None else f"person {pco_id}"
+            raise UsageError(
+                f"{which} is not linked to anyone. List the links with: pcosync people links"
+            )
+        name = PeopleNames.from_store(store, [link.id]).by_link.get(link.id)
         links.remove(link.id)
         links.exclude(link.rock_person_id, link.pco_person_id)
-        out = Unlinked(link)
+        out = Unlinked(link, name)
         await conn.rock.prepare()
         for side, record_id in ((Side.ROCK, link.rock_person_id), (Side.PCO, link.pco_person_id)):
             writer = conn.rock if side is Side.ROCK else conn.pco
@@ -53,4 +55,4 @@ async def unlink(
         return out
 
 
-__all__ = ["NoSuchLink", "Unlinked", "unlink"]
+__all__ = ["Unlinked", "unlink"]

@@ -19,6 +19,7 @@ from pcosync.adapters.rock import RockPeople
 from pcosync.app.applier import InDoubt, safe
 from pcosync.app.inflight import DEFAULT_INTERVAL
 from pcosync.app.memberships import MembershipSync
+from pcosync.app.progress import NO_PROGRESS, Progress
 from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.domain.identity import Side
 from pcosync.domain.policy import DEFAULT_POLICY, SyncPolicy
@@ -30,7 +31,6 @@ NO_THRESHOLDS = GateConfig(
     create=Threshold(None, None), update=Threshold(None, None), remove=Threshold(None, None)
 )
 
-Progress = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -72,7 +72,7 @@ class PeopleSync:
         self.clock = clock
         self.sleep = sleep
         self.recheck = recheck
-        self.progress = progress or (lambda _msg: None)
+        self.progress = progress or NO_PROGRESS  # structured progress events for a face
 
     def _side(self, side: Side) -> RockPeople | PcoPeople:
         return self.rock if side is Side.ROCK else self.pco

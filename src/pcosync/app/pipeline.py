@@ -32,6 +32,7 @@ from pcosync.app.applier import (
 from pcosync.app.inflight import InFlight
 from pcosync.app.lease import RunLease
 from pcosync.app.memberships import Rosters, membership_inputs
+from pcosync.app.names import name_plan
 from pcosync.app.observe import Observation, follow_merges, observe, park_rejected
 from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.safety import for_population
@@ -90,7 +91,7 @@ async def run_sync(sync: PeopleSync, options: SyncOptions | None = None) -> RunS
         sync.store,
         "sync",
         wait=opts.wait,
-        on_wait=sync.progress,
+        on_wait=sync.progress.phase,
         sleep=sync.sleep,
     ) as lease:
         return await _run(sync, opts, lease)
@@ -114,7 +115,7 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             carried = (await settle_in_doubt(sync, summary)).operations
             close_unfinished(sync, run.id, summary)
         store.runs.set_observed(run.id, observed_at)
-        sync.progress("Reading Planning Center and Rock")
+        sync.progress.phase("Reading Planning Center and Rock", unit="requests")
         pco_since = (pco_mark - sync.lookback) if pco_mark else None
         rock_since = (rock_mark - sync.lookback) if rock_mark else None
         obs = await observe(sync, full, pco_since, rock_since)
@@ -127,17 +128,22 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
                 _resolve_merged_duplicates(sync, obs)
         rosters = await _read_rosters(sync, summary, dry_run=opts.dry_run)
         links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
-        sync.progress("Matching and planning")
+        sync.progress.phase("Matching and planning")
+        # a dry run records its match issues too, so `people issues` agrees with its "Match
+        # issues: N" (findings in our own store, nothing written to Rock or Planning Center)
         planned = await build_plan(
-            sync, full, obs, links, summary, record=not opts.dry_run, rosters=rosters
+            sync, full, obs, links, summary, record=True, rosters=rosters, dry_run=opts.dry_run
         )
         plan = planned.plan
         _append(plan, carried)
+        name_plan(store, plan, obs.rock, obs.pco)  # names for output, never for matching
         summary.planned = len(plan.operations)
         summary.conflicts = len(plan.conflicts)
         decision = gate_plan(sync, plan, links, obs, full)
         if opts.hold:
-            decision.append("Held on request (--hold): review it, then approve or reject.")
+            decision.append(
+                opts.hold_reason or "Held on request (--hold): review it, then approve or reject."
+            )
         store.journal.record(run.id, plan.operations)
         store.journal.record_conflicts(run.id, plan.conflicts)
         if opts.dry_run or decision:
@@ -147,7 +153,7 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             summary.hold_reasons = decision
             summary.status = RunStatus.DONE if opts.dry_run else RunStatus.HELD
         else:
-            sync.progress(f"Applying {len(plan.operations)} changes")
+            sync.progress.phase("Writing changes", total=len(plan.operations))
             for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
                 store.parked.resolve(side, key)
             await apply_plan(sync, run.id, planned, summary, lease, observed_at)
@@ -228,7 +234,7 @@ async def _read_rosters(sync: PeopleSync, summary: RunSummary, *, dry_run: bool)
     """Both rosters of every linked team position (None without any group link)."""
     if sync.memberships is None or not sync.memberships.has_links():
         return None
-    sync.progress("Reading team rosters")
+    sync.progress.phase("Reading team rosters", unit="requests")
     rosters = await sync.memberships.read(dry_run=dry_run, sweep=sync.pco.sweep)
     summary.notes.extend(rosters.skipped)
     return rosters
@@ -255,8 +261,10 @@ async def build_plan(
     *,
     record: bool,
     rosters: Rosters | None = None,
+    dry_run: bool = False,
 ) -> Planned:
-    """Scope, match and plan (the engine decides; this gathers what it needs to read)."""
+    """Scope, match and plan (the engine decides; this gathers what it needs to read).
+    ``record``: keep match issues in the store; ``dry_run``: change no link."""
     rock_scope = rosters.rock_scope if rosters is not None else set()
     records = Records()
     for o in [*obs.rock.values(), *obs.pco.values()]:
@@ -269,7 +277,7 @@ async def build_plan(
     if rosters is not None:
         _plan_groups(plan, rosters)
         if rosters.groups:
-            await _plan_members(sync, plan, rosters, links, unlinked, summary, record=record)
+            await _plan_members(sync, plan, rosters, links, unlinked, summary, record=not dry_run)
     return Planned(plan, unlinked.fresh, records)
 
 

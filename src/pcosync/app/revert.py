@@ -147,7 +147,7 @@ async def revert(
     Held (exit 4) when the revert is over the safety limits, or with ``hold``."""
     store = sync.store
     async with RunLease(
-        store, "revert", wait=wait, on_wait=sync.progress, sleep=sync.sleep
+        store, "revert", wait=wait, on_wait=sync.progress.phase, sleep=sync.sleep
     ) as lease:
         original = _check(store.runs.get(run_id), run_id, store)
         started = time.monotonic()
@@ -197,6 +197,7 @@ async def revert(
                 return preview
             from pcosync.app.review import revalidating_inflight
 
+            sync.progress.phase("Undoing the run", total=len(plan.operations))
             applier = Applier(
                 sync,
                 run.id,

@@ -136,10 +136,10 @@ def _op_why(op: Operation) -> str:
 
 def _label(ref: PersonRef, person: Person | None) -> str:
     """The admin reads a name first; the ids tell the records apart."""
-    if person is None:
-        return ref.describe()
+    if ref.name or person is None:  # the name recorded with the operation
+        return ref.label()
     name = " ".join(p for p in (person.nickname or person.first_name, person.last_name) if p)
-    return f"{name} ({ref.describe()})" if name else ref.describe()
+    return ref.named(name or None).label()
 
 
 def review(store: Store, run_id: int) -> RunReview:
@@ -328,7 +328,7 @@ async def approve(
     if run is None:
         raise ReviewError(f"There is no run {run_id}. List runs with: pcosync runs")
     async with RunLease(
-        store, "approve", wait=wait, on_wait=sync.progress, sleep=sync.sleep
+        store, "approve", wait=wait, on_wait=sync.progress.phase, sleep=sync.sleep
     ) as lease:
         run = store.runs.get(run_id)
         assert run is not None
@@ -372,6 +372,7 @@ async def _approve(
                 continue
             ready.append(j.operation)
         summary.planned = len(ready)
+        sync.progress.phase("Writing changes", total=len(ready))
         applier = Applier(
             sync,
             run_id,

@@ -17,6 +17,7 @@ class SyncOptions:
     dry_run: bool = False
     hold: bool = False
     wait: bool = False  # another run in progress: wait for it instead of exiting 75
+    hold_reason: str | None = None  # why it is held, when not --hold (a first sync asked)
 
 
 @dataclass

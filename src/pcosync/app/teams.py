@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from pcosync.adapters.sanitize import clean_label
+from pcosync.app.progress import NO_PROGRESS, Progress
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.models import PcoFolder, PcoServiceType, PcoTagGroup, PcoTeam
 from pcosync.clients.rock import RockClient
@@ -35,6 +36,7 @@ from pcosync.errors import (
     ConfigError,
     NotFoundError,
     PermissionDenied,
+    UsageError,
     ValidationError,
 )
 from pcosync.store import Store
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PCO_ID_KEY = "PcoId"
 PCO_MARKER_KEY = "PcoMarker"
+DEFAULT_ROOT_NAME = "Planning Center"
+ROOT_KEY = "teams.parent_group"  # the Id of the top-level group the import made
 
 KIND_PREFIX = {
     GroupKind.FOLDER: "Folder",
@@ -196,6 +200,14 @@ def add_tag_nodes(
             nodes[tag_ref] = PcoNode(tag_ref, GroupKind.TAG, tag.name, group_ref)
 
 
+def _label_of(node: PcoNode, tree: dict[str, PcoNode]) -> str:
+    """How output names a node: a position or a tag with its team or tag group."""
+    parent = tree.get(node.parent_ref) if node.parent_ref else None
+    if node.kind in (GroupKind.TEAM_POSITION, GroupKind.TAG) and parent is not None:
+        return f"{parent.name} › {node.name}"
+    return node.name
+
+
 def select_folders(folders: Sequence[PcoFolder], wanted: Sequence[str]) -> frozenset[str]:
     """Folder refs named by ``--folder`` (a name, case-insensitive, or an id)."""
     out: set[str] = set()
@@ -203,9 +215,9 @@ def select_folders(folders: Sequence[PcoFolder], wanted: Sequence[str]) -> froze
         hits = [f for f in folders if f.id == want or f.name.strip().lower() == want.lower()]
         if not hits:
             names = ", ".join(sorted(f"{f.name} ({f.id})" for f in folders)) or "none"
-            raise ConfigError(
-                f"Planning Center has no folder named or numbered {want!r}; folders: {names}",
-                key="--folder",
+            raise UsageError(
+                f"--folder {want!r}: Planning Center has no folder of that name or id; "
+                f"its folders are: {names}"
             )
         out.update(pco_ref(GroupKind.FOLDER, f.id) for f in hits)
     return frozenset(out)
@@ -243,6 +255,7 @@ class ImportItem:
     write_pco_id: bool = False
     write_marker: bool = False
     set_active: bool = False
+    label: str = ""  # how output names it: "Band › Drums" for a position
 
     @property
     def changes(self) -> bool:
@@ -259,6 +272,8 @@ class ImportPlan:
     dry_run: bool = False
     applied: bool = False
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the admin should know, in words
+    create_root: bool = False  # the top-level group "Planning Center" is made by this import
 
     def count(self, action: Action) -> int:
         return sum(1 for i in self.items if action in i.actions)
@@ -291,6 +306,7 @@ class ImportPlan:
                 for i in self.items
             ],
             "errors": self.errors,
+            "notes": self.notes,
         }
 
 
@@ -336,16 +352,19 @@ class TeamImport:
         settings: TeamsSettings,
         *,
         config_file: str | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.store = store
         self.rock = rock
         self.pco = pco
         self.settings = settings
         self.config_file = config_file
+        self.progress = progress or NO_PROGRESS
 
     # -- Rock lookups ------------------------------------------------------------------
 
-    async def root_group(self) -> RockGroup:
+    async def root_group(self) -> RockGroup | None:
+        """The parent group ``[teams]`` names (None when it names none)."""
         s = self.settings
         if s.parent_group_id is not None:
             try:
@@ -357,12 +376,7 @@ class TeamImport:
                     file=self.config_file,
                 ) from None
         if not s.parent_group_name:
-            raise ConfigError(
-                "say where imported groups go: set parent_group_id or parent_group_name "
-                "in the [teams] section",
-                key="teams.parent_group_id",
-                file=self.config_file,
-            )
+            return None
         escaped = s.parent_group_name.replace("'", "''")
         found = await self.rock.groups(filter=f"Name eq '{escaped}'")
         if len(found) != 1:
@@ -374,6 +388,64 @@ class TeamImport:
                 file=self.config_file,
             )
         return found[0]
+
+    async def default_root(self, type_id: int, *, dry_run: bool) -> tuple[RockGroup, str, bool]:
+        """With no parent group in ``[teams]``: the top-level group "Planning Center" this
+        connection's import made (or finds), made once. Returns (group, what to tell the
+        admin, whether this import still has to create it)."""
+        how = "to put imported teams elsewhere, set parent_group_id in the [teams] section" + (
+            f" of {self.config_file}" if self.config_file else ""
+        )
+        saved = self.store.watermarks.get(ROOT_KEY)
+        if saved is not None and saved.isdigit():
+            with contextlib.suppress(NotFoundError):
+                group = await self.rock.group(int(saved))
+                if not group.is_archived:
+                    return group, "", False
+        escaped = DEFAULT_ROOT_NAME.replace("'", "''")
+        found = [
+            g
+            for g in await self.rock.groups(filter=f"Name eq '{escaped}' and ParentGroupId eq null")
+            if not g.is_archived
+        ]
+        if len(found) == 1:
+            if not dry_run:
+                self.store.watermarks.set(ROOT_KEY, str(found[0].id))
+            note = (
+                f"Imported groups go under the top-level Rock group {DEFAULT_ROOT_NAME!r} "
+                f"(Id {found[0].id}), found in Rock; {how}."
+            )
+            return found[0], note, False
+        placeholder = RockGroup(
+            0, DEFAULT_ROOT_NAME, type_id, None, None, True, False, None, 0, None, None
+        )
+        verb = "would be created" if dry_run else "was created"
+        note = (
+            f"No parent group is set, so a top-level Rock group {DEFAULT_ROOT_NAME!r} {verb} "
+            f"for the imported groups (once); {how}."
+        )
+        return placeholder, note, True
+
+    async def _create_root(self, plan: ImportPlan) -> int:
+        guid = str(uuid.uuid4())
+        body = {
+            "Name": DEFAULT_ROOT_NAME,
+            "GroupTypeId": plan.group_type_id,
+            "ParentGroupId": None,
+            "IsActive": True,
+            "IsPublic": False,
+            "IsSystem": False,
+            "IsSecurityRole": False,
+            "Guid": guid,
+            "Description": "Planning Center teams, imported by pcosync teams import",
+        }
+        try:
+            group_id = await self.rock.create_group(body)
+        except AmbiguousWriteError:
+            rows = await self.rock.query("Groups", filter=f"Guid eq {odata_guid(guid)}", top=2)
+            group_id = int(rows[0]["Id"]) if rows else await self.rock.create_group(body)
+        self.store.watermarks.set(ROOT_KEY, str(group_id))
+        return group_id
 
     async def group_type_id(self) -> int:
         value = self.settings.group_type.strip()
@@ -410,8 +482,12 @@ class TeamImport:
     async def plan_import(
         self, *, folders: Sequence[str] = (), adopt: bool = False, dry_run: bool = False
     ) -> ImportPlan:
-        root = await self.root_group()
+        self.progress.phase("Reading Planning Center and Rock", unit="requests")
         type_id = await self.group_type_id()
+        root = await self.root_group()
+        root_note, create_root = "", False
+        if root is None:
+            root, root_note, create_root = await self.default_root(type_id, dry_run=dry_run)
         pco_folders = await self.pco.folders()
         tree = build_tree(
             pco_folders,
@@ -436,13 +512,32 @@ class TeamImport:
         )
         marker = f"pcosync import {self.store.now().astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
         plan = ImportPlan(root.id, root.name, type_id, marker, [], dry_run=dry_run)
+        plan.create_root = create_root
+        if root_note:
+            plan.notes.append(root_note)
 
+        # Rock groups carrying a PcoId and no store link: an earlier import's (they carry
+        # its PcoMarker: a fresh state database) are taken back; others (another tool's,
+        # or linked by hand once) only with --adopt
         adoptable: dict[str, int] = {}
-        if adopt:
-            linked_groups = {link.rock_group_id for link in links.values()}
-            for gid, value in sorted(pco_ids.items()):
-                if gid in groups and gid not in linked_groups and value not in adoptable:
-                    adoptable[value] = gid
+        foreign: set[str] = set()
+        linked_groups = {link.rock_group_id for link in links.values()}
+        for gid, value in sorted(pco_ids.items()):
+            group = groups.get(gid)
+            if group is None or group.is_archived or gid in linked_groups:
+                continue
+            if value in adoptable or value not in tree:
+                continue
+            if markers.get(gid) or adopt:
+                adoptable[value] = gid
+            else:
+                foreign.add(value)
+        if foreign:
+            plan.notes.append(
+                f"{len(foreign)} existing Rock group(s) carry the PcoId of a Planning Center "
+                "team or folder but were not made by this import (another tool, or linked by "
+                "hand): run the import with --adopt to use them instead of creating new ones."
+            )
 
         # Rock group of each node: an existing linked group, or None while it is to be created
         planned_group: dict[str, int | None] = {
@@ -479,6 +574,7 @@ class TeamImport:
             if link is None and node.ref in adoptable:
                 gid = adoptable[node.ref]
                 planned_group[node.ref] = gid
+                ours = bool(markers.get(gid))
                 plan.items.append(
                     ImportItem(
                         node.ref,
@@ -488,8 +584,13 @@ class TeamImport:
                         parent_pending,
                         gid,
                         [Action.ADOPT],
-                        [f"existing Rock group {gid} carries PcoId {node.ref}"],
-                        created_by_import=False,
+                        [
+                            f"made by an earlier import (Rock group {gid})"
+                            if ours
+                            else f"existing Rock group {gid} carries PcoId {node.ref}"
+                        ],
+                        created_by_import=ours,
+                        label=_label_of(node, tree),
                     )
                 )
                 continue
@@ -504,21 +605,22 @@ class TeamImport:
                         parent_pending,
                         None,
                         [Action.CREATE],
+                        label=_label_of(node, tree),
                     )
                 )
                 continue
             planned_group[node.ref] = group.id
-            plan.items.append(
-                self._plan_existing(
-                    node,
-                    link,
-                    group,
-                    parent_id,
-                    parent_pending,
-                    pco_ids.get(group.id),
-                    markers.get(group.id),
-                )
+            existing = self._plan_existing(
+                node,
+                link,
+                group,
+                parent_id,
+                parent_pending,
+                pco_ids.get(group.id),
+                markers.get(group.id),
             )
+            existing.label = _label_of(node, tree)
+            plan.items.append(existing)
 
         # imported groups whose PCO node has gone (404 / past the 30 days) or moved out of scope
         for ref, link in links.items():
@@ -544,6 +646,14 @@ class TeamImport:
             if item is not None:
                 plan.items.append(item)
         return plan
+
+    def _remember_names(self, plan: ImportPlan) -> None:
+        """Keep each link's name current (output names groups by it; no Rock write)."""
+        links = {link.pco_id: link for link in self.store.groups.all()}
+        for item in plan.items:
+            link = links.get(item.ref)
+            if link is not None and item.label and link.name != item.label:
+                self.store.groups.set_name(link.id, item.label)
 
     async def _team_gone_reason(self, team_id: str) -> str:
         try:
@@ -645,18 +755,31 @@ class TeamImport:
         """Write the plan, parents before children; one failing group is reported, not fatal."""
         if plan.dry_run:
             return plan
+        if plan.create_root:
+            plan.root_group_id = await self._create_root(plan)
+            plan.notes = [
+                n.replace("was created", f"(Id {plan.root_group_id}) was created")
+                for n in plan.notes
+            ]
+            for item in plan.items:
+                if item.parent_group_id == 0:
+                    item.parent_group_id = plan.root_group_id
+            plan.create_root = False
         group_of: dict[str, int] = {
             i.ref: i.group_id
             for i in plan.items
             if i.group_id is not None and Action.INACTIVATE not in i.actions
         }
+        self.progress.phase("Writing groups", total=len(plan.items))
         for item in plan.items:
+            self.progress.advance()
             try:
                 await self._apply_item(plan, item, group_of)
             except (NotFoundError, ValidationError, PermissionDenied) as exc:
                 # one group Rock refuses is reported; the rest of the import goes on
                 plan.errors.append(f"{item.ref} {item.name!r}: {exc}")
                 log.warning("teams.import_failed ref=%s error=%s", item.ref, exc)
+        self._remember_names(plan)
         plan.applied = True
         return plan
 
@@ -673,7 +796,7 @@ class TeamImport:
             item.group_id = await self._create_group(plan, item, parent_id)
             group_of[item.ref] = item.group_id
             link = self.store.groups.upsert(
-                item.group_id, item.ref, item.kind, created_by_import=True
+                item.group_id, item.ref, item.kind, created_by_import=True, name=item.label
             )
             item.link_id = link.id
             await self.rock.set_attribute_value("Groups", item.group_id, PCO_ID_KEY, item.ref)
@@ -684,7 +807,14 @@ class TeamImport:
         assert item.group_id is not None
         gid = item.group_id
         if Action.ADOPT in item.actions:
-            self.store.groups.upsert(gid, item.ref, item.kind, created_by_import=False)
+            # a group an earlier import made (PcoMarker) is managed as the import's again
+            self.store.groups.upsert(
+                gid,
+                item.ref,
+                item.kind,
+                created_by_import=item.created_by_import,
+                name=item.label,
+            )
             return
         if Action.INACTIVATE in item.actions:
             await self.rock.update_group(gid, {"IsActive": False})
@@ -754,9 +884,10 @@ class TeamImport:
                 )
             }
             if not roots:
-                raise ConfigError(
-                    "no imported folder group matches " + ", ".join(repr(f) for f in folders),
-                    key="--folder",
+                raise UsageError(
+                    "--folder: no folder the import made matches "
+                    + ", ".join(repr(f) for f in folders)
+                    + "; `pcosync teams links` lists the imported folders"
                 )
 
         def depth_and_scope(gid: int) -> tuple[int, bool]:
@@ -875,7 +1006,18 @@ class TeamImport:
 
     # -- manual links ------------------------------------------------------------------
 
-    async def link(self, group_id: int, team_position_id: str) -> GroupLink:
+    async def _group_or_usage(self, group_id: int) -> RockGroup:
+        try:
+            return await self.rock.group(group_id)
+        except NotFoundError:
+            raise UsageError(
+                f"Rock has no group with Id {group_id}. Open the group in Rock and take the "
+                "number after GroupId= in its address, then run the command again."
+            ) from None
+
+    async def link(
+        self, group_id: int, team_position_id: str, *, services_permission: str | None = None
+    ) -> GroupLink:
         """Link a group to a team position (an id, or ``TeamPosition:<id>``) or, with
         ``Tag:<id>``, to a Services person tag."""
         kind_ref = parse_ref(team_position_id)
@@ -884,46 +1026,63 @@ class TeamImport:
         if kind_ref is not None and kind_ref[0] is GroupKind.TEAM_POSITION:
             team_position_id = kind_ref[1]
         elif kind_ref is not None or not team_position_id.isdigit():
-            raise ConfigError(
+            raise UsageError(
                 f"{team_position_id!r} is not a team position id (e.g. 44000001) or a tag "
-                "(Tag:<id>)",
-                key="TEAM_POSITION_ID",
+                "(Tag:<id>). `pcosync teams import --dry-run` lists the positions with their "
+                "ids (TeamPosition:<id>)."
             )
-        group = await self.rock.group(group_id)
+        group = await self._group_or_usage(group_id)
         teams = await self.pco.teams(with_assignments=False)
         team = next((t for t in teams if any(p.id == team_position_id for p in t.positions)), None)
         if team is None:
-            raise NotFoundError(
-                f"Planning Center has no team position {team_position_id}",
-                service="pco",
-                method="GET",
-                path="/services/v2/teams",
+            raise UsageError(
+                f"Planning Center has no team position {team_position_id}. "
+                "`pcosync teams import --dry-run` lists the positions with their ids "
+                "(TeamPosition:<id>)."
             )
         if not team.live:
-            raise ConfigError(
+            raise UsageError(
                 f"team {team.name!r} ({team.id}) is "
                 + _dead_reason(team.archived_at, team.deleted_at)
-                + "; restore it there first",
-                key="TEAM_POSITION_ID",
+                + "; restore it there first"
             )
+        position = next(p for p in team.positions if p.id == team_position_id)
         ref = pco_ref(GroupKind.TEAM_POSITION, team_position_id)
-        return await self._store_link(group.id, ref, GroupKind.TEAM_POSITION)
+        return await self._store_link(
+            group.id,
+            ref,
+            GroupKind.TEAM_POSITION,
+            name=f"{team.name} › {position.name}",
+            services_permission=services_permission,
+        )
 
     async def _link_tag(self, group_id: int, tag_id: str) -> GroupLink:
-        group = await self.rock.group(group_id)
-        tags = {t.id: t for g in await self.pco.tag_groups() for t in g.tags}
+        group = await self._group_or_usage(group_id)
+        groups = await self.pco.tag_groups()
+        tags = {t.id: (g, t) for g in groups for t in g.tags}
         if tag_id not in tags:
-            raise NotFoundError(
-                f"Planning Center has no person tag {tag_id}",
-                service="pco",
-                method="GET",
-                path="/services/v2/tag_groups",
+            raise UsageError(
+                f"Planning Center has no person tag {tag_id}. `pcosync teams import --dry-run` "
+                "with tags = true in [teams] lists them with their ids (Tag:<id>)."
             )
+        tag_group, tag = tags[tag_id]
         ref = pco_ref(GroupKind.TAG, tag_id)
-        return await self._store_link(group.id, ref, GroupKind.TAG)
+        return await self._store_link(
+            group.id, ref, GroupKind.TAG, name=f"{tag_group.name} › {tag.name}"
+        )
 
-    async def _store_link(self, group_id: int, ref: str, kind: GroupKind) -> GroupLink:
-        link = self.store.groups.upsert(group_id, ref, kind)
+    async def _store_link(
+        self,
+        group_id: int,
+        ref: str,
+        kind: GroupKind,
+        *,
+        name: str | None = None,
+        services_permission: str | None = None,
+    ) -> GroupLink:
+        link = self.store.groups.upsert(
+            group_id, ref, kind, name=name, services_permission=services_permission
+        )
         await self.rock.ensure_attribute(
             Guids.ENTITY_GROUP, PCO_ID_KEY, "PCO Id", "Written by pcosync (Planning Center sync)"
         )
@@ -933,11 +1092,40 @@ class TeamImport:
     async def unlink(self, group_id: int) -> GroupLink:
         link = self.store.groups.by_rock(group_id)
         if link is None:
-            raise ConfigError(f"Rock group {group_id} is not linked", key="GROUP_ID")
+            raise UsageError(
+                f"Rock group {group_id} is not linked to Planning Center. "
+                "`pcosync teams links` lists the linked groups."
+            )
         self.store.groups.remove(link.id)
         with contextlib.suppress(NotFoundError):
             await self.rock.clear_attribute_value("Groups", group_id, PCO_ID_KEY)
         return link
+
+    async def set_permission(self, group_id: int, level: str | None) -> list[GroupLink]:
+        """The Services permission people the sync assigns through this group get at least:
+        a position group's own, or (a team's group) every linked position of the team's.
+        ``None`` goes back to ``[teams] services_permission``. Returns the links changed."""
+        link = self.store.groups.by_rock(group_id)
+        if link is None or link.kind not in (GroupKind.TEAM_POSITION, GroupKind.TEAM):
+            what = "is not linked" if link is None else f"is linked to a {link.kind.value}"
+            raise UsageError(
+                f"Rock group {group_id} {what}: a Services permission belongs to a group "
+                "linked to a team position (or a team: all its positions). "
+                "`pcosync teams links` lists them."
+            )
+        targets = [link]
+        if link.kind is GroupKind.TEAM:
+            team = await self.pco.team(link.pco_id.partition(":")[2])
+            wanted = {pco_ref(GroupKind.TEAM_POSITION, p.id) for p in team.positions}
+            targets = [g for g in self.store.groups.all() if g.pco_id in wanted]
+            if not targets:
+                raise UsageError(
+                    f"none of the positions of team {team.name!r} is linked to a Rock group "
+                    "yet: run `pcosync teams import` first"
+                )
+        for target in targets:
+            self.store.groups.set_services_permission(target.id, level)
+        return [g for g in self.store.groups.all() if g.id in {t.id for t in targets}]
 
     async def links(self) -> list[tuple[GroupLink, RockGroup | None]]:
         links = self.store.groups.all()

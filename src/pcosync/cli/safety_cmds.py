@@ -11,20 +11,20 @@ import getpass
 import json
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from pcosync.app import parked as parked_ops
 from pcosync.app.context import open_connection, open_store
+from pcosync.app.names import PeopleNames, changed_people, record_label
 from pcosync.app.notify_runs import notify_failure, notify_run
 from pcosync.app.revert import RevertError, RevertResult
 from pcosync.app.revert import revert as revert_run
 from pcosync.app.review import ApproveResult, ReviewError, approve, reject, review
+from pcosync.cli.output import cells, console, err, esc, named
+from pcosync.cli.progress_view import ProgressView
 from pcosync.cli.sync_cmds import (
     EXIT_FAILED,
     EXIT_USAGE,
-    console,
-    err,
     friendly_errors,
     print_summary,
     settings_for,
@@ -42,8 +42,19 @@ def _ids(text: str | None) -> set[int] | None:
     try:
         return {int(part) for part in text.replace(" ", "").split(",") if part}
     except ValueError:
-        err.print(f"Operation numbers are comma-separated integers, e.g. 3,7,12 (got {text!r}).")
+        err.print(
+            f"Operation numbers are comma-separated integers, e.g. 3,7,12 (got {esc(repr(text))})."
+        )
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _people(ctx: typer.Context, run_id: int) -> tuple[list[str], int]:
+    """Who a run was about, by name, for its summary."""
+    store = open_store(settings_for(ctx))
+    try:
+        return changed_people(store, run_id)
+    finally:
+        store.close()
 
 
 def _who() -> str:
@@ -71,7 +82,7 @@ def _review(ctx: typer.Context, run_id: int, as_json: bool) -> None:
     try:
         rv = review(store, run_id)
     except ReviewError as exc:
-        err.print(str(exc))
+        err.print(f"[red]Not shown:[/red] {esc(exc)}")
         raise typer.Exit(EXIT_USAGE) from None
     finally:
         store.close()
@@ -81,30 +92,32 @@ def _review(ctx: typer.Context, run_id: int, as_json: bool) -> None:
     run = rv.run
     console.print(f"Run {run.id}: {run.status.value} ({run.mode.value})")
     for h in run.hold_reasons:
-        console.print(f"[yellow]Held:[/yellow] {dict(h).get('message', h)}")
+        console.print(f"[yellow]Held:[/yellow] {esc(dict(h).get('message', h))}")
     if not rv.people:
         console.print("This run has no operations.")
     for person in rv.people:
-        console.print(f"\n[bold]{person.person}[/bold]")
+        console.print(f"\n[bold]{esc(person.person)}[/bold]")
         table = Table(box=None, show_header=True)
         for col in ("op", "status", "where", "what", "field", "before", "after", "why"):
             table.add_column(col)
         for op in person.operations:
             if not op.fields:
                 table.add_row(
-                    str(op.seq), op.status, op.where, op.kind, "", "", "", op.note or op.why
+                    *cells(op.seq, op.status, op.where, op.kind, "", "", "", op.note or op.why)
                 )
             for i, f in enumerate(op.fields):
                 first = i == 0
                 table.add_row(
-                    str(op.seq) if first else "",
-                    op.status if first else "",
-                    op.where if first else "",
-                    op.kind if first else "",
-                    f.label,
-                    f.before,
-                    f.after,
-                    f.why,
+                    *cells(
+                        op.seq if first else "",
+                        op.status if first else "",
+                        op.where if first else "",
+                        op.kind if first else "",
+                        f.label,
+                        f.before,
+                        f.after,
+                        f.why,
+                    )
                 )
         console.print(table)
     if run.status.value == "held":
@@ -136,7 +149,7 @@ def approve_command(
         out["left_out"] = result.left_out
         typer.echo(json.dumps(out))
     else:
-        print_summary(summary)
+        print_summary(summary, _people(ctx, summary.run_id))
         if result.left_out:
             console.print(f"Left out as asked: operations {', '.join(map(str, result.left_out))}")
     raise typer.Exit(summary.exit_code)
@@ -152,13 +165,16 @@ def _approve(
     wait: bool = False,
 ) -> ApproveResult:
     settings = settings_for(ctx)
+    view = ProgressView(console)
 
     async def go() -> ApproveResult:
-        async with open_connection(settings) as conn:
+        async with open_connection(settings, progress=view.progress) as conn:
             try:
-                result = await approve(
-                    conn.people, run_id, only=only, skip=skip, by=_who(), wait=wait
-                )
+                with view.showing():
+                    async with view.pumping():
+                        result = await approve(
+                            conn.people, run_id, only=only, skip=skip, by=_who(), wait=wait
+                        )
             except (ReviewError, RunStateError, RunInProgress):
                 raise
             except Exception as exc:
@@ -170,7 +186,7 @@ def _approve(
     try:
         return asyncio.run(go())
     except (ReviewError, RunStateError) as exc:
-        err.print(f"[red]Not approved:[/red] {exc}")
+        err.print(f"[red]Not approved:[/red] {esc(exc)}")
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -187,7 +203,7 @@ def _reject(ctx: typer.Context, run_id: int) -> None:
     try:
         n = reject(store, run_id, by=_who())
     except (ReviewError, RunStateError) as exc:
-        err.print(f"[red]Not rejected:[/red] {exc}")
+        err.print(f"[red]Not rejected:[/red] {esc(exc)}")
         raise typer.Exit(EXIT_USAGE) from None
     finally:
         store.close()
@@ -231,8 +247,8 @@ def revert_command(
             f"was written. See it with `pcosync review {summary.run_id}`."
         )
     else:
-        console.print(f"Run {summary.run_id} reverted run {run_id}.")
-    print_summary(summary)
+        console.print(f"Run {summary.run_id} reverted run {result.reverted_run}.")
+    print_summary(summary, _people(ctx, summary.run_id))
     raise typer.Exit(summary.exit_code)
 
 
@@ -244,16 +260,10 @@ def _print_preview(result: RevertResult) -> None:
         for col in ("person", "where", "what", "now", "back to"):
             table.add_column(col)
         for line in result.lines:
-            table.add_row(
-                escape(line.person),
-                line.where,
-                escape(line.what),
-                escape(line.now),
-                escape(line.back_to),
-            )
+            table.add_row(*cells(line.person, line.where, line.what, line.now, line.back_to))
         console.print(table)
     for note in [*result.left_alone, *result.kept]:
-        console.print(f"  • {escape(note)}")
+        console.print(f"  • {esc(note)}")
 
 
 def _ask(result: RevertResult) -> bool:
@@ -275,18 +285,19 @@ def _revert(
     ctx: typer.Context, run_id: int, *, dry_run: bool, yes: bool, hold: bool, wait: bool
 ) -> RevertResult:
     settings = settings_for(ctx)
+    view = ProgressView(console)
 
     async def go() -> RevertResult:
-        async with open_connection(settings) as conn:
+        async with open_connection(settings, progress=view.progress) as conn:
             try:
-                result = await revert_run(
-                    conn.people,
-                    run_id,
-                    dry_run=dry_run,
-                    hold=hold,
-                    confirm=None if yes else _ask,
-                    wait=wait,
-                )
+                if yes or dry_run:  # nothing to ask: the progress line may show
+                    with view.showing():
+                        async with view.pumping():
+                            result = await revert_run(
+                                conn.people, run_id, dry_run=dry_run, hold=hold, wait=wait
+                            )
+                else:
+                    result = await revert_run(conn.people, run_id, confirm=_ask, wait=wait)
             except (ReviewError, RunStateError, RevertError, RunInProgress):
                 raise
             except Exception as exc:
@@ -301,7 +312,7 @@ def _revert(
     try:
         return asyncio.run(go())
     except (ReviewError, RunStateError, RevertError) as exc:
-        err.print(f"[red]Not reverted:[/red] {escape(str(exc))}")
+        err.print(f"[red]Not reverted:[/red] {esc(exc)}")
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -330,26 +341,31 @@ def _parked_list(ctx: typer.Context, as_json: bool, show_all: bool) -> None:
     store = open_store(settings_for(ctx))
     try:
         records = parked_ops.listing(store, show_all=show_all)
+        names = PeopleNames.from_store(store)
+        groups = {g.pco_id: g for g in store.groups.all()}
     finally:
         store.close()
+    who = {r.id: record_label(Side(r.side), r.record_key, names, groups) for r in records}
     if as_json:
-        typer.echo(json.dumps([r.as_dict() for r in records]))
+        typer.echo(json.dumps([{**r.as_dict(), "name": who[r.id]} for r in records]))
         return
     if not records:
         console.print("Nothing is parked.")
         return
     table = Table(title=f"{len(records)} parked record(s)")
-    for col in ("id", "where", "record", "why", "retries", "next try (UTC)", "status"):
+    for col in ("id", "where", "who", "why", "retries", "next try (UTC)", "status"):
         table.add_column(col)
     for r in records:
         table.add_row(
-            str(r.id),
-            Side(r.side).label,
-            r.record_key,
-            r.reason,
-            str(r.retry_count),
-            r.next_attempt_at.strftime("%Y-%m-%d %H:%M"),
-            r.status,
+            *cells(
+                r.id,
+                Side(r.side).label,
+                named(who[r.id], r.record_key),
+                r.reason,
+                r.retry_count,
+                r.next_attempt_at.strftime("%Y-%m-%d %H:%M"),
+                r.status,
+            )
         )
     console.print(table)
     console.print("Retry one at the next sync: pcosync parked retry ID   Stop: parked dismiss ID")
@@ -377,14 +393,16 @@ def _parked_action(ctx: typer.Context, parked_id: int, *, retry: bool) -> None:
     try:
         record = (parked_ops.retry if retry else parked_ops.dismiss)(store, parked_id)
     except LookupError as exc:
-        err.print(str(exc))
+        err.print(f"[red]Not done:[/red] {esc(exc.args[0] if exc.args else exc)}")
         raise typer.Exit(EXIT_USAGE) from None
     finally:
         store.close()
     if retry:
-        console.print(f"Parked record {record.id} ({record.record_key}) is tried at the next sync.")
+        console.print(
+            f"Parked record {record.id} ({esc(record.record_key)}) is tried at the next sync."
+        )
     else:
-        console.print(f"Parked record {record.id} ({record.record_key}) is no longer retried.")
+        console.print(f"Parked record {record.id} ({esc(record.record_key)}) is no longer retried.")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,27 +11,32 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from pcosync.config import find_config, load_settings
+from pcosync.app.safety import describe_safety
+from pcosync.config import Settings, find_config, load_settings
 from pcosync.errors import ApiError, ConfigError
 from pcosync.setup.assistant import (
     DEFAULT_PCO_URL,
     DEFAULT_STATE_URL,
     InitOutcome,
     InitPlan,
+    NotifyChoice,
     TeamsChoice,
     campus_proposal,
+    cron_line,
     env_names,
+    first_sync_estimate,
     normalize_url,
     prepare_init,
     read_existing,
@@ -66,7 +71,7 @@ _LABELS = {
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 class _Prompt(Prompt):
@@ -113,7 +118,7 @@ def _campus_table(pairs: list[CampusPair]) -> Table:
             MatchKind.SAME_NAME: Text("same name", style="green"),
             MatchKind.SIMILAR_NAME: Text("similar name: please check", style="yellow"),
         }.get(p.kind, Text("not matched: map by hand", style="red"))
-        table.add_row(rock, pco, how)
+        table.add_row(Text(rock), Text(pco), how)  # names from the APIs: never markup
     return table
 
 
@@ -135,6 +140,9 @@ class InitOptions:
     force: bool
     teams_parent_group: str | None = None
     teams_group_type: str | None = None
+    every_minutes: int | None = None
+    notify_email: list[str] = field(default_factory=list)
+    smtp_host: str | None = None
 
 
 class _Usage(Exception):
@@ -201,7 +209,7 @@ def _init_non_interactive(opts: InitOptions, console: Console) -> int:
     pco_url, pco_note = normalize_url(opts.pco_url or DEFAULT_PCO_URL, "--pco-url")
     for note in (rock_note, pco_note):
         if note:
-            console.print(note)
+            console.print(Text(note))
     plan = InitPlan(
         config_path=path,
         rock_url=rock_url,
@@ -212,8 +220,12 @@ def _init_non_interactive(opts: InitOptions, console: Console) -> int:
         state_url=opts.state_url or DEFAULT_STATE_URL,
         time_zone=_zone_or_usage(opts.time_zone),
         secrets_in_env=opts.secrets_in_env,
+        every_minutes=opts.every_minutes,
+        notify=_notify_given(opts),
     )
-    console.print(f"Checking Rock RMS at {plan.rock_url} and Planning Center at {plan.pco_url}…")
+    console.print(
+        Text(f"Checking Rock RMS at {plan.rock_url} and Planning Center at {plan.pco_url}…")
+    )
     (rock_checks, rock_facts), (pco_checks, pco_facts) = asyncio.run(_verify_both(plan))
     print_checks(console, rock_checks + pco_checks)
     if rock_facts is None or pco_facts is None or not all_passed(rock_checks + pco_checks):
@@ -238,6 +250,22 @@ def _init_non_interactive(opts: InitOptions, console: Console) -> int:
         )
     print_checks(console, [teams_check(parent, group_type, "--teams-parent-group")])
     return _finish(plan, rock_facts, pco_facts, console, existing)
+
+
+def _notify_given(opts: InitOptions) -> NotifyChoice | None:
+    if not opts.notify_email:
+        return None
+    if not opts.smtp_host:
+        raise _Usage("--notify-email needs --smtp-host (the mail server that sends it)")
+    host, port = _host_port(opts.smtp_host)
+    return NotifyChoice([e.strip() for e in opts.notify_email if e.strip()], host, port)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.strip().partition(":")
+    if not host or (port and not port.isdigit()):
+        raise _Usage(f"{text!r} is not a mail server (host, or host:port)")
+    return host, int(port) if port else 587
 
 
 def _teams_given(opts: InitOptions, existing: dict[str, Any] | None) -> TeamsChoice:
@@ -339,8 +367,54 @@ def _report_written(
         )
         for name in env_names():
             console.print(f"  {name}")
+    _report_brakes(plan, outcome, console)
     config_flag = f" --config {plan.config_path}" if plan.config_path != find_config() else ""
-    console.print(f"Next: run `pcosync{config_flag} check`.")
+    console.print(
+        Text(
+            f"Next: run `pcosync{config_flag} check`, then `pcosync{config_flag} sync --dry-run` "
+            f"to see the first sync's plan, and `pcosync{config_flag} sync`."
+        )
+    )
+
+
+def _report_brakes(plan: InitPlan, outcome: InitOutcome, console: Console) -> None:
+    """What the file now says about brakes, notifications and schedule, and how to change
+    each; and how long the first sync should take."""
+    settings = Settings.model_validate(outcome.data)
+    where = f"in {plan.config_path}"
+    console.print(
+        Text(f"Brakes: {describe_safety(settings.safety)}. ", style="bold").append(
+            f"Change the limits in [safety] {where} (see docs/operations.md, “Safety "
+            "limits”); review a held run with `pcosync review RUN`.",
+            style="",
+        )
+    )
+    smtp = settings.notifications.smtp
+    if smtp is not None and smtp.to:
+        told = f"{', '.join(smtp.to)} by email via {smtp.host}:{smtp.port}"
+        extra = f" (its password goes in {smtp.password_env})" if smtp.user else ""
+        console.print(
+            Text(
+                f"Notifications: {told}{extra} when a run fails, is held or ends partial. "
+            ).append(f"Change them in [notifications] {where}.")
+        )
+    else:
+        console.print(
+            Text("Notifications: none. Nobody is told when a run fails or is held; ").append(
+                f"add [notifications.smtp] (or a webhook) {where}, or run init again."
+            )
+        )
+    every = settings.schedule.every_minutes
+    console.print(
+        Text(f"Schedule: every {every} minutes. ").append(
+            "pcosync does not run by itself yet: add this line to the crontab of the user "
+            "it runs as (`crontab -e`), and change [schedule] every_minutes with it:"
+        )
+    )
+    console.print(Text(f"  {cron_line(plan.config_path, every)}", style="cyan"))
+    estimate = asyncio.run(first_sync_estimate(plan))
+    if estimate is not None:
+        console.print(Text(f"The first sync should take {estimate.sentence()}."))
 
 
 def _ask(console: Console, label: str, default: str | None = None, *, secret: bool = False) -> str:
@@ -361,7 +435,7 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
     console.rule("pcosync setup")
     console.print(
         "This connects pcosync to Rock RMS and Planning Center, checks the permissions the "
-        f"sync needs, and writes {path}. Secrets are typed hidden and never shown."
+        f"sync needs, and writes {escape(str(path))}. Secrets are typed hidden and never shown."
     )
     if (
         path.exists()
@@ -392,7 +466,7 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
             rock_url = None
             continue
         if note:
-            console.print(note)
+            console.print(Text(note))
         if not (rock_key and attempt == 0):
             rock_key = _ask_secret(console, "Rock REST key", rock_key)
         else:
@@ -430,7 +504,7 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
             pco_url = DEFAULT_PCO_URL
             continue
         if note:
-            console.print(note)
+            console.print(Text(note))
         if not (app_id and secret and attempt == 0):
             app_id = _ask_secret(console, "Planning Center application id", app_id)
             secret = _ask_secret(console, "Planning Center secret", secret)
@@ -486,6 +560,9 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
         console=console,
         default=False,
     )
+    console.rule("Notifications and schedule")
+    notify = _notify_given(opts) or _ask_notify(console)
+    every = opts.every_minutes or _ask_minutes(console)
     plan = InitPlan(
         config_path=path,
         rock_url=rock_url,
@@ -498,8 +575,48 @@ def _init_interactive(opts: InitOptions, console: Console) -> int:
         time_zone_source=source,
         secrets_in_env=secrets_in_env,
         teams=teams,
+        every_minutes=every,
+        notify=notify,
     )
     return _finish(plan, rock_facts, pco_facts, console, existing, campus_map_shown=True)
+
+
+def _ask_notify(console: Console) -> NotifyChoice | None:
+    console.print(
+        "pcosync can email people when a run fails, is held for review (a big change waiting "
+        "for approval) or parks records."
+    )
+    answer = _Prompt.ask(
+        "Email addresses to tell (comma-separated; Enter for none)",
+        console=console,
+        default="",
+        show_default=False,
+    )
+    to = [a.strip() for a in answer.split(",") if a.strip()]
+    if not to:
+        return None
+    while True:
+        server = _ask(console, "Mail server that sends it (host or host:port)", "localhost")
+        try:
+            host, port = _host_port(server)
+            break
+        except _Usage as exc:
+            console.print(Text(str(exc), style="red"))
+    user = _Prompt.ask(
+        "Mail server login (Enter for none; its password goes in PCOSYNC_SMTP_PASSWORD)",
+        console=console,
+        default="",
+        show_default=False,
+    ).strip()
+    return NotifyChoice(to, host, port, user or None)
+
+
+def _ask_minutes(console: Console) -> int:
+    while True:
+        answer = _ask(console, "How often should pcosync sync? Every how many minutes", "15")
+        if answer.isdigit() and 1 <= int(answer) <= 24 * 60:
+            return int(answer)
+        console.print(Text("Give a number of minutes between 1 and 1440.", style="red"))
 
 
 def _ask_teams(
@@ -527,9 +644,8 @@ def _ask_teams(
             Text(
                 "`pcosync teams import` mirrors Planning Center's folders, service types, teams "
                 f"and positions as Rock groups of the type {group_type.describe()}, under one "
-                "parent group. That group must already exist in Rock: the import does not "
-                "create it. Give its Id or exact name, or press Enter to decide later (the "
-                "import then asks you to set it in [teams])."
+                "parent group. Give the Id or exact name of a Rock group, or press Enter and "
+                "the import makes a top-level group “Planning Center” for them."
             )
         )
         given = opts.teams_parent_group is not None
@@ -546,7 +662,7 @@ def _ask_teams(
                 parent, _ = asyncio.run(verify_teams(rock_url, rock_key, teams))
             given = False
             if parent.status is ParentStatus.NOT_SET:
-                console.print("Not set: imported teams need it later.")
+                console.print("Not set: the import makes a top-level group “Planning Center”.")
                 break
             if parent.usable:
                 break
@@ -677,6 +793,17 @@ def init_command(
         metavar="ID_OR_GUID",
         help="Rock group type of imported groups (default: the file's, else Serving Team).",
     ),
+    every_minutes: int | None = typer.Option(
+        None, "--every-minutes", min=1, max=1440, help="How often to sync (default 15)."
+    ),
+    notify_email: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--notify-email",
+        help="Tell this address when a run fails, is held or ends partial; repeatable.",
+    ),
+    smtp_host: str | None = typer.Option(
+        None, "--smtp-host", metavar="HOST[:PORT]", help="The mail server for --notify-email."
+    ),
 ) -> None:
     """Set pcosync up: verify both connections and permissions, then write pcosync.toml."""
     options = InitOptions(
@@ -693,6 +820,9 @@ def init_command(
         force=force,
         teams_parent_group=teams_parent_group,
         teams_group_type=teams_group_type,
+        every_minutes=every_minutes,
+        notify_email=notify_email,
+        smtp_host=smtp_host,
     )
     raise typer.Exit(run_init(options))
 

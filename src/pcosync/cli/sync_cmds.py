@@ -8,26 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import getpass
 import json
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pcosync.app.context import open_connection, open_store
+from pcosync.app.context import Connection, open_connection, open_store
+from pcosync.app.first_sync import (
+    FIRST_SYNC_HOLD,
+    estimate_from_dry_run,
+    first_plan_lines,
+    is_first_sync,
+)
 from pcosync.app.issues import IssueError, create_anyway
+from pcosync.app.names import PeopleNames, changed_people, name_of, record_label
 from pcosync.app.notify_runs import notify_failure, notify_run
-from pcosync.app.people import NoSuchLink, Unlinked, unlink
+from pcosync.app.people import Unlinked, unlink
 from pcosync.app.people_sync import RunSummary, SyncOptions
 from pcosync.app.refusal import refusal_message
+from pcosync.app.review import approve, reject
+from pcosync.cli.output import cells, console, err, esc, named
+from pcosync.cli.progress_view import ProgressView
 from pcosync.config import Settings, load_settings
 from pcosync.domain.fields import field_spec
-from pcosync.domain.identity import Side
+from pcosync.domain.identity import GroupRef, Side
 from pcosync.errors import (
     AuthenticationError,
     ConfigError,
@@ -42,11 +54,11 @@ from pcosync.errors import (
     StoreUnreachable,
     StoreUnusable,
     TransportError,
+    UsageError,
 )
 from pcosync.store import IssueStatus, LinkConflict, OpStatus, RunStatus, Store
+from pcosync.store.links import GroupLink
 
-console = Console()
-err = Console(stderr=True)
 log = logging.getLogger("pcosync.cli")
 
 P = ParamSpec("P")
@@ -75,30 +87,33 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except (StoreUnusable, StoreUnreachable) as exc:  # issue 12: one paragraph, no SQL
             log.debug("cli.store_error", exc_info=True)
-            err.print(f"[red]Stopped.[/red] {escape(str(exc))}")
+            err.print(f"[red]Stopped.[/red] {esc(exc)}")
             raise typer.Exit(
                 EXIT_TEMPORARY if isinstance(exc, StoreUnreachable) else EXIT_USAGE
             ) from None
         except CredentialsRefused as exc:  # issue 12: which credential, and `pcosync check`
             log.debug("cli.credentials_refused", exc_info=True)
-            err.print(f"[red]Access refused:[/red] {escape(str(exc))}")
+            err.print(f"[red]Access refused:[/red] {esc(exc)}")
             raise typer.Exit(EXIT_FAILED) from None
+        except UsageError as exc:
+            err.print(f"[red]Not done:[/red] {esc(exc)}")
+            raise typer.Exit(EXIT_USAGE) from None
         except ConfigError as exc:
-            err.print(f"[red]Configuration problem:[/red] {exc}")
+            err.print(f"[red]Configuration problem:[/red] {esc(exc)}")
             raise typer.Exit(EXIT_USAGE) from None
         except (AuthenticationError, PermissionDenied) as exc:  # issue 12: which, and check
             log.debug("cli.access_refused", exc_info=True)
-            err.print(f"[red]Access refused:[/red] {escape(refusal_message(exc))}")
+            err.print(f"[red]Access refused:[/red] {esc(refusal_message(exc))}")
             raise typer.Exit(EXIT_FAILED) from None
         except RunInProgress as exc:
-            err.print(f"[yellow]Not now:[/yellow] {escape(str(exc))}")
+            err.print(f"[yellow]Not now:[/yellow] {esc(exc)}")
             raise typer.Exit(EXIT_TEMPORARY) from None
         except (RetriesExhausted, TransportError, RetryableError, StoreBusy, LeaseLost) as exc:
-            err.print(f"[yellow]Temporary problem, try again later:[/yellow] {escape(str(exc))}")
+            err.print(f"[yellow]Temporary problem, try again later:[/yellow] {esc(exc)}")
             raise typer.Exit(EXIT_TEMPORARY) from None
         except PcoSyncError as exc:  # a Rock or Planning Center error, or one of our own
             log.debug("cli.failed", exc_info=True)
-            err.print(f"[red]Failed:[/red] {exc}")
+            err.print(f"[red]Failed:[/red] {esc(exc)}")
             raise typer.Exit(EXIT_FAILED) from None
 
     return wrapper
@@ -107,7 +122,8 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
 # ---------------------------------------------------------------------------- sync
 
 
-def print_summary(summary: RunSummary) -> None:
+def print_summary(summary: RunSummary, people: tuple[list[str], int] | None = None) -> None:
+    """The run's counts, then who it was about (by name), its reasons and notes."""
     label = {
         "done": "[green]done[/green]",
         "partial": "[yellow]partial: some records were parked[/yellow]",
@@ -159,8 +175,10 @@ def print_summary(summary: RunSummary) -> None:
             str(summary.inactivated["pco"]),
         )
     console.print(table)
+    links = f"New links{' (' + verb + ')' if verb else ''}"
+    settled = "Conflicts to settle" if verb else "Conflicts settled"
     console.print(
-        f"New links: {summary.linked}   Conflicts settled: {summary.conflicts}   "
+        f"{links}: {summary.linked}   {settled}: {summary.conflicts}   "
         f"Parked: {summary.parked}   Match issues: {summary.match_issues}"
     )
     if summary.replanned:
@@ -168,10 +186,15 @@ def print_summary(summary: RunSummary) -> None:
             f"Edited while the run worked: {summary.replanned} person(s), re-planned so "
             "their edits were merged, not overwritten."
         )
+    if people is not None and people[1]:
+        shown, total = people
+        more = f" and {total - len(shown)} more" if total > len(shown) else ""
+        who = "People it would change" if verb else "People changed"
+        console.print(f"{who}: {esc(', '.join(shown))}{more}.")
     for reason in summary.hold_reasons:
-        console.print(f"  [yellow]•[/yellow] {escape(reason)}")
+        console.print(f"  [yellow]•[/yellow] {esc(reason)}")
     for note in summary.notes:
-        console.print(f"  • {escape(note)}")
+        console.print(f"  • {esc(note)}")
     if summary.conflicts:
         console.print(f"See the conflicts with: pcosync runs show {summary.run_id}")
     if summary.parked:
@@ -187,6 +210,12 @@ def sync_command(
     hold: bool = typer.Option(
         False, "--hold", help="Hold this run for review whatever the thresholds."
     ),
+    yes: bool = typer.Option(
+        False,
+        "--yes",
+        "-y",
+        help="Do not ask before a connection's first sync writes (in a terminal it asks).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
     wait: bool = typer.Option(
         False, "--wait", help="If another run is in progress, wait for it instead of exiting 75."
@@ -194,52 +223,97 @@ def sync_command(
 ) -> None:
     """Run one sync between Rock and Planning Center."""
     options = SyncOptions(full=full, dry_run=dry_run, hold=hold, wait=wait)
-    summary = _sync(ctx, options, quiet=as_json)
+    outcome = _sync(ctx, options, quiet=as_json, yes=yes)
+    summary = outcome.summary
     if as_json:
         typer.echo(json.dumps(summary.as_dict()))
+    elif outcome.rejected:
+        console.print(
+            f"Nothing was written (run {summary.run_id} is rejected). Run `pcosync sync` "
+            "again when you are ready, or `pcosync sync --dry-run` to look at the plan again."
+        )
+        raise typer.Exit(0)
     else:
-        print_summary(summary)
+        print_summary(summary, outcome.people)
+        for line in outcome.after:
+            console.print(esc(line))
     raise typer.Exit(summary.exit_code)
 
 
+@dataclass
+class SyncOutcome:
+    summary: RunSummary
+    after: list[str] = field(default_factory=list)  # said after the summary
+    rejected: bool = False  # a first sync the admin said no to
+    people: tuple[list[str], int] | None = None  # who the run was about, by name
+
+
+def interactive() -> bool:
+    """A person at a terminal who can answer (not cron, not a script, not a pipe)."""
+    return sys.stdin.isatty() and console.is_terminal
+
+
 @friendly_errors
-def _sync(ctx: typer.Context, options: SyncOptions, *, quiet: bool) -> RunSummary:
+def _sync(ctx: typer.Context, options: SyncOptions, *, quiet: bool, yes: bool) -> SyncOutcome:
     settings = settings_for(ctx)
+    view = ProgressView(console, enabled=not quiet and console.is_terminal)
 
-    async def go() -> RunSummary:
-        with (
-            console.status("Syncing…", spinner="dots")
-            if not quiet and console.is_terminal
-            else _nullcontext() as status
-        ):
-
-            def progress(message: str) -> None:
-                if status is not None:
-                    status.update(message + "…")
-
-            async with open_connection(settings, progress=progress) as conn:
-                try:
-                    summary = await conn.people.run(options)
-                except RunInProgress:
-                    raise  # nothing ran: no notice
-                except Exception as exc:
-                    latest = conn.store.runs.list(1)
-                    if latest and latest[0].status is RunStatus.FAILED:
-                        await notify_failure(settings, latest[0].id, exc)
-                    raise
-                if not summary.dry_run:
-                    await notify_run(settings, summary)
-                return summary
+    async def go() -> SyncOutcome:
+        async with open_connection(settings, progress=view.progress) as conn:
+            first = is_first_sync(conn.store)
+            ask = first and not (options.dry_run or options.hold or yes or quiet) and interactive()
+            run_options = (
+                replace(options, hold=True, hold_reason=FIRST_SYNC_HOLD) if ask else options
+            )
+            try:
+                with view.showing():
+                    async with view.pumping():
+                        summary = await conn.people.run(run_options)
+                if ask and summary.status is RunStatus.HELD:
+                    return await _first_sync_asked(conn, summary, view)
+            except RunInProgress:
+                raise  # nothing ran: no notice
+            except Exception as exc:
+                latest = conn.store.runs.list(1)
+                if latest and latest[0].status is RunStatus.FAILED:
+                    await notify_failure(settings, latest[0].id, exc)
+                raise
+            outcome = SyncOutcome(summary, people=changed_people(conn.store, summary.run_id))
+            if not summary.dry_run:
+                await notify_run(settings, summary)
+            elif first:
+                estimate = estimate_from_dry_run(conn.store, summary)
+                outcome.after.append(f"The first real sync should take {estimate.sentence()}.")
+            return outcome
 
     return asyncio.run(go())
 
 
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
+async def _first_sync_asked(conn: Connection, held: RunSummary, view: ProgressView) -> SyncOutcome:
+    """In a terminal, a connection's first sync is shown and confirmed before it writes: the
+    held run is approved as planned (one read, the one applier) or rejected."""
+    console.print(
+        f"[bold]This is the first sync of this connection.[/bold] Its plan (run {held.run_id}):"
+    )
+    for line in first_plan_lines(held):
+        console.print(f"  • {esc(line)}")
+    console.print(f"See every change with `pcosync review {held.run_id}` (in another terminal).")
+    if not typer.confirm("Write these changes to Rock and Planning Center now?", default=True):
+        reject(conn.store, held.run_id, by=who())
+        return SyncOutcome(held, rejected=True)
+    with view.showing():
+        async with view.pumping():
+            result = await approve(conn.people, held.run_id, by=who())
+    await notify_run(conn.settings, result.summary)
+    return SyncOutcome(result.summary, people=changed_people(conn.store, held.run_id))
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+
+def who() -> str:
+    """Who approved or rejected, for the run's record."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
 
 
 # ---------------------------------------------------------------------------- runs
@@ -340,11 +414,13 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
     store = _store(ctx)
     run = store.runs.get(run_id)
     if run is None:
-        err.print(f"There is no run {run_id}. List runs with: pcosync runs")
-        raise typer.Exit(EXIT_USAGE)
+        raise UsageError(f"There is no run {run_id}. List the runs with: pcosync runs")
     ops = store.journal.list(run_id)
     conflicts = store.journal.conflicts(run_id)
     parked = [p for p in store.parked.list(None) if p.run_id == run_id]
+    # names first: recorded with the run; older runs' people named from the stored bases
+    names = PeopleNames.from_store(store)
+    groups = {g.pco_id: g for g in store.groups.all()}
     if as_json:
         typer.echo(
             json.dumps(
@@ -366,6 +442,10 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
                             "side": j.operation.side.value,
                             "reason": j.operation.reason.value,
                             "person": j.operation.ref.describe(),
+                            "name": names.of(j.operation.ref),
+                            "rock_id": j.operation.ref.rock_id,
+                            "pco_id": j.operation.ref.pco_id,
+                            "group": _group_name(j.operation.group, groups),
                             "error": j.error,
                             "changes": {
                                 str(f): [_value(str(f), b), _value(str(f), a)]
@@ -377,6 +457,9 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
                     "conflicts": [
                         {
                             "person": c.ref.describe(),
+                            "name": names.of(c.ref),
+                            "rock_id": c.ref.rock_id,
+                            "pco_id": c.ref.pco_id,
                             "field": str(c.field),
                             "rock": _value(str(c.field), c.rock_value),
                             "pco": _value(str(c.field), c.pco_value),
@@ -388,6 +471,7 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
                         {
                             "side": p.side,
                             "record": p.record_key,
+                            "name": record_label(Side(p.side), p.record_key, names, groups),
                             "reason": p.reason,
                             "retries": p.retry_count,
                         }
@@ -404,9 +488,9 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
         " UTC"
     )
     if run.error:
-        console.print(f"[red]Error:[/red] {run.error}")
+        console.print(f"[red]Error:[/red] {esc(run.error)}")
     for h in run.hold_reasons:
-        console.print(f"[yellow]Held:[/yellow] {h.get('message', h)}")
+        console.print(f"[yellow]Held:[/yellow] {esc(h.get('message', h))}")
     if ops:
         table = Table(title="Operations")
         for col in ("#", "status", "where", "what", "person", "changes"):
@@ -417,15 +501,19 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
                 f"{field_spec(f).label}: {_value(str(f), b)} → {_value(str(f), a)}"
                 for f, (b, a) in op.changes.items()
             )
+            if op.group is not None:
+                changes = (changes + "; " if changes else "") + _group_name(op.group, groups)
             if j.error:
                 changes = (changes + " — " if changes else "") + j.error
             table.add_row(
-                str(j.seq),
-                j.status.value,
-                op.side.label,
-                f"{op.kind.value} ({op.reason.value})",
-                op.ref.describe(),
-                changes,
+                *cells(
+                    j.seq,
+                    j.status.value,
+                    op.side.label,
+                    f"{op.kind.value.replace('_', ' ')}: {_why(op.reason.value)}",
+                    named(names.of(op.ref), op.ref.ids()),
+                    changes,
+                )
             )
         console.print(table)
     if conflicts:
@@ -434,20 +522,51 @@ def _runs_show(ctx: typer.Context, run_id: int, as_json: bool) -> None:
             table.add_column(col)
         for c in conflicts:
             table.add_row(
-                c.ref.describe(),
-                field_spec(c.field).label,
-                _value(str(c.field), c.rock_value),
-                _value(str(c.field), c.pco_value),
-                f"{c.winner.label} (edited later)",
+                *cells(
+                    named(names.of(c.ref), c.ref.ids()),
+                    field_spec(c.field).label,
+                    _value(str(c.field), c.rock_value),
+                    _value(str(c.field), c.pco_value),
+                    f"{c.winner.label} (edited later)",
+                )
             )
         console.print(table)
     if parked:
         table = Table(title="Parked records")
-        for col in ("where", "record", "why", "retries"):
+        for col in ("where", "who", "why", "retries"):
             table.add_column(col)
         for p in parked:
-            table.add_row(Side(p.side).label, p.record_key, p.reason, str(p.retry_count))
+            side = Side(p.side)
+            who = named(record_label(side, p.record_key, names, groups), p.record_key)
+            table.add_row(*cells(side.label, who, p.reason, p.retry_count))
         console.print(table)
+
+
+# why an operation is in the plan, in a few words (runs show)
+WHY = {
+    "edit": "edited on the other side",
+    "conflict_winner": "conflict, later edit won",
+    "new_link": "new link",
+    "new_member": "added on the other side",
+    "created": "only on the other side",
+    "revert": "undo",
+    "left_every_team": "left every team",
+}
+
+
+def _why(reason: str) -> str:
+    return WHY.get(reason, reason.replace("_", " "))
+
+
+def _group_name(group: GroupRef | None, groups: Mapping[str, GroupLink]) -> str:
+    """A membership operation's group: its name (as recorded, else as linked now) first."""
+    if group is None:
+        return ""
+    linked = groups.get(group.pco_id)
+    name = group.name or (linked.name if linked is not None else None)
+    if name:
+        return f"{name} (Rock group {group.rock_group_id})"
+    return group.describe()
 
 
 # ---------------------------------------------------------------------------- people
@@ -465,13 +584,16 @@ def people_links(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
 
 @friendly_errors
 def _people_links(ctx: typer.Context, as_json: bool) -> None:
-    links = _store(ctx).links.all()
+    store = _store(ctx)
+    links = store.links.all()
+    names = PeopleNames.from_store(store)
     if as_json:
         typer.echo(
             json.dumps(
                 [
                     {
                         "link": lk.id,
+                        "name": names.by_link.get(lk.id),
                         "rock_id": lk.rock_person_id,
                         "pco_id": lk.pco_person_id,
                         "status": lk.status.value,
@@ -482,10 +604,18 @@ def _people_links(ctx: typer.Context, as_json: bool) -> None:
         )
         return
     table = Table(title=f"{len(links)} linked people")
-    for col in ("link", "Rock Id", "Planning Center id", "status"):
-        table.add_column(col)
-    for lk in links:
-        table.add_row(str(lk.id), str(lk.rock_person_id), lk.pco_person_id, lk.status.value)
+    for col in ("person", "status", "Rock Id", "Planning Center id"):
+        table.add_column(col, style="dim" if col.endswith(("Id", "id")) else None)
+    ordered = sorted(links, key=lambda lk: (names.by_link.get(lk.id) or "~").casefold())
+    for lk in ordered:
+        table.add_row(
+            *cells(
+                names.by_link.get(lk.id) or "(not synced yet)",
+                lk.status.value,
+                lk.rock_person_id,
+                lk.pco_person_id,
+            )
+        )
     console.print(table)
 
 
@@ -503,9 +633,10 @@ def people_link(
 def _people_link(ctx: typer.Context, rock_id: int, pco_id: str) -> None:
     settings = settings_for(ctx)
 
-    async def missing() -> list[str]:
-        """The records that do not exist (a mistyped id would make a link to nothing)."""
-        out = []
+    async def look_up() -> tuple[list[str], list[str]]:
+        """The records' names, and the ones that do not exist (a mistyped id would make a
+        link to nothing)."""
+        problems, found_names = [], []
         async with open_connection(settings) as conn:
             for side, record_id in ((Side.ROCK, rock_id), (Side.PCO, pco_id)):
                 adapter = conn.rock if side is Side.ROCK else conn.pco
@@ -513,25 +644,32 @@ def _people_link(ctx: typer.Context, rock_id: int, pco_id: str) -> None:
                 unreadable = bool(adapter.rejected)  # it exists; a value needs fixing
                 adapter.rejected.clear()
                 if found is None and not unreadable:
-                    out.append(f"There is no {side.label} person {record_id}.")
-        return out
+                    problems.append(f"There is no {side.label} person {record_id}.")
+                name = name_of(found.person) if found is not None else None
+                found_names.append(
+                    f"{name} ({side.label} {record_id})" if name else f"{side.label} {record_id}"
+                )
+        return problems, found_names
 
-    problems = asyncio.run(missing())
+    problems, found_names = asyncio.run(look_up())
     if problems:
-        err.print(f"[red]Not linked:[/red] {' '.join(problems)} Check the ids and try again.")
+        err.print(
+            f"[red]Not linked:[/red] {esc(' '.join(problems))} Check the ids (`pcosync "
+            "people issues` and `pcosync people links` show them) and try again."
+        )
         raise typer.Exit(EXIT_USAGE)
     store = _store(ctx)
     store.links.allow(rock_id, pco_id)
     try:
         link = store.links.add(rock_id, pco_id)
     except LinkConflict as exc:
-        err.print(f"[red]Not linked:[/red] {exc}")
-        raise typer.Exit(EXIT_FAILED) from None
+        err.print(f"[red]Not linked:[/red] {esc(exc)}")
+        raise typer.Exit(EXIT_USAGE) from None
     for issue in [*store.issues.involving(rock_id=rock_id), *store.issues.involving(pco_id=pco_id)]:
         store.issues.resolve(issue.id)
     console.print(
-        f"Linked Rock person {rock_id} with Planning Center person {pco_id} "
-        f"(link {link.id}). The next `pcosync sync` merges their fields."
+        f"Linked {esc(found_names[0])} with {esc(found_names[1])} (link {link.id}). "
+        "The next `pcosync sync` merges their fields."
     )
 
 
@@ -548,28 +686,27 @@ def people_unlink(
 @friendly_errors
 def _people_unlink(ctx: typer.Context, rock_id: int | None, pco_id: str | None) -> None:
     if (rock_id is None) == (pco_id is None):
-        err.print("Say which link: --rock ROCK_ID or --pco PCO_ID")
-        raise typer.Exit(EXIT_USAGE)
+        raise UsageError(
+            "say which link to remove: --rock ROCK_ID or --pco PCO_ID "
+            "(`pcosync people links` lists them)"
+        )
     settings = settings_for(ctx)
 
     async def go() -> Unlinked:
         async with open_connection(settings) as conn:
             return await unlink(conn, rock_id=rock_id, pco_id=pco_id)
 
-    try:
-        done = asyncio.run(go())
-    except NoSuchLink as exc:
-        err.print(escape(str(exc)))
-        raise typer.Exit(EXIT_USAGE) from None
+    done = asyncio.run(go())
     link = done.link
+    who = f"{esc(done.name)} (" if done.name else ""
     console.print(
-        f"Unlinked Rock person {link.rock_person_id} and Planning Center "
-        f"person {link.pco_person_id}; they will not be matched again. Someone in "
-        "scope who has no other match is created on the other side by the next sync: "
-        "link them to the right record with `pcosync people link`."
+        f"Unlinked {who}Rock person {link.rock_person_id} and Planning Center "
+        f"person {link.pco_person_id}{')' if done.name else ''}; they will not be matched "
+        "again. Someone in scope who has no other match is created on the other side "
+        "by the next sync: link them to the right record with `pcosync people link`."
     )
     for note in done.notes:
-        console.print(f"  • {escape(note)}")
+        console.print(f"  • {esc(note)}")
 
 
 issues_app = typer.Typer(
@@ -640,7 +777,7 @@ def _people_issues(ctx: typer.Context, as_json: bool, show_all: bool) -> None:
         return
     for i in issues:
         console.print(f"[bold]#{i.id}[/bold] ({i.kind.value}, {i.status.value})")
-        console.print(f"  {i.message}")
+        console.print(f"  {esc(i.message)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -24,12 +22,14 @@ from pcosync.app.teams import (
     import_teams,
     remove_import,
 )
+from pcosync.cli.output import cells, console, err, named
+from pcosync.cli.output import esc as escape
+from pcosync.cli.progress_view import ProgressView
 from pcosync.cli.sync_cmds import config_path, friendly_errors, settings_for
 from pcosync.domain.identity import GroupKind
+from pcosync.domain.services import SERVICES_PERMISSIONS, parse_permission
+from pcosync.errors import UsageError
 from pcosync.store import LinkConflict
-
-console = Console()
-err = Console(stderr=True)
 
 T = TypeVar("T")
 
@@ -60,20 +60,26 @@ ACTION_STYLE = {
 }
 
 
-def _run(ctx: typer.Context, work: Callable[[TeamImport], Awaitable[T]]) -> T:
+def _run(
+    ctx: typer.Context, work: Callable[[TeamImport], Awaitable[T]], *, show_progress: bool = False
+) -> T:
     settings = settings_for(ctx)
     source = config_path(ctx)
+    view = ProgressView(console, enabled=show_progress and console.is_terminal)
 
     async def go() -> T:
-        async with open_connection(settings) as conn:
+        async with open_connection(settings, progress=view.progress) as conn:
             teams = TeamImport(
                 conn.store,
                 conn.rock_client,
                 conn.pco_client,
                 settings.teams,
                 config_file=str(settings.source or source or ""),
+                progress=view.progress,
             )
-            return await work(teams)
+            with view.showing():
+                async with view.pumping():
+                    return await work(teams)
 
     return asyncio.run(go())
 
@@ -96,7 +102,8 @@ def _label(item: ImportItem) -> str:
 
 
 def render_import_tree(plan: ImportPlan) -> Tree:
-    root = Tree(f"Rock group [bold]{escape(plan.root_name)}[/bold] [dim](Id {plan.root_group_id})")
+    root_id = "to be created" if plan.create_root else f"Id {plan.root_group_id}"
+    root = Tree(f"Rock group [bold]{escape(plan.root_name)}[/bold] [dim]({root_id})")
     ref_of_group = {i.group_id: i.ref for i in plan.tree_items if i.group_id is not None}
     nodes: dict[str, Tree] = {}
     for item in plan.tree_items:
@@ -110,6 +117,8 @@ def render_import_tree(plan: ImportPlan) -> Tree:
 
 
 def print_import(plan: ImportPlan) -> None:
+    for note in plan.notes:
+        console.print(f"[yellow]•[/yellow] {escape(note)}")
     console.print(render_import_tree(plan))
     would = "would be " if plan.dry_run else ""
     counts = [
@@ -161,7 +170,7 @@ def import_cmd(
     async def work(teams: TeamImport) -> ImportPlan:
         return await import_teams(teams, folders=folder, adopt=adopt, dry_run=dry_run)
 
-    plan = _run(ctx, work)
+    plan = _run(ctx, work, show_progress=not as_json)
     if as_json:
         typer.echo(json.dumps(plan.to_json(), indent=2))
     else:
@@ -190,10 +199,7 @@ def print_remove(plan: RemovePlan) -> None:
         word = done if item.done or item.action is RemoveAction.KEEP else todo
         table.add_row(
             f"[{style}]{word}[/{style}]",
-            str(item.group_id),
-            escape(item.name),
-            item.link.pco_id,
-            escape(item.reason),
+            *cells(item.group_id, item.name, item.link.pco_id, item.reason),
         )
     console.print(table)
     n_del, n_arch, n_keep = (plan.count(a) for a in RemoveAction)
@@ -248,16 +254,19 @@ def links_cmd(
 ) -> None:
     """Rock groups linked to Planning Center folders, service types, teams and positions."""
     rows = _run(ctx, lambda teams: teams.links())
+    default = settings_for(ctx).teams.services_permission
     if as_json:
         out = [
             {
                 "id": link.id,
                 "rock_group_id": link.rock_group_id,
                 "rock_group_name": group.name if group else None,
+                "name": link.name,
                 "pco_id": link.pco_id,
                 "kind": link.kind.value,
                 "created_by_import": link.created_by_import,
                 "status": link.status.value,
+                "services_permission": _permission(link.kind, link.services_permission, default),
             }
             for link, group in rows
         ]
@@ -267,18 +276,44 @@ def links_cmd(
         console.print("No groups are linked. Run `pcosync teams import` or `pcosync teams link`.")
         return
     table = Table(show_header=True, box=None)
-    for col in ("Group", "Name", "Planning Center", "Kind", "Origin", "Status"):
+    for col in ("Group", "Planning Center", "Kind", "Origin", "Services permission", "Status"):
         table.add_column(col)
     for link, group in rows:
+        rock_name = group.name if group else "(missing in Rock)"
+        pco_name = link.name if link.name and link.name != rock_name else ""
         table.add_row(
-            str(link.rock_group_id),
-            escape(group.name) if group else "[red](missing in Rock)[/red]",
-            link.pco_id,
-            KIND_LABEL[link.kind],
-            "import" if link.created_by_import else "linked",
-            link.status.value,
+            named(rock_name, f"Rock group {link.rock_group_id}"),
+            named(pco_name or None, link.pco_id) if pco_name else named(link.pco_id, ""),
+            *cells(
+                KIND_LABEL[link.kind],
+                "import" if link.created_by_import else "linked",
+                _permission(link.kind, link.services_permission, default) or "",
+                link.status.value,
+            ),
         )
     console.print(table)
+    console.print(
+        "Change a position's Services permission with: pcosync teams permission GROUP_ID LEVEL"
+    )
+
+
+def _permission(kind: GroupKind, own: str | None, default: str) -> str | None:
+    """The Services permission a position gives (tags and structure groups give none)."""
+    if kind is not GroupKind.TEAM_POSITION:
+        return None
+    return own or default
+
+
+def _level(text: str | None) -> str | None:
+    if text is None:
+        return None
+    level = parse_permission(text)
+    if level is None:
+        raise UsageError(
+            f"{text!r} is not a Planning Center Services permission; use one of "
+            + ", ".join(f'"{name}"' for name in SERVICES_PERMISSIONS)
+        )
+    return level
 
 
 @teams_app.command("link")
@@ -289,14 +324,50 @@ def link_cmd(
     team_position_id: str = typer.Argument(
         ..., help="The Planning Center team position id, or Tag:<id> for a Services tag."
     ),
+    services_permission: str | None = typer.Option(
+        None,
+        "--services-permission",
+        metavar="LEVEL",
+        help="Services permission people assigned through this group get at least "
+        "(default: [teams] services_permission, else Scheduled Viewer).",
+    ),
 ) -> None:
     """Link an existing Rock group to a Planning Center team position (or a Services tag)."""
+    level = _level(services_permission)
     try:
-        link = _run(ctx, lambda teams: teams.link(group_id, team_position_id))
+        link = _run(
+            ctx, lambda teams: teams.link(group_id, team_position_id, services_permission=level)
+        )
     except LinkConflict as exc:
-        err.print(f"[red]Cannot link:[/red] {exc}")
+        err.print(f"[red]Cannot link:[/red] {escape(exc)}")
         raise typer.Exit(2) from None
-    console.print(f"Linked Rock group {link.rock_group_id} ⇄ Planning Center {link.pco_id}.")
+    what = escape(link.name) if link.name else link.pco_id
+    console.print(
+        f"Linked Rock group {link.rock_group_id} ⇄ Planning Center {what} ({link.pco_id})."
+    )
+
+
+@teams_app.command("permission")
+@friendly_errors
+def permission_cmd(
+    ctx: typer.Context,
+    group_id: int = typer.Argument(..., help="The Rock group Id of a position (or a team)."),
+    level: str = typer.Argument(
+        ...,
+        help="Scheduled Viewer, Viewer, Scheduler, Editor or Administrator; or 'default' for "
+        "[teams] services_permission.",
+    ),
+) -> None:
+    """The Planning Center Services permission someone the sync assigns to this position
+    gets at least. A higher level someone already has is never lowered."""
+    chosen = None if level.strip().casefold() == "default" else _level(level)
+    changed = _run(ctx, lambda teams: teams.set_permission(group_id, chosen))
+    shown = chosen or f"{settings_for(ctx).teams.services_permission} (the default)"
+    for link in changed:
+        console.print(
+            f"{escape(link.name or link.pco_id)} (Rock group {link.rock_group_id}): "
+            f"people the sync assigns here get at least {shown} in Planning Center Services."
+        )
 
 
 @teams_app.command("unlink")
@@ -307,7 +378,8 @@ def unlink_cmd(
 ) -> None:
     """Forget a group's link and clear its PcoId attribute (the group itself stays)."""
     link = _run(ctx, lambda teams: teams.unlink(group_id))
-    console.print(f"Unlinked Rock group {link.rock_group_id} from Planning Center {link.pco_id}.")
+    what = escape(link.name) if link.name else link.pco_id
+    console.print(f"Unlinked Rock group {link.rock_group_id} from Planning Center {what}.")
 
 
 def register(app: typer.Typer) -> None:

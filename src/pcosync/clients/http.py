@@ -17,10 +17,12 @@ httpx's own INFO line carries the full URL, query values included (an OData ``$f
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -240,6 +242,9 @@ class HeaderPacedRateLimiter:
         self._slots: list[Slot] = []
         self._paused_until = 0.0
         self.waited_seconds = 0.0
+        # told how long the limiter is about to wait (e.g. to show "waiting on the rate
+        # limit"); the limiter is shared per login, so add and remove, never replace
+        self.on_wait: list[Callable[[float], None]] = []
 
     def _in_window(self, now: float) -> int:
         self._slots = [s for s in self._slots if s.expires > now]
@@ -273,6 +278,8 @@ class HeaderPacedRateLimiter:
                     wait = min(wait, self.period)
             wait = max(wait, 0.001)
             self.waited_seconds += wait
+            for listener in list(self.on_wait):
+                listener(wait)
             await self.clock.sleep(wait)
 
     def release(self, slot: Slot, response: httpx.Response | None) -> None:
@@ -330,6 +337,13 @@ class RequestStats:
     server_errors: int = 0
 
 
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once: loading the CA bundle costs about 0.1 s of
+    CPU, and a command (the demo, a test) opens dozens of clients."""
+    return httpx.create_ssl_context()
+
+
 class ApiHttpClient:
     """One API's HTTP client: auth, base URL, limiter, retry policy and classifier."""
 
@@ -363,6 +377,7 @@ class ApiHttpClient:
             headers=dict(headers or {}),
             timeout=timeout,
             transport=transport,
+            verify=shared_ssl_context(),
             limits=httpx.Limits(
                 max_connections=max_in_flight, max_keepalive_connections=max_in_flight
             ),

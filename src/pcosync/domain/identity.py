@@ -6,7 +6,7 @@ the two types apart lets mypy catch a Rock id passed where a PCO id belongs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -41,6 +41,9 @@ class PersonRef:
     link_id: int | None
     rock_id: RockPersonId | None
     pco_id: PcoPersonId | None
+    # the name an admin recognises, when known; never part of equality, and never in
+    # ``describe()`` (which goes into errors and logs, where personal data must not)
+    name: str | None = field(default=None, compare=False)
 
     def id_on(self, side: Side) -> RockPersonId | PcoPersonId | None:
         return self.rock_id if side is Side.ROCK else self.pco_id
@@ -54,6 +57,24 @@ class PersonRef:
         if self.link_id is not None:
             parts.append(f"link {self.link_id}")
         return ", ".join(parts) or "unidentified person"
+
+    def ids(self) -> str:
+        """The record ids, for a secondary column next to the name."""
+        parts = []
+        if self.rock_id is not None:
+            parts.append(f"Rock {self.rock_id}")
+        if self.pco_id is not None:
+            parts.append(f"Planning Center {self.pco_id}")
+        return ", ".join(parts) or "-"
+
+    def label(self) -> str:
+        """For a person reading output: the name first, the ids after it."""
+        if not self.name:
+            return self.describe()
+        return f"{self.name} ({self.ids()})"
+
+    def named(self, name: str | None) -> PersonRef:
+        return PersonRef(self.link_id, self.rock_id, self.pco_id, name or self.name)
 
 
 class GroupKind(StrEnum):
@@ -74,6 +95,13 @@ class GroupRef:
     group_link_id: int | None
     rock_group_id: RockGroupId
     pco_id: PcoGroupId  # "TeamPosition:123"
+    name: str | None = field(default=None, compare=False)  # e.g. "Band › Drums", when known
 
     def describe(self) -> str:
         return f"Rock group Id {self.rock_group_id} ⇄ Planning Center {self.pco_id}"
+
+    def label(self) -> str:
+        """For a person reading output: the name first, the ids after it."""
+        if not self.name:
+            return self.describe()
+        return f"{self.name} (Rock group {self.rock_group_id}, Planning Center {self.pco_id})"

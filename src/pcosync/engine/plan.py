@@ -162,7 +162,17 @@ class PersonPair:
 
     @property
     def ref(self) -> PersonRef:
-        return PersonRef(self.link_id, self.rock_id, self.pco_id)
+        return PersonRef(self.link_id, self.rock_id, self.pco_id, self.name)
+
+    @property
+    def name(self) -> str | None:
+        """How output names the pair: as both sides agreed at the last sync (the name the
+        admin knows them by), else Planning Center's record, else Rock's. Never used to
+        decide anything."""
+        for person in (self.base.person if self.base else None, self.pco, self.rock):
+            if person is not None and (person.first_name or person.last_name):
+                return person.display_name
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +186,12 @@ class OneSided:
 
     @property
     def ref(self) -> PersonRef:
+        name = self.person.display_name if self.person.first_name or self.person.last_name else None
         if self.side is Side.ROCK:
             assert isinstance(self.id, int)
-            return PersonRef(None, self.id, None)
+            return PersonRef(None, self.id, None, name)
         assert isinstance(self.id, str)
-        return PersonRef(None, None, self.id)
+        return PersonRef(None, None, self.id, name)
 
 
 @dataclass
@@ -316,7 +327,7 @@ def _plan_people(
 
         rt = _person_values(rock)
         pt = _person_values(pco)
-        ref = PersonRef(pair.link_id, pair.rock_id, pair.pco_id)
+        ref = pair.ref
         new_values: list[Any] | None = None
         new_unknown: set[FieldName] | None = None
         rock_changes: dict[FieldName, Change] | None = None

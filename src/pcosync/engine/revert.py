@@ -89,8 +89,8 @@ def plan_revert(
                         op.side,
                         op.ref,
                         None,
-                        f"{where} membership of {op.ref.describe()} in "
-                        f"{op.group.describe()} was left alone: it is {state} now.",
+                        f"{where} membership of {op.ref.label()} in "
+                        f"{op.group.label()} was left alone: it is {state} now.",
                     )
                 )
                 continue
@@ -109,7 +109,7 @@ def plan_revert(
                     op.side,
                     op.ref,
                     None,
-                    f"The {where} record of {op.ref.describe()} no longer exists.",
+                    f"The {where} record of {op.ref.label()} no longer exists.",
                 )
             )
             continue
@@ -127,7 +127,7 @@ def plan_revert(
                         op.side,
                         op.ref,
                         name,
-                        f"{spec.label} of {op.ref.describe()} in {where} was changed again "
+                        f"{spec.label} of {op.ref.label()} in {where} was changed again "
                         "after this run, so the newer value was kept.",
                     )
                 )

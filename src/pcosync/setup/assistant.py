@@ -21,6 +21,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError as PydanticValidationError
 
+from pcosync.app.first_sync import count_before_first_sync
+from pcosync.app.progress import Estimate
+from pcosync.app.safety import DEFAULT_SAFETY
 from pcosync.clients.http import RetryPolicy
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.rock import RockClient
@@ -66,7 +69,15 @@ SECRET_KEYS = {
     "rock": ("api_key", "api_key_file"),
     "pco": ("app_id", "secret", "secret_file"),
 }
-MANAGED_SECTIONS = ("rock", "pco", "state", "teams", "campus_map")
+MANAGED_SECTIONS = (
+    "rock",
+    "pco",
+    "state",
+    "teams",
+    "campus_map",
+    "safety",
+    "schedule",
+)
 TEAMS_KEYS = ("parent_group_id", "parent_group_name", "group_type")
 ATTRIBUTE_NAME = "Planning Center Person Id"
 ATTRIBUTE_DESCRIPTION = (
@@ -181,6 +192,27 @@ class InitPlan:
     time_zone_source: str = "given with --time-zone"
     secrets_in_env: bool = False
     teams: TeamsChoice = field(default_factory=TeamsChoice)
+    # asked interactively (or given as options); None keeps what the file says
+    every_minutes: int | None = None
+    notify: NotifyChoice | None = None
+
+
+@dataclass
+class NotifyChoice:
+    """Who is told when a run fails, is held or ends partial (``[notifications.smtp]``)."""
+
+    to: list[str]
+    host: str
+    port: int = 587
+    user: str | None = None
+    sender: str = "pcosync@localhost"
+
+    def as_config(self, old: Mapping[str, Any] | None) -> dict[str, Any]:
+        smtp = dict(old or {})
+        smtp.update({"host": self.host, "port": self.port, "to": self.to, "from": self.sender})
+        if self.user:
+            smtp["user"] = self.user
+        return smtp
 
 
 @dataclass
@@ -279,14 +311,23 @@ def build_config(
     country = (pco.country_code or "") if pco else ""
     if re.fullmatch(r"[A-Z]{2}", country):
         sync_defaults["default_region"] = country
+    schedule = kept("schedule", ())
+    schedule["every_minutes"] = plan.every_minutes or schedule.get("every_minutes") or 15
     data: dict[str, Any] = {
         "rock": rock,
         "pco": pco_section,
         "state": state,
         "sync": old.get("sync", sync_defaults),
+        # brakes on by default; a section already in the file is kept as it is
+        "safety": old.get("safety", DEFAULT_SAFETY),
+        "schedule": schedule,
         "fields": old.get("fields", {name: "both" for name in PERSON_FIELDS}),
         "teams": {**plan.teams.as_config(), **kept("teams", TEAMS_KEYS)},
     }
+    if plan.notify is not None:
+        notifications = dict(old.get("notifications") or {})
+        notifications["smtp"] = plan.notify.as_config(notifications.get("smtp"))
+        data["notifications"] = notifications
     for key, value in old.items():
         if key not in data and key not in MANAGED_SECTIONS:
             data[key] = value
@@ -375,6 +416,32 @@ def campus_proposal(
     if entries and not (rock.campuses_read and pco.campuses_read):
         return [CampusPair(n, MatchKind.KEPT, r, n, p, n) for n, r, p in entries]
     return propose_campus_map(rock.campuses, pco.campuses, keep=entries)
+
+
+async def first_sync_estimate(plan: InitPlan) -> Estimate | None:
+    """How long the first sync should take (None when the counts cannot be read)."""
+    try:
+        async with PcoClient(
+            plan.pco_url,
+            app_id=plan.pco_app_id,
+            secret=plan.pco_secret,
+            retry=SETUP_RETRY,
+            timeout=SETUP_TIMEOUT,
+        ) as pco:
+            return await count_before_first_sync(pco)
+    except ApiError:
+        return None
+
+
+def cron_line(config_path: Path, every_minutes: int) -> str:
+    """The crontab line that runs a sync every so many minutes."""
+    if every_minutes < 60 and 60 % every_minutes == 0:
+        when = f"*/{every_minutes} * * * *" if every_minutes > 1 else "* * * * *"
+    elif every_minutes % 60 == 0 and every_minutes < 24 * 60:
+        when = f"0 */{every_minutes // 60} * * *"
+    else:
+        when = f"*/{min(every_minutes, 59)} * * * *"
+    return f"{when} pcosync --config {config_path.resolve()} sync"
 
 
 def save(plan: InitPlan, outcome: InitOutcome) -> None:

@@ -919,7 +919,8 @@ def teams_check(parent: ParentGroup, group_type: GroupType, source: str) -> Chec
     if parent.status is ParentStatus.NOT_SET:
         return ok(
             TEAMS_CHECK,
-            "not set; only `pcosync teams import` needs it ([teams] parent_group_id or "
-            f"parent_group_name); imported groups would be created {kind}",
+            "not set: `pcosync teams import` puts the teams under a top-level group "
+            f"“Planning Center” it makes (once) {kind}; set [teams] parent_group_id or "
+            "parent_group_name to choose another group",
         )
     return ok(TEAMS_CHECK, f"{parent.describe()}: imported teams go under it {kind}")

@@ -118,6 +118,8 @@ def _row_values(run_id: int, op: Operation, status: OpStatus, now: datetime) -> 
         "status": status.value,
         "journaled_at": now,
         "sent_at": now if status is OpStatus.SENT else None,
+        "person_name": op.ref.name,
+        "group_name": group.name if group else None,
     }
 
 
@@ -136,7 +138,7 @@ def _operation(row: OperationRow) -> Operation:
         person_from_json(row.after_image)[0] if kind is OpKind.CREATE and row.after_image else None
     )
     group = (
-        GroupRef(row.group_link_id, row.rock_group_id, row.pco_group_id)
+        GroupRef(row.group_link_id, row.rock_group_id, row.pco_group_id, row.group_name)
         if row.rock_group_id is not None and row.pco_group_id is not None
         else None
     )
@@ -144,7 +146,7 @@ def _operation(row: OperationRow) -> Operation:
         seq=row.seq,
         kind=kind,
         side=Side(row.side),
-        ref=PersonRef(row.link_id, row.rock_person_id, row.pco_person_id),
+        ref=PersonRef(row.link_id, row.rock_person_id, row.pco_person_id, row.person_name),
         reason=Reason(row.reason),
         changes=changes,
         field_reasons=reasons,
@@ -346,6 +348,7 @@ class OperationJournal:
                 "winner": c.winner.value,
                 "rule": c.rule.value,
                 "created_at": now,
+                "person_name": c.ref.name,
             }
             for c in conflicts
         ]
@@ -376,7 +379,9 @@ class OperationJournal:
                 spec = FIELD_SPECS[FieldName(row.field)]
                 out.append(
                     Conflict(
-                        ref=PersonRef(row.link_id, row.rock_person_id, row.pco_person_id),
+                        ref=PersonRef(
+                            row.link_id, row.rock_person_id, row.pco_person_id, row.person_name
+                        ),
                         field=spec.name,
                         rock_value=spec.from_json(_unwrap(row.rock_value)),
                         pco_value=spec.from_json(_unwrap(row.pco_value)),

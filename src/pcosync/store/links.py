@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -393,6 +393,13 @@ class GroupLink:
     status: GroupLinkStatus
     created_at: datetime
     updated_at: datetime
+    name: str | None = None  # for output, e.g. "Band › Drums"
+    services_permission: str | None = None  # None: the [teams] default
+
+    def label(self) -> str:
+        """For a person reading output: the name first, the ids after it."""
+        ids = f"Rock group {self.rock_group_id}, Planning Center {self.pco_id}"
+        return f"{self.name} ({ids})" if self.name else ids
 
 
 def _group(row: GroupLinkRow) -> GroupLink:
@@ -406,6 +413,8 @@ def _group(row: GroupLinkRow) -> GroupLink:
         GroupLinkStatus(row.status),
         row.created_at,
         row.updated_at,
+        row.name,
+        row.services_permission,
     )
 
 
@@ -422,9 +431,12 @@ class GroupLinkRepo:
         kind: GroupKind,
         *,
         created_by_import: bool = False,
+        name: str | None = None,
+        services_permission: str | None = None,
     ) -> GroupLink:
         """Idempotent for the same pair; raises :class:`LinkConflict` if either is linked
-        elsewhere. ``created_by_import`` only ever turns on (the import marker sticks)."""
+        elsewhere. ``created_by_import`` only ever turns on (the import marker sticks);
+        ``name`` and ``services_permission`` are updated when given."""
         now = self._store.now()
         conn = self._store.connection
         with self._store.transaction() as s:
@@ -439,6 +451,10 @@ class GroupLinkRepo:
                 by_rock.created_by_import = by_rock.created_by_import or created_by_import
                 by_rock.status = GroupLinkStatus.ACTIVE.value
                 by_rock.updated_at = now
+                if name:
+                    by_rock.name = name
+                if services_permission:
+                    by_rock.services_permission = services_permission
                 return _group(by_rock)
             for existing in (by_rock, by_pco):
                 if existing is not None:
@@ -455,6 +471,8 @@ class GroupLinkRepo:
                 status=GroupLinkStatus.ACTIVE.value,
                 created_at=now,
                 updated_at=now,
+                name=name,
+                services_permission=services_permission,
             )
             s.add(row)
             s.flush()
@@ -513,6 +531,23 @@ class GroupLinkRepo:
                     GroupLinkRow.id == group_link_id,
                 )
                 .values(status=status.value, updated_at=self._store.now())
+            )
+
+    def set_name(self, group_link_id: int, name: str) -> None:
+        self._set(group_link_id, name=name)
+
+    def set_services_permission(self, group_link_id: int, level: str | None) -> None:
+        self._set(group_link_id, services_permission=level)
+
+    def _set(self, group_link_id: int, **values: Any) -> None:
+        with self._store.transaction() as s:
+            s.execute(
+                update(GroupLinkRow)
+                .where(
+                    GroupLinkRow.connection == self._store.connection,
+                    GroupLinkRow.id == group_link_id,
+                )
+                .values(**values, updated_at=self._store.now())
             )
 
     def remove(self, group_link_id: int) -> None:

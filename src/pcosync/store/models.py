@@ -95,6 +95,11 @@ class GroupLinkRow(Model):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
     created_at: Mapped[datetime] = mapped_column(nullable=False)
     updated_at: Mapped[datetime] = mapped_column(nullable=False)
+    # how output names the group, e.g. "Band › Drums" (kept current by the import)
+    name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    # Planning Center Services permission a person the sync assigns here gets at least
+    # (None: [teams] services_permission, "Scheduled Viewer" unless set)
+    services_permission: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class MembershipBaseRow(Model):
@@ -227,6 +232,9 @@ class OperationRow(Model):
     journaled_at: Mapped[datetime] = mapped_column(nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
     applied_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # names for what a person reads (runs show, review); never used to decide anything
+    person_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    group_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
 
 
 class ConflictRow(Model):
@@ -248,6 +256,7 @@ class ConflictRow(Model):
     winner: Mapped[str] = mapped_column(String(10), nullable=False)
     rule: Mapped[str] = mapped_column(String(20), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
+    person_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
 
 
 class ParkedRow(Model):

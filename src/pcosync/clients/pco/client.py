@@ -574,6 +574,14 @@ class PcoClient:
         doc = await self.get(f"/services/v2/people/{person_id}")
         return PcoServicesPerson.from_resource(doc.data[0])
 
+    async def set_services_permission(self, person_id: str, level: str) -> PcoServicesPerson:
+        """The person's Services permission (spec §5.5: ``permissions`` is update-assignable
+        on the Services person; there is no create)."""
+        doc = await self.update(
+            f"/services/v2/people/{person_id}", "Person", person_id, {"permissions": level}
+        )
+        return PcoServicesPerson.from_resource(doc.data[0])
+
     async def services_people_changed_since(self, since: datetime) -> list[PcoServicesPerson]:
         """No ``where[updated_at]`` on Services people: newest first until older than ``since``."""
         out: list[PcoServicesPerson] = []

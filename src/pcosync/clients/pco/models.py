@@ -287,6 +287,7 @@ class PcoServicesPerson:
     archived_at: datetime | None
     updated_at: datetime | None
     tag_ids: frozenset[str] | None = None  # only when read with include=tags
+    permissions: str | None = None  # "Scheduled Viewer" … "Administrator" (viewer or self)
 
     @classmethod
     def from_resource(cls, r: Resource, doc: Document | None = None) -> PcoServicesPerson:
@@ -298,6 +299,7 @@ class PcoServicesPerson:
             parse_time(r.attr("archived_at")),
             parse_time(r.attr("updated_at")),
             frozenset(t.id for t in doc.related(r, "tags")) if doc is not None else None,
+            _str(r.attr("permissions")),
         )
 
 
