@@ -53,15 +53,16 @@ def test_a_dry_run_counts_the_links_and_issues_it_would_make(church: Church) -> 
     assert result.exit_code == 0, result.output
     said = flat(result.output)
     dry = json.loads(cli(church, "sync", "--dry-run", "--json").output)
-    assert dry["linked"] > 0 and dry["match_issues"] == 1
-    assert f"New links (would be): {dry['linked']}" in said
-    assert "Match issues: 1" in said
-    # `people issues` agrees with the dry run's count (a dry run records its findings)
+    # `people issues` agrees with the dry run's count (a dry run records its findings);
+    # besides the contested one, the seeded church has name-only twins (issue 12)
     issues = json.loads(cli(church, "people", "issues", "--json").output)
-    assert len(issues) == 1 and "Quill" in issues[0]["message"]
+    assert dry["linked"] > 0 and dry["match_issues"] == len(issues) >= 1
+    assert f"New links (would be): {dry['linked']}" in said
+    assert f"Match issues: {len(issues)}" in said
+    assert any("Quill" in i["message"] for i in issues)
     assert _linked(church) == []  # and wrote nothing
     real = church.sync()
-    assert real.linked == dry["linked"] and real.match_issues == 1
+    assert real.linked == dry["linked"] and real.match_issues == len(issues)
     _, pco_id = _linked(church)[0]
     name = _name_of(church, pco_id)
     church.pco_control(f"people/{pco_id}", {"middle_name": "Summarised"})
@@ -104,7 +105,7 @@ def test_runs_show_people_links_and_revert_name_people_first(church: Church) -> 
     as_json = json.loads(cli(church, "people", "links", "--json").output)
     assert {r["name"] for r in as_json if r["rock_id"] == other_rock} == {other}
 
-    reverted = cli(church, "revert", str(run.run_id))
+    reverted = cli(church, "revert", str(run.run_id), "--yes")
     assert reverted.exit_code in (0, 3), reverted.output
     changed = next(line for line in reverted.output.splitlines() if "People changed:" in line)
     assert other in changed and name in changed  # the revert's list, by name

@@ -364,7 +364,9 @@ async def _approve(
             store.journal.mark_skipped(run_id, j.seq, "left out when the run was approved")
         await sync.rock.prepare()
         ready: list[Operation] = []
+        sync.progress.phase("Checking the plan against what is there now", total=len(chosen))
         for j in chosen:
+            sync.progress.advance()
             why = _still_valid(store, j.operation)
             if why is not None:
                 store.journal.mark_skipped(run_id, j.seq, f"not applied: {why}")

@@ -345,9 +345,9 @@ def _story(demo: Demo, tricky_names: bool) -> bool:
         run(demo, lambda conn: approve(conn.people, undo_run, by="demo"))
     back = _rock_campuses(demo, movers)
     follow = sync(demo)
-    waited = "As big a change, the undo waited for approval too; " if undo_held else ""
+    waited = " As big a change, the undo waited for approval too." if undo_held else ""
     say(
-        f"It was a mistake after all. {waited}reverting run {held.run_id} put the "
+        f"It was a mistake after all.{waited} Reverting run {held.run_id} put the "
         f"{len(movers) - back.get(NORTH, 0)} people back at their old campus in Rock. Planning "
         "Center keeps what was typed there, and the next sync writes neither value back: both "
         "stay as they are until someone edits one of them."
