@@ -9,8 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from pcosync.emulators.server import BackgroundServer
+
+# Property tests check what is true, never how fast: on a loaded CI machine Hypothesis's
+# timing health checks and per-example deadlines would fail tests that are right.
+settings.register_profile("pcosync", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "pcosync"))
 
 # Tests use the seed printed in a failure; override with PCOSYNC_TEST_SEED to reproduce.
 TEST_SEED = int(os.environ.get("PCOSYNC_TEST_SEED", "1"))
