@@ -167,6 +167,9 @@ def test_a_held_first_sync_approved_links_creates_and_converges(church: Church) 
     again = church.sync()
     assert again.planned == 0, again.as_dict()
     assert church.writes() == before
+    # the approval settled what the held run had read: the next run is incremental, not a
+    # second full read of everyone
+    assert again.mode.value == "incremental"
     # an edit after the approved first sync propagates like any other
     church.pco_control(f"people/{synced[0].pco_person_id}", {"middle_name": "Afterwards"})
     church.sync()

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pcosync.app.applier import Applier, OnFresh, Stale, safe
@@ -401,6 +401,7 @@ async def _approve(
         if run.mode is RunMode.REVERT:
             counts["reverts_run"] = run.reverts_run_id
         store.runs.finish(run_id, summary.status, counts=counts)
+        _advance_marks(sync, run, left_out=bool(left_out))
         log.info(
             "review.approved run=%s applied=%s stale=%s left_out=%s",
             run_id,
@@ -413,6 +414,20 @@ async def _approve(
         summary.status = RunStatus.FAILED
         store.runs.finish(run_id, RunStatus.FAILED, error=safe(exc), counts=summary.as_dict())
         raise
+
+
+def _advance_marks(sync: PeopleSync, run: Run, *, left_out: bool) -> None:
+    """An approved sync settled what its observation saw, as an unheld run would have: the
+    next run reads only what changed since (a first sync approved is not read in full
+    again). Not when operations were left out: their records must be read again for the
+    next run to plan them."""
+    from pcosync.app.pipeline import WM_PCO, WM_ROCK
+
+    if left_out or run.mode is RunMode.REVERT or run.observed_at is None:
+        return
+    mark = run.observed_at - timedelta(seconds=1)
+    sync.store.watermarks.advance_time(WM_PCO, mark)
+    sync.store.watermarks.advance_time(WM_ROCK, mark)
 
 
 def reject(store: Store, run_id: int, *, by: str = "cli") -> int:
