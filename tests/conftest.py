@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from pcosync.emulators.server import BackgroundServer
+# pytest-xdist's workers set COLUMNS=80, and the CLI's Rich consoles read it once, when
+# imported: tests that want a width give it per command (COLUMNS in the command's env)
+os.environ.pop("COLUMNS", None)
+
+from pcosync.emulators.server import BackgroundServer  # noqa: E402
 
 # Property tests check what is true, never how fast: on a loaded CI machine Hypothesis's
 # timing health checks and per-example deadlines would fail tests that are right.

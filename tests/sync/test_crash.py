@@ -21,6 +21,9 @@ from pcosync.store import OpStatus, RunMode, RunStatus
 from tests.sync.conftest import Church
 from tests.sync.test_people_sync import _link_values
 
+# timing matters here (edits landing mid-run, a second process, a kill): run alone
+pytestmark = pytest.mark.serial
+
 
 def _applied(db: Path) -> int:
     if not db.exists():

@@ -22,6 +22,9 @@ from pcosync.app.people_sync import RunSummary
 from pcosync.store import LinkStatus, RunStatus
 from tests.sync.conftest import Church
 
+# timing matters here (edits landing mid-run, a second process, a kill): run alone
+pytestmark = pytest.mark.serial
+
 LATENCY_MS = 400
 WINDOW = timedelta(seconds=2)  # docs/guarantees.md: edits older than this before the write
 

@@ -26,6 +26,9 @@ from pcosync.config import write_settings
 from pcosync.store import RunStatus, Store, make_engine
 from tests.sync.conftest import Church
 
+# timing matters here (edits landing mid-run, a second process, a kill): run alone
+pytestmark = pytest.mark.serial
+
 
 def _use_postgres(church: Church, url: str) -> Iterator[None]:
     schema = f"pcosync_overlap_{uuid.uuid4().hex[:10]}"

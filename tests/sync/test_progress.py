@@ -31,6 +31,9 @@ from pcosync.emulators.server import BackgroundServer
 from tests.conftest import TEST_SEED
 from tests.sync.conftest import Church
 
+# it measures how often progress is drawn against real time: run alone
+pytestmark = pytest.mark.serial
+
 
 class Recorder:
     def __init__(self) -> None:
