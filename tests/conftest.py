@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 # imported: tests that want a width give it per command (COLUMNS in the command's env)
 os.environ.pop("COLUMNS", None)
 
-from pcosync.emulators.server import BackgroundServer  # noqa: E402
+from pcosync.emulators.server import BackgroundServer
 
 # Property tests check what is true, never how fast: on a loaded CI machine Hypothesis's
 # timing health checks and per-example deadlines would fail tests that are right.

@@ -10,6 +10,8 @@ Retry decisions are type tests on this tree, never string matching::
     │   └── InvalidFieldValue        e.g. a malformed email or an unparseable phone number
     ├── RunInProgress                another process holds the connection's run lease (exit 75)
     ├── LeaseLost                    our lease expired and another process took it: stop writing
+    ├── WriteSuperseded              not sent: someone edited the record while this write
+    │                                waited, and the run re-planned it (internal, never shown)
     ├── StoreError                   the state database refused an operation (exit 1)
     │   ├── StoreUnusable            not a store this pcosync can use: from a newer pcosync,
     │   │                            not a database, half-migrated, cannot be opened (exit 2)
@@ -97,6 +99,11 @@ class RunInProgress(PcoSyncError):
 
 class LeaseLost(PcoSyncError):
     """This run's lease expired and another process took it over: it must stop writing."""
+
+
+class WriteSuperseded(PcoSyncError):
+    """A write was not sent: a re-read just before it found the record edited since the plan,
+    and the run re-planned (or re-validated) the operation. Handled inside the run."""
 
 
 class StoreError(PcoSyncError):

@@ -143,3 +143,64 @@ def test_edits_made_while_the_run_writes_are_merged_not_overwritten(church: Chur
     assert covered >= 15
     assert summary.replanned >= 20, summary.as_dict()
     assert summary.conflicts >= 20  # the earlier edits were recorded as the losers
+
+
+def test_an_edit_made_while_a_write_waits_on_the_rate_limit_is_not_overwritten(
+    church: Church,
+) -> None:
+    """The re-read must be fresh when the write is *sent*, not when it was queued: writes
+    waiting their turn under Planning Center's rate limit waited seconds after the run's
+    last look, and an edit made in those seconds was overwritten without a conflict."""
+    church.sync()
+    store = church.store()
+    linked = store.links.all(LinkStatus.ACTIVE)[:12]
+    store.close()
+    for i, link in enumerate(linked):  # Rock → Planning Center, one PATCH each
+        church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": f"Rockpre{i}"})
+    church.pco_control("rate_limit", {"limit": 4, "period": 2, "reset": True})
+    started = datetime.now(UTC)
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(summary=church.sync()))
+    worker.start()
+
+    def patched() -> set[str]:
+        log = church.pco_control("requests?limit=2000")["requests"]
+        return {
+            r["path"].rsplit("/", 1)[1]
+            for r in log
+            if r["method"] == "PATCH" and datetime.fromisoformat(r["at"]) > started
+        }
+
+    deadline = time.monotonic() + 120
+    while not patched():  # the writes have begun: the rest wait on the limit
+        assert worker.is_alive(), "the run ended before writing"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    already = patched()
+    edits: dict[str, tuple[str, datetime]] = {}
+    for i, link in enumerate(linked):
+        if link.pco_person_id in already:
+            continue
+        value = f"Pcolate{i}"
+        church.pco_control(f"people/{link.pco_person_id}", {"middle_name": value})
+        edits[link.pco_person_id] = (value, datetime.now(UTC))
+    worker.join(timeout=300)
+    assert result["summary"].status is RunStatus.DONE, result["summary"].as_dict()
+    church.pco_control("rate_limit", {"limit": 5000, "period": 20, "reset": True})
+    church.sync()
+
+    covered = lost = 0
+    for link in linked:
+        if link.pco_person_id not in edits:
+            continue
+        value, when = edits[link.pco_person_id]
+        writes = [w for w in _writes_to(church, "pco", link.pco_person_id) if w > when]
+        if writes and min(writes) - when < WINDOW:
+            continue  # inside the documented window
+        covered += 1
+        pco = church.pco_get(f"/people/v2/people/{link.pco_person_id}")["data"]["attributes"]
+        rock = church.rock_get(f"/api/People/{link.rock_person_id}")
+        if not (pco["middle_name"] == value and rock["MiddleName"] == value):
+            lost += 1
+    assert covered >= 3, "the scenario did not make writes wait on the limit"
+    assert lost == 0, f"{lost} of {covered} edits made while writes waited were lost"

@@ -34,6 +34,7 @@ from pcosync.app.inflight import InFlight
 from pcosync.app.names import PeopleNames, link_owner
 from pcosync.app.refusal import REFUSALS, Refusal
 from pcosync.app.summary import RunSummary
+from pcosync.clients.http import write_guard
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
 from pcosync.domain.policy import SyncPolicy
@@ -61,6 +62,7 @@ from pcosync.errors import (
     RetriesExhausted,
     SyncDataError,
     TransportError,
+    WriteSuperseded,
 )
 from pcosync.store import OpStatus, Store
 from pcosync.store.links import GroupLinkStatus, LinkConflict
@@ -214,19 +216,37 @@ class Applier:
                 queue = self.queues[ref]
                 while queue:
                     op = queue[0]
-                    if op.kind in RECHECKED_KINDS and self.inflight is not None:
+                    guarded = op.kind in RECHECKED_KINDS and self.inflight is not None
+                    if guarded:
+                        assert self.inflight is not None
                         await self.inflight.ensure_fresh(op.side)
                         if not queue or queue[0] is not op:
                             continue  # re-planned while we looked: take the new head
-                    queue.popleft()
+                    else:
+                        queue.popleft()
                     for dep in op.depends_on:
                         if dep in self._done:
                             await self._done[dep].wait()
+                    handled = True
                     try:
-                        await self._step(op)
+                        if guarded:
+                            # the op stays at the head of its queue until its first write
+                            # is sent, so a re-read while it waits can still re-plan it
+                            assert self.inflight is not None
+                            guard = _OpGuard(self.inflight, op, queue)
+                            token = write_guard.set(guard)
+                            try:
+                                handled = await self._step(op)
+                            finally:
+                                write_guard.reset(token)
+                            if handled and queue and queue[0] is op:
+                                queue.popleft()  # ended before sending anything
+                        else:
+                            await self._step(op)
                     finally:
-                        self._done[op.seq].set()
-                        self.sync.progress.advance()
+                        if handled:
+                            self._done[op.seq].set()
+                            self.sync.progress.advance()
                 if self.after_person is not None:
                     self.after_person(ref)
 
@@ -234,47 +254,53 @@ class Applier:
         self.refusal.raise_if_refused(written=len(self.applied))
         return self.applied
 
-    async def _step(self, op: Operation) -> None:
+    async def _step(self, op: Operation) -> bool:
+        """Apply ``op`` and journal what happened; False only when it was superseded before
+        anything was sent (re-planned or re-validated: the queue holds what replaces it)."""
         journal = self.store.journal
         if self.refusal.stopped:  # credentials refused: nothing more is sent
             self.refusal.skip(op)
             self.failed.add(op.seq)
-            return
+            return True
         link_id = op.ref.link_id
         if link_id is not None and link_id in self.retired:
             journal.mark_skipped(
                 self.run_id, op.seq, "the person's record is gone; their link was retired"
             )
             self.failed.add(op.seq)
-            return
+            return True
         if any(d in self.failed or d not in self.applied for d in op.depends_on):
             journal.mark_skipped(
                 self.run_id, op.seq, "an earlier step for this person did not go through"
             )
             self.failed.add(op.seq)
-            return
+            return True
         if self.lease is not None:
             self.lease.check()
         try:
             done = await self._apply_one(op)
+        except WriteSuperseded:
+            if journal.get(self.run_id, op.seq).status is OpStatus.SENT:
+                journal.mark_not_sent(self.run_id, op.seq)  # (narrowed: sent again as such)
+            return False
         except InDoubt as exc:
             self.summary.in_doubt += 1
             self.summary.notes.append(str(exc))
             self.failed.add(op.seq)
-            return
+            return True
         except LeaseLost:
             raise
         except REFUSALS as exc:  # a credential problem stops the run, never parked
             self.failed.add(op.seq)
             self.refusal.refuse(op, exc)
-            return
+            return True
         except (ApiError, SyncDataError, LinkConflict) as exc:
             self.failed.add(op.seq)
             self._fail(op, exc)
-            return
+            return True
         if not done:
             self.failed.add(op.seq)
-            return
+            return True
         self.applied.add(op.seq)
         log.info(
             "sync.op_applied run=%s seq=%s kind=%s side=%s",
@@ -290,6 +316,7 @@ class Applier:
             record_id = op.ref.id_on(source)
             if record_id is not None:
                 self.store.parked.resolve(source, record_key(record_id))
+        return True
 
     def _fail(self, op: Operation, exc: BaseException) -> None:
         message = safe(exc)
@@ -746,6 +773,44 @@ class Applier:
                         self.run_id, other.seq, "the record it belonged to stays"
                     )
                     self._drop(queue, other, dependents=True)
+
+
+class _OpGuard:
+    """The write guard of one operation (:data:`pcosync.clients.http.write_guard`): before
+    each of its writes is sent, and after any wait for the rate limit, the target side was
+    read no longer than the re-check interval ago. Until its first write goes out the
+    operation stays at the head of its person's queue, where a re-read may re-plan or
+    narrow it; then the write is not sent (:class:`WriteSuperseded`)."""
+
+    # a write that keeps finding its look stale by the time its rate slot comes (a tiny
+    # interval on a busy limit) goes after this many looks rather than never
+    MAX_LOOKS = 8
+
+    def __init__(self, inflight: InFlight, op: Operation, queue: deque[Operation]) -> None:
+        self.inflight = inflight
+        self.op = op
+        self.queue = queue
+        self.committed = False
+        self.looks = 0
+
+    def _check(self) -> None:
+        if not self.committed and (not self.queue or self.queue[0] is not self.op):
+            raise WriteSuperseded(f"operation {self.op.seq} was re-planned before it was sent")
+
+    async def look(self) -> None:
+        self.looks += 1
+        await self.inflight.ensure_fresh(self.op.side)
+        self._check()
+
+    def go(self) -> bool:
+        self._check()
+        if not self.inflight.fresh_enough(self.op.side) and self.looks < self.MAX_LOOKS:
+            return False
+        if not self.committed:
+            self.committed = True
+            if self.queue and self.queue[0] is self.op:
+                self.queue.popleft()
+        return True
 
 
 def _same_updates(old: Sequence[Operation], new: Sequence[Operation]) -> bool:

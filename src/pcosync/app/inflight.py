@@ -66,6 +66,10 @@ class InFlight:
         last = self.last_read.get(side)
         return last is not None and self.clock() - last < self.interval
 
+    def fresh_enough(self, side: Side) -> bool:
+        """Whether a write to ``side`` may go now without another read."""
+        return side not in self.readers or self._fresh_enough(side)
+
     async def ensure_fresh(self, side: Side) -> None:
         """Return once ``side``'s changes were read no longer than ``interval`` ago (reading
         them now if needed; writers waiting at the same time share that read)."""

@@ -25,6 +25,7 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -120,6 +121,9 @@ class RateLimiter(Protocol):
 
     def release(self, slot: Slot, response: httpx.Response | None) -> None: ...
 
+    def give_back(self, slot: Slot) -> None:
+        """A slot acquired and not used: nothing was sent with it."""
+
     def headroom(self) -> str: ...
 
 
@@ -132,8 +136,33 @@ class NoRateLimit:
     def release(self, slot: Slot, response: httpx.Response | None) -> None:
         return None
 
+    def give_back(self, slot: Slot) -> None:
+        return None
+
     def headroom(self) -> str:
         return "-"
+
+
+class WriteGuard(Protocol):
+    """Asked before a write is sent (see :data:`write_guard`): the sync's check that the run
+    has looked at the target side recently enough, measured when the write is *sent*, after
+    any wait for the rate limit, not when it was queued."""
+
+    async def look(self) -> None:
+        """Make sure the target side was read recently (reading it now if not). Raises
+        :class:`~pcosync.errors.WriteSuperseded` when what the write carries was re-planned."""
+
+    def go(self) -> bool:
+        """With the rate slot in hand: True to send now (the write is then committed to),
+        False when the look has gone stale while waiting (look again). May raise
+        :class:`~pcosync.errors.WriteSuperseded`."""
+
+
+# Set by the sync around one operation: every write it sends asks the guard first. Reads are
+# never guarded (the guard's own re-read goes through the same client).
+write_guard: ContextVar[WriteGuard | None] = ContextVar("pcosync_write_guard", default=None)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def parse_period(value: str | None) -> float | None:
@@ -311,6 +340,11 @@ class HeaderPacedRateLimiter:
             pause = min(retry_after, self.max_pause) if retry_after is not None else self.period
             self._paused_until = max(self._paused_until, now + pause)
 
+    def give_back(self, slot: Slot) -> None:
+        """A slot acquired and not used (nothing was sent with it) frees its place at once."""
+        if slot in self._slots:
+            self._slots.remove(slot)
+
     def headroom(self) -> str:
         used = self._in_window(self.clock.monotonic())
         return f"{max(0, self.limit - used)}/{self.limit}"
@@ -408,7 +442,10 @@ class ApiHttpClient:
         rate_lane: str | None = None,
     ) -> httpx.Response:
         """One try. Raises a TransportError subclass when no usable answer came back."""
-        slot = await self.limiter.acquire(rate_lane)
+        guard = write_guard.get() if method not in READ_METHODS else None
+        slot = await (
+            self._guarded_slot(guard, rate_lane) if guard else self.limiter.acquire(rate_lane)
+        )
         response: httpx.Response | None = None
         started = self.clock.monotonic()
         target = redact_target(url)
@@ -459,6 +496,21 @@ class ApiHttpClient:
                 self.limiter.headroom(),
             )
         return response
+
+    async def _guarded_slot(self, guard: WriteGuard, lane: str | None) -> Slot:
+        """A rate slot for a guarded write, taken only once the guard's look is recent: a
+        write that waited on the limit past it gives its slot back and looks again."""
+        while True:
+            await guard.look()
+            slot = await self.limiter.acquire(lane)
+            try:
+                ready = guard.go()
+            except BaseException:
+                self.limiter.give_back(slot)
+                raise
+            if ready:
+                return slot
+            self.limiter.give_back(slot)
 
     async def request(
         self,
