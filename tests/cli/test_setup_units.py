@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from pcosync.config import Settings
 from pcosync.setup.assistant import notifications_check
@@ -20,7 +21,7 @@ from pcosync.setup.probes import (
 )
 from pcosync.setup.results import Status
 from pcosync.setup.timezone import choose_time_zone, iana_zone, rock_utc_offset
-from pcosync.store import migrate
+from pcosync.store import make_engine, migrate
 
 NOW = datetime(2026, 1, 15, 18, 0, tzinfo=UTC)  # winter: Chicago is UTC-06:00
 
@@ -195,6 +196,39 @@ def test_state_store_probe(tmp_path: Path) -> None:
     down = state_check(secret_url)
     assert down.status is Status.FAILED
     assert "hunter2" not in down.detail and "***" in down.detail
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("DROP TABLE match_issues", "the table match_issues is missing"),
+        ("DELETE FROM alembic_version", "no record of its schema version"),
+        ("ALTER TABLE runs DROP COLUMN reviewed_by", "the column runs.reviewed_by is missing"),
+        ("UPDATE alembic_version SET version_num = '0099_x'", "set up by a newer pcosync"),
+    ],
+)
+def test_state_store_probe_names_a_store_a_sync_would_refuse(
+    tmp_path: Path, damage: str, expected: str
+) -> None:
+    """``check`` says what a sync would stop with (issue 12): a half-migrated store, one from
+    a newer pcosync; and it changes nothing."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(damage))
+    engine.dispose()
+    before = (tmp_path / "state.db").read_bytes()
+    found = state_check(url)
+    assert found.status is Status.FAILED, found
+    assert expected in found.detail, found.detail
+    assert (tmp_path / "state.db").read_bytes() == before
+
+
+def test_state_store_probe_names_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    (tmp_path / "state.db").write_bytes(b"my notes\n" * 500)
+    found = state_check(f"sqlite:///{tmp_path / 'state.db'}")
+    assert found.status is Status.FAILED and "is not a database" in found.detail, found
 
 
 def test_notifications_check_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:

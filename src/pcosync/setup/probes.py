@@ -637,11 +637,12 @@ def state_check(url: str, *, creatable: Path | None = None) -> Check:
                 "Create the folder (or pick another [state] url) and run this again.",
             )
     try:
-        from pcosync.store import current_revision, head_revision, make_engine
+        from pcosync.store import head_revision, make_engine
+        from pcosync.store.health import diagnose
 
         engine = make_engine(url)
         try:
-            current = current_revision(engine)
+            problem, current = diagnose(engine)
         finally:
             engine.dispose()
         head = head_revision()
@@ -657,29 +658,14 @@ def state_check(url: str, *, creatable: Path | None = None) -> Check:
             f"cannot open {shown}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
             "Check [state] url, that the database server runs and that the user may log in.",
         )
+    if problem is not None:  # the very paragraph a sync would stop with
+        what, _, fix = str(problem).partition(". ")
+        return failed(name, what, fix or "Check [state] url in pcosync.toml.")
     if current is None:
         return ok(name, f"{shown} is reachable and empty; the first sync sets it up")
     if current == head:
         return ok(name, f"{shown} is reachable and up to date")
-    if _known_revision(current):
-        return ok(name, f"{shown} is reachable; the next sync upgrades its tables")
-    return failed(
-        name,
-        f"{shown} was written by a newer pcosync (schema {current})",
-        "Upgrade pcosync on this computer, or point [state] url at this version's database.",
-    )
-
-
-def _known_revision(revision: str) -> bool:
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    from pcosync.store.migrate import alembic_config
-
-    try:
-        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
-    except CommandError:
-        return False
+    return ok(name, f"{shown} is reachable; the next sync upgrades its tables")
 
 
 # ------------------------------------------------------------------------------ campus map

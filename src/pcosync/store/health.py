@@ -149,6 +149,41 @@ def missing_schema(engine: Engine) -> str | None:
     return None
 
 
+def diagnose(engine: Engine) -> tuple[StoreError | None, str | None]:
+    """Read-only, for ``pcosync check``: the error :func:`check_and_migrate` would raise
+    without upgrading anything, and the store's schema revision (None: empty). A store one
+    upgrade behind is judged on what it has, not on the columns the upgrade adds."""
+    from pcosync.store.models import Model
+
+    where = shown_url(engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            present = set(inspect(conn).get_table_names())
+    except DBAPIError as exc:
+        return _opening_error(exc, engine, where), None
+    head = _scripts().get_current_head()
+    if current is not None and not known_revision(current):
+        return (
+            StoreUnusable(
+                f"The state database {where} was set up by a newer pcosync (schema revision "
+                f"{current}; this pcosync knows up to {head}). Upgrade pcosync on this "
+                f"computer, or {FIX_URL} to a database of this version."
+            ),
+            current,
+        )
+    if current is None and present & set(Model.metadata.tables):
+        return _half(where, "it has pcosync's tables but no record of its schema version"), None
+    if current is not None and current == head:
+        try:
+            missing = missing_schema(engine)
+        except DBAPIError as exc:
+            return _opening_error(exc, engine, where), current
+        if missing is not None:
+            return _half(where, f"its schema revision is {current}, but {missing}"), current
+    return None, current
+
+
 def check_and_migrate(engine: Engine) -> None:
     """Refuse a store this pcosync cannot use; otherwise migrate it to head and check it."""
     from pcosync.store.migrate import migrate
