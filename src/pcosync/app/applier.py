@@ -780,7 +780,8 @@ class _OpGuard:
     each of its writes is sent, and after any wait for the rate limit, the target side was
     read no longer than the re-check interval ago. Until its first write goes out the
     operation stays at the head of its person's queue, where a re-read may re-plan or
-    narrow it; then the write is not sent (:class:`WriteSuperseded`)."""
+    narrow it; then the write is not sent (:class:`WriteSuperseded`). A first write refused
+    unapplied (429, 503, no connection) puts it back there until it is tried again."""
 
     # a write that keeps finding its look stale by the time its rate slot comes (a tiny
     # interval on a busy limit) goes after this many looks rather than never
@@ -792,6 +793,8 @@ class _OpGuard:
         self.queue = queue
         self.committed = False
         self.looks = 0
+        self.sent = 0  # writes sent (go() said yes) ...
+        self.refused = 0  # ... of which certainly not applied (429, 503, no connection)
 
     def _check(self) -> None:
         if not self.committed and (not self.queue or self.queue[0] is not self.op):
@@ -806,11 +809,20 @@ class _OpGuard:
         self._check()
         if not self.inflight.fresh_enough(self.op.side) and self.looks < self.MAX_LOOKS:
             return False
+        self.sent += 1
         if not self.committed:
             self.committed = True
             if self.queue and self.queue[0] is self.op:
                 self.queue.popleft()
         return True
+
+    def not_applied(self) -> None:
+        # refused unapplied and nothing else of it landed: re-plannable until retried
+        self.refused += 1
+        if self.committed and self.refused >= self.sent:
+            self.committed = False
+            if not self.queue or self.queue[0] is not self.op:
+                self.queue.appendleft(self.op)
 
 
 def _same_updates(old: Sequence[Operation], new: Sequence[Operation]) -> bool:

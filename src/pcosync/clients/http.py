@@ -157,12 +157,19 @@ class WriteGuard(Protocol):
         False when the look has gone stale while waiting (look again). May raise
         :class:`~pcosync.errors.WriteSuperseded`."""
 
+    def not_applied(self) -> None:
+        """The write just tried was certainly not applied (refused with a 429 or a 503, or
+        no connection was made): if nothing else of the operation went through, it may be
+        re-planned again before it is retried."""
+
 
 # Set by the sync around one operation: every write it sends asks the guard first. Reads are
 # never guarded (the guard's own re-read goes through the same client).
 write_guard: ContextVar[WriteGuard | None] = ContextVar("pcosync_write_guard", default=None)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# answers that say a write was not applied (a 503 is retried as such, even for a POST)
+NOT_APPLIED_STATUSES = frozenset({429, 503})
 
 
 def parse_period(value: str | None) -> float | None:
@@ -460,6 +467,8 @@ class ApiHttpClient:
                     response = await self._client.send(request)
                 except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                     # no connection was made, so nothing was sent: safe to retry any method
+                    if guard is not None:
+                        guard.not_applied()
                     raise self._error(
                         ConnectError,
                         f"{self.service}: cannot connect ({type(exc).__name__})",
@@ -495,6 +504,8 @@ class ApiHttpClient:
                 elapsed_ms,
                 self.limiter.headroom(),
             )
+        if guard is not None and response.status_code in NOT_APPLIED_STATUSES:
+            guard.not_applied()
         return response
 
     async def _guarded_slot(self, guard: WriteGuard, lane: str | None) -> Slot:
