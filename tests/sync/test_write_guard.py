@@ -6,13 +6,16 @@ docs/guarantees.md ("An edit made while a run works") promises.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import tomllib
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from pcosync.config import write_settings
 from pcosync.store import LinkStatus, RunStatus
 from tests.sync.conftest import Church
 
@@ -80,3 +83,27 @@ def test_an_edit_made_while_a_rate_limited_write_waits_to_be_retried_is_not_over
     pco = church.pco_get(path)["data"]["attributes"]
     assert pco["middle_name"] == "Pcolater", "the edit made while the write waited was lost"
     assert summary.replanned == 1, summary.as_dict()
+
+
+def test_a_recheck_interval_shorter_than_a_read_costs_one_read_per_write_not_eight(
+    church: Church, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rock has no rate limit: a guarded write never waits for its turn, so a look that is
+    stale by the time the write goes was stale because the read itself took longer than
+    ``recheck_seconds``; looking again cannot make it fresher. Each Rock write looked
+    ``_OpGuard.MAX_LOOKS`` (8) times: 8 Rock re-reads per write instead of at most one."""
+    church.sync()
+    data = tomllib.loads(church.config.read_text())
+    data.setdefault("sync", {})["recheck_seconds"] = 0.01
+    write_settings(church.config, data)
+    store = church.store()
+    linked = store.links.all(LinkStatus.ACTIVE)[:6]
+    store.close()
+    for i, link in enumerate(linked):  # Planning Center → Rock, one PATCH each
+        church.pco_control(f"people/{link.pco_person_id}", {"middle_name": f"Pcopre{i}"})
+    caplog.set_level(logging.INFO, logger="pcosync.sync")
+    summary = church.sync()
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    assert summary.updated["rock"] == len(linked)
+    reads = [r for r in caplog.records if r.getMessage().startswith("sync.recheck side=rock")]
+    assert len(reads) <= len(linked) + 1, f"{len(reads)} Rock re-reads for {len(linked)} writes"
