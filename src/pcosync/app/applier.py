@@ -805,9 +805,12 @@ class _OpGuard:
         await self.inflight.ensure_fresh(self.op.side)
         self._check()
 
-    def go(self) -> bool:
+    def go(self, *, waited: bool) -> bool:
         self._check()
-        if not self.inflight.fresh_enough(self.op.side) and self.looks < self.MAX_LOOKS:
+        # stale without waiting for the slot: the read itself took longer than the interval,
+        # and another look would be no fresher (Rock, or a tiny interval): send
+        stale = waited and not self.inflight.fresh_enough(self.op.side)
+        if stale and self.looks < self.MAX_LOOKS:
             return False
         self.sent += 1
         if not self.committed:

@@ -152,10 +152,11 @@ class WriteGuard(Protocol):
         """Make sure the target side was read recently (reading it now if not). Raises
         :class:`~pcosync.errors.WriteSuperseded` when what the write carries was re-planned."""
 
-    def go(self) -> bool:
+    def go(self, *, waited: bool) -> bool:
         """With the rate slot in hand: True to send now (the write is then committed to),
-        False when the look has gone stale while waiting (look again). May raise
-        :class:`~pcosync.errors.WriteSuperseded`."""
+        False when the look has gone stale while waiting (look again). ``waited``: the
+        limiter made the write wait for its slot (if not, looking again would be no fresher).
+        May raise :class:`~pcosync.errors.WriteSuperseded`."""
 
     def not_applied(self) -> None:
         """The write just tried was certainly not applied (refused with a 429 or a 503, or
@@ -513,9 +514,12 @@ class ApiHttpClient:
         write that waited on the limit past it gives its slot back and looks again."""
         while True:
             await guard.look()
+            asked = self.clock.monotonic()
             slot = await self.limiter.acquire(lane)
+            # (a limiter that has room answers without sleeping; its shortest sleep is 1 ms)
+            waited = self.clock.monotonic() - asked >= 0.001
             try:
-                ready = guard.go()
+                ready = guard.go(waited=waited)
             except BaseException:
                 self.limiter.give_back(slot)
                 raise
