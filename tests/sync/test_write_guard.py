@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from pcosync.config import write_settings
-from pcosync.store import LinkStatus, RunStatus
+from pcosync.domain.fields import FieldName
+from pcosync.store import LinkStatus, OpStatus, RunStatus
 from tests.sync.conftest import Church
 
 # timing matters here (edits landing mid-run): run alone
@@ -110,3 +111,70 @@ def test_a_recheck_interval_shorter_than_a_read_does_not_multiply_the_re_reads(
     # at most two per write: before the operation, and the guard's look just before sending
     # (with an interval this short every look is stale by then); not MAX_LOOKS more
     assert len(reads) <= 2 * len(linked), f"{len(reads)} Rock re-reads for {len(linked)} writes"
+
+
+def test_an_approval_narrows_a_write_refused_with_a_429_when_its_field_is_edited_meanwhile(
+    church: Church,
+) -> None:
+    """An approval writes what was reviewed, or nothing: a field edited while the write waits
+    out a 429 keeps the newer value (reported stale); the other field still goes, once, and
+    the journal holds the narrowed operation as applied."""
+    from tests.safety.conftest import approve
+
+    church.sync()
+    store = church.store()
+    link = store.links.all(LinkStatus.ACTIVE)[0]
+    store.close()
+    church.rock_control(
+        f"people/{link.rock_person_id}", {"LastName": "Heldlast", "NickName": "Heldnick"}
+    )
+    held = church.sync(hold=True)
+    assert held.status is RunStatus.HELD
+    path = f"/people/v2/people/{link.pco_person_id}"
+    church.pco_control(
+        "faults",
+        {
+            "faults": [
+                {
+                    "kind": "rate_limit",
+                    "method": "PATCH",
+                    "path": path,
+                    "count": 1,
+                    "retry_after": 4,
+                }
+            ]
+        },
+    )
+    started = datetime.now(UTC)
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(out=approve(church, held.run_id)))
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not any(
+        r["method"] == "PATCH" and r["path"] == path and r["status"] == 429
+        for r in _requests_since(church, started)
+    ):
+        assert worker.is_alive(), "the approval ended before its write was refused"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(1.2)
+    church.pco_control(f"people/{link.pco_person_id}", {"last_name": "Pcolater"})
+    worker.join(timeout=120)
+    out = result["out"]
+    assert out.summary.status is RunStatus.DONE, out.summary.as_dict()
+    pco = church.pco_get(path)["data"]["attributes"]
+    assert pco["last_name"] == "Pcolater", "the edit made while the write waited was lost"
+    assert pco["nickname"] == "Heldnick"
+    assert [s.field.value for s in out.stale if s.field is not None] == ["last_name"]
+    store = church.store()
+    ops = [
+        j for j in store.journal.list(held.run_id) if j.operation.ref.pco_id == link.pco_person_id
+    ]
+    store.close()
+    update = next(j for j in ops if j.operation.kind.value == "update")
+    assert update.status is OpStatus.APPLIED
+    assert set(update.operation.changes) == {FieldName.NICKNAME}
+    patches = [
+        r for r in _requests_since(church, started) if r["method"] == "PATCH" and r["path"] == path
+    ]
+    assert [r["status"] for r in patches] == [429, 200]
