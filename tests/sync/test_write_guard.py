@@ -6,6 +6,7 @@ docs/guarantees.md ("An edit made while a run works") promises.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -15,9 +16,16 @@ from typing import Any
 
 import pytest
 
-from pcosync.config import write_settings
+from pcosync.app.applier import Applier, OnFresh
+from pcosync.app.context import open_connection
+from pcosync.app.review import revalidating_inflight
+from pcosync.app.summary import RunSummary
+from pcosync.config import load_settings, write_settings
 from pcosync.domain.fields import FieldName
-from pcosync.store import LinkStatus, OpStatus, RunStatus
+from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
+from pcosync.engine.merge import Reason
+from pcosync.engine.plan import Operation, OpKind
+from pcosync.store import LinkStatus, OpStatus, RunMode, RunStatus
 from tests.sync.conftest import Church
 
 # timing matters here (edits landing mid-run): run alone
@@ -178,3 +186,104 @@ def test_an_approval_narrows_a_write_refused_with_a_429_when_its_field_is_edited
         r for r in _requests_since(church, started) if r["method"] == "PATCH" and r["path"] == path
     ]
     assert [r["status"] for r in patches] == [429, 200]
+
+
+def test_a_delete_waiting_on_an_operation_of_another_chain_can_be_left_out_meanwhile(
+    church: Church,
+) -> None:
+    """A revert's delete waits for operations of other chains (its person's membership
+    removals carry a different reference: no Rock id yet when they were made). It now stays
+    at the head of its queue while it waits, so a re-read made meanwhile by another chain can
+    leave it out (the record was edited): the chain then went on into the delete it no longer
+    had, journaled as skipped, and the run stopped with a journal error."""
+    church.sync()
+    store = church.store()
+    linked = store.links.all(LinkStatus.ACTIVE)[:3]
+    store.close()
+    slow, doomed, other = (
+        PersonRef(lk.id, RockPersonId(lk.rock_person_id), PcoPersonId(lk.pco_person_id))
+        for lk in linked
+    )
+    church.pco_control(
+        "faults",
+        {
+            "faults": [
+                {"kind": "latency", "ms": 5000, "path": f"/people/v2/people/{slow.pco_id}"},
+                {"kind": "latency", "ms": 2500, "path": f"/people/v2/people/{other.pco_id}"},
+            ]
+        },
+    )
+
+    async def go() -> tuple[Applier, int]:
+        async with open_connection(load_settings(church.config)) as conn:
+            sync = conn.people
+            await sync.rock.prepare()
+            seen = await sync.rock.fetch_one(doomed.rock_id)
+            assert seen is not None
+            planned_at = sync.clock()
+            run = sync.store.runs.start(RunMode.REVERT)
+            operations = [
+                # another chain, slow: the delete waits for it
+                Operation(
+                    1,
+                    OpKind.UPDATE,
+                    Side.PCO,
+                    slow,
+                    Reason.REVERT,
+                    changes={FieldName.MIDDLE_NAME: (None, "Slowly")},
+                ),
+                Operation(
+                    2,
+                    OpKind.DELETE,
+                    Side.ROCK,
+                    doomed,
+                    Reason.REVERT,
+                    before=seen.person,
+                    depends_on=(1,),
+                ),
+                Operation(3, OpKind.UNLINK, Side.PCO, doomed, Reason.REVERT, depends_on=(2,)),
+                # a third chain writes to Rock after the edit below: its re-read sees it
+                Operation(
+                    4,
+                    OpKind.UPDATE,
+                    Side.PCO,
+                    other,
+                    Reason.REVERT,
+                    changes={FieldName.MIDDLE_NAME: (None, "First")},
+                ),
+                Operation(
+                    5,
+                    OpKind.UPDATE,
+                    Side.ROCK,
+                    other,
+                    Reason.REVERT,
+                    changes={FieldName.MIDDLE_NAME: (None, "Then")},
+                ),
+            ]
+            sync.store.journal.record(run.id, operations)
+            applier = Applier(
+                sync,
+                run.id,
+                RunSummary(run.id, RunStatus.RUNNING, RunMode.REVERT, False),
+                inflight=revalidating_inflight(sync, planned_at),
+                on_fresh=OnFresh.REVALIDATE,
+                planned_when="the revert was planned",
+            )
+
+            async def edit() -> None:  # someone edits the record while the delete waits
+                await asyncio.sleep(1.2)
+                await asyncio.to_thread(
+                    church.rock_control, f"people/{doomed.rock_id}", {"MiddleName": "Touched"}
+                )
+
+            await asyncio.gather(applier.run(operations), edit())
+            return applier, run.id
+
+    applier, run_id = asyncio.run(go())
+    store = church.store()
+    statuses = {j.seq: j.status for j in store.journal.list(run_id)}
+    store.close()
+    assert statuses[2] is OpStatus.SKIPPED and statuses[3] is OpStatus.SKIPPED, statuses
+    assert statuses[1] is OpStatus.APPLIED and statuses[5] is OpStatus.APPLIED, statuses
+    assert [s.seq for s in applier.stale] == [2]
+    assert church.rock_get(f"/api/People/{doomed.rock_id}")["MiddleName"] == "Touched"
