@@ -217,16 +217,18 @@ class Applier:
                 while queue:
                     op = queue[0]
                     guarded = op.kind in RECHECKED_KINDS and self.inflight is not None
-                    if guarded:
-                        assert self.inflight is not None
-                        await self.inflight.ensure_fresh(op.side)
-                        if not queue or queue[0] is not op:
-                            continue  # re-planned while we looked: take the new head
-                    else:
+                    if not guarded:
                         queue.popleft()
                     for dep in op.depends_on:
                         if dep in self._done:
                             await self._done[dep].wait()
+                    if guarded:
+                        # (it stayed at the head while it waited: a re-read may have re-planned
+                        # or left it out meanwhile)
+                        assert self.inflight is not None
+                        await self.inflight.ensure_fresh(op.side)
+                        if not queue or queue[0] is not op:
+                            continue  # re-planned while we looked: take the new head
                     handled = True
                     try:
                         if guarded:
