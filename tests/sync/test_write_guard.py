@@ -287,3 +287,47 @@ def test_a_delete_waiting_on_an_operation_of_another_chain_can_be_left_out_meanw
     assert statuses[1] is OpStatus.APPLIED and statuses[5] is OpStatus.APPLIED, statuses
     assert [s.seq for s in applier.stale] == [2]
     assert church.rock_get(f"/api/People/{doomed.rock_id}")["MiddleName"] == "Touched"
+
+
+def test_a_write_whose_answer_was_lost_is_resent_never_re_planned(church: Church) -> None:
+    """The first try landed but its answer was lost: the operation is committed (it may have
+    been applied), so its retry goes out even though the re-read before it finds the record
+    changed (by that very try, and by a person editing another field meanwhile)."""
+    church.sync()
+    store = church.store()
+    link = store.links.all(LinkStatus.ACTIVE)[0]
+    store.close()
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rockearlier"})
+    path = f"/people/v2/people/{link.pco_person_id}"
+    church.pco_control(
+        "faults",
+        {
+            "faults": [
+                {"kind": "latency", "ms": 1800, "method": "PATCH", "path": path},
+                {"kind": "drop", "method": "PATCH", "path": path, "count": 1, "after_apply": True},
+            ]
+        },
+    )
+    started = datetime.now(UTC)
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(summary=church.sync()))
+    worker.start()
+    time.sleep(1.0)
+    church.pco_control(f"people/{link.pco_person_id}", {"nickname": "Pcoother"})
+    worker.join(timeout=120)
+    summary = result["summary"]
+    assert summary.status is RunStatus.DONE, summary.as_dict()
+    patches = [
+        r for r in _requests_since(church, started) if r["method"] == "PATCH" and r["path"] == path
+    ]
+    assert len(patches) == 2, patches  # the lost one, and its retry
+    pco = church.pco_get(path)["data"]["attributes"]
+    assert pco["middle_name"] == "Rockearlier" and pco["nickname"] == "Pcoother"
+    store = church.store()
+    updates = [
+        j
+        for j in store.journal.list(summary.run_id)
+        if j.operation.kind is OpKind.UPDATE and j.operation.side is Side.PCO
+    ]
+    store.close()
+    assert [j.status for j in updates] == [OpStatus.APPLIED]
