@@ -179,3 +179,26 @@ def test_before_a_first_sync_dry_run_and_the_counts_give_an_estimate(church: Chu
     assert small.seconds < big.seconds
     assert big.pco_requests >= 1000 and big.seconds >= big.pco_requests * 0.2 - 1e-6
     assert "minutes" in big.sentence() and "1,000 of them in Services" in big.sentence()
+
+
+def test_an_approval_that_leaves_a_change_out_still_ends_its_progress_at_the_total(
+    church: Church,
+) -> None:
+    """A change whose every field was edited since the hold is left out by the re-read
+    (skipped, reported stale): it counts as done, or the bar stops short of its total."""
+    church.sync()
+    store = church.store()
+    link = store.links.all()[0]
+    store.close()
+    church.rock_control(
+        f"people/{link.rock_person_id}", {"LastName": "Heldlast", "NickName": "Heldnick"}
+    )
+    held = church.sync(hold=True)
+    church.pco_control(
+        f"people/{link.pco_person_id}", {"last_name": "Pcolast", "nickname": "Pconick"}
+    )
+    rec = Recorder()
+    result = _run(church, rec, lambda conn: review.approve(conn.people, held.run_id))
+    assert len(result.stale) == 2, result.stale  # type: ignore[attr-defined]
+    total, done = rec.done_in("Writing changes")
+    assert total is not None and total >= 1 and done == total, (total, done)
