@@ -768,6 +768,7 @@ class Applier:
         queue.remove(op)
         self.failed.add(op.seq)
         self._done[op.seq].set()
+        self.sync.progress.advance()  # settled: it will not come to the head of the queue
         if dependents:  # e.g. clearing the link id of a record that stays
             for other in list(queue):
                 if op.seq in other.depends_on:
