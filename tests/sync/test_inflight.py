@@ -204,3 +204,15 @@ def test_an_edit_made_while_a_write_waits_on_the_rate_limit_is_not_overwritten(
             lost += 1
     assert covered >= 3, "the scenario did not make writes wait on the limit"
     assert lost == 0, f"{lost} of {covered} edits made while writes waited were lost"
+
+
+def test_the_run_reports_its_re_reads(church: Church) -> None:
+    church.sync()
+    store = church.store()
+    link = store.links.all(LinkStatus.ACTIVE)[0]
+    store.close()
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Counted"})
+    summary = church.sync()
+    assert summary.updated["pco"] == 1
+    assert summary.requests["rechecks"] >= 1, summary.requests  # the look before the write
+    assert summary.requests["pco"] > 0 and summary.requests["rock"] > 0

@@ -166,10 +166,10 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             store.watermarks.advance_time(WM_ROCK, observed_at - timedelta(seconds=1))
             if full:
                 store.watermarks.set(OBSERVED_PCO, str(len(obs.serving)))
-        summary.requests = {
-            "pco": sync.pco.client.http.stats.requests,
-            "rock": sync.rock.client.http.stats.requests,
-        }
+        summary.requests.update(  # (``rechecks`` was counted while applying)
+            pco=sync.pco.client.http.stats.requests,
+            rock=sync.rock.client.http.stats.requests,
+        )
         summary.seconds = time.monotonic() - started
         if summary.status is RunStatus.HELD:
             store.runs.hold(
