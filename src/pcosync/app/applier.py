@@ -356,6 +356,15 @@ class Applier:
             link_id = self.store.links.add(rock_id, pco_id, rock_alias_id=alias).id
             self.link_of[op.ref] = link_id
             self.summary.linked += 1
+        if op.kind is OpKind.LINK and op.side is Side.PCO:
+            # people's data first: the link lives in the store (and on Rock as PcoPersonId);
+            # the Planning Center record's remote_id is owed, written with the rate budget
+            # left over (app.link_ids), so it never delays anyone's data
+            assert link_id is not None
+            self.store.links.owe_pco_link([link_id])
+            journal.mark_applied(self.run_id, op.seq, link_id=link_id)
+            self.summary.link_ids_owed += 1
+            return True
         writer = self._side(op.side)
         target = rock_id if op.side is Side.ROCK else pco_id
         journal.mark_sent(self.run_id, op.seq)
@@ -576,8 +585,13 @@ class Applier:
         )
         self.summary.created[op.side.value] += 1
         self.summary.linked += 1
-        # the source record learns its counterpart's id too (PCO remote_id / Rock PcoPersonId)
-        await self._side(source_side).write_link(source_id, created.id)
+        # the source record learns its counterpart's id too: Rock's PcoPersonId now, a
+        # Planning Center remote_id with the budget left over (app.link_ids)
+        if source_side is Side.PCO:
+            self.store.links.owe_pco_link([link.id])
+            self.summary.link_ids_owed += 1
+        else:
+            await self._side(source_side).write_link(source_id, created.id)
 
     async def _find_created(self, op: Operation, source_id: object) -> ObservedPerson:
         """After a lost create answer: re-read by the link id written on the new record."""

@@ -122,6 +122,8 @@ class RateLimiter(Protocol):
 
     def headroom(self) -> str: ...
 
+    def free_now(self, lane: str | None = None) -> int: ...
+
 
 class NoRateLimit:
     """Rock publishes no rate limit; concurrency is bounded by the client instead."""
@@ -134,6 +136,9 @@ class NoRateLimit:
 
     def headroom(self) -> str:
         return "-"
+
+    def free_now(self, lane: str | None = None) -> int:
+        return 1 << 30
 
 
 def parse_period(value: str | None) -> float | None:
@@ -314,6 +319,13 @@ class HeaderPacedRateLimiter:
     def headroom(self) -> str:
         used = self._in_window(self.clock.monotonic())
         return f"{max(0, self.limit - used)}/{self.limit}"
+
+    def free_now(self, lane: str | None = None) -> int:
+        """Requests the window takes right now without anyone waiting (0 while paused)."""
+        now = self.clock.monotonic()
+        if now < self._paused_until:
+            return 0
+        return max(0, self.lane_limit(lane) - self._in_window(now))
 
 
 def redact_target(url: httpx.URL | str) -> str:
