@@ -175,9 +175,13 @@ class MembershipSync:
         """Links whose Rock group is usable; the others are suspended (or resumed)."""
         ids = sorted({lk.rock_group_id for lk in links})
         rows = await self.rock_client.query_any(
-            "Groups", "Id", ids, select=["Id", "Name", "IsActive"]
+            "Groups", "Id", ids, select=["Id", "Name", "IsActive", "GroupTypeId"]
         )
         found = {int(r["Id"]): r for r in rows}
+        # the rosters are then read by group type (one paged query for all position groups)
+        self.rock.know_group_types(
+            {gid: int(r["GroupTypeId"]) for gid, r in found.items() if r.get("GroupTypeId")}
+        )
         usable: list[GroupLink] = []
         would = "would be " if dry_run else ""
         for link in links:
