@@ -186,16 +186,27 @@ class OperationJournal:
     def record(
         self, run_id: int, operations: Iterable[Operation], status: OpStatus = OpStatus.PLANNED
     ) -> int:
-        """Journal a plan's operations (bulk). Returns how many were written."""
+        """Journal a plan's operations (bulk, 1,000 rows at a time: a first sync's plan as
+        rows with their images would otherwise be held all at once). Returns how many were
+        written."""
         now = self._store.now()
-        rows = [_row_values(run_id, op, status, now) for op in operations]
-        if not rows:
+        ops = iter(operations)
+        first = next(ops, None)
+        if first is None:
             return 0
+        written = 0
         with self._store.transaction() as s:
             self._check_run(s, run_id)
-            for i in range(0, len(rows), 1000):
-                s.execute(insert(OperationRow), rows[i : i + 1000])
-        return len(rows)
+            batch = [_row_values(run_id, first, status, now)]
+            for op in ops:
+                if len(batch) == 1000:
+                    s.execute(insert(OperationRow), batch)
+                    written += len(batch)
+                    batch = []
+                batch.append(_row_values(run_id, op, status, now))
+            s.execute(insert(OperationRow), batch)
+            written += len(batch)
+        return written
 
     def _row(self, s: Any, run_id: int, seq: int) -> OperationRow:
         row: OperationRow | None = s.scalars(
