@@ -350,24 +350,25 @@ class Applier:
             journal.mark_skipped(self.run_id, op.seq, "the person has no record on one side")
             return False
         link_id = self.link_id_of(op.ref)
-        if link_id is None and op.kind is not OpKind.UNLINK:
-            # a fresh match: the link exists from its first operation on
-            alias = self.fresh_aliases.get((rock_id, pco_id))
-            link_id = self.store.links.add(rock_id, pco_id, rock_alias_id=alias).id
-            self.link_of[op.ref] = link_id
-            self.summary.linked += 1
-        if op.kind is OpKind.LINK and op.side is Side.PCO:
-            # people's data first: the link lives in the store (and on Rock as PcoPersonId);
-            # the Planning Center record's remote_id is owed, written with the rate budget
-            # left over (app.link_ids), so it never delays anyone's data
-            assert link_id is not None
-            self.store.links.owe_pco_link([link_id])
-            journal.mark_applied(self.run_id, op.seq, link_id=link_id)
-            self.summary.link_ids_owed += 1
-            return True
         writer = self._side(op.side)
         target = rock_id if op.side is Side.ROCK else pco_id
-        journal.mark_sent(self.run_id, op.seq)
+        with self.store.transaction():  # one commit for everything before the request
+            if link_id is None and op.kind is not OpKind.UNLINK:
+                # a fresh match: the link exists from its first operation on
+                alias = self.fresh_aliases.get((rock_id, pco_id))
+                link_id = self.store.links.add(rock_id, pco_id, rock_alias_id=alias).id
+                self.link_of[op.ref] = link_id
+                self.summary.linked += 1
+            if op.kind is OpKind.LINK and op.side is Side.PCO:
+                # people's data first: the link lives in the store (and on Rock as
+                # PcoPersonId); the Planning Center record's remote_id is owed, written with
+                # the rate budget left over (app.link_ids), so it never delays anyone's data
+                assert link_id is not None
+                self.store.links.owe_pco_link([link_id])
+                journal.mark_applied(self.run_id, op.seq, link_id=link_id)
+                self.summary.link_ids_owed += 1
+                return True
+            journal.mark_sent(self.run_id, op.seq)
         if op.kind is OpKind.LINK:
             counterpart = pco_id if op.side is Side.ROCK else rock_id
             try:

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from pcosync.domain.fields import (
     FIELD_SPECS,
@@ -231,8 +231,30 @@ class OperationJournal:
             )
         row.status = status.value
 
+    def _fast(self, run_id: int, seq: int, status: OpStatus, **values: Any) -> bool:
+        """Move one operation with a single UPDATE (the hot path of a run: thousands of
+        moves, each its own commit). False when it did not apply (a status it cannot leave,
+        or no such row): the caller then takes the checked path, which says why."""
+        allowed = [s.value for s, nxt in _NEXT.items() if status in nxt]
+        runs = select(RunRow.id).where(RunRow.connection == self._store.connection)
+        with self._store.transaction() as s:
+            result = s.execute(
+                update(OperationRow)
+                .where(
+                    OperationRow.run_id == run_id,
+                    OperationRow.seq == seq,
+                    OperationRow.status.in_(allowed),
+                    OperationRow.run_id.in_(runs),
+                )
+                .values(status=status.value, **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
     def mark_sent(self, run_id: int, seq: int) -> None:
         """Call (and let it commit) *before* sending the request."""
+        if self._fast(run_id, seq, OpStatus.SENT, sent_at=self._store.now(), error=None):
+            return
         with self._store.transaction() as s:
             row = self._row(s, run_id, seq)
             self._move(row, OpStatus.SENT)
@@ -253,6 +275,19 @@ class OperationJournal:
         """The write landed. ``after`` is the record as re-read; ``before`` adds details only
         the writer knows (e.g. a removed assignment's schedule preference) to the before
         image; the ids fill in what a create or a new link produced."""
+        if before is None:
+            values: dict[str, Any] = {"applied_at": self._store.now(), "error": None}
+            if after is not None:
+                values["after_image"] = _image(after)
+            for key, value in (
+                ("link_id", link_id),
+                ("rock_person_id", rock_person_id),
+                ("pco_person_id", pco_person_id),
+            ):
+                if value is not None:
+                    values[key] = value
+            if self._fast(run_id, seq, OpStatus.APPLIED, **values):
+                return
         with self._store.transaction() as s:
             row = self._row(s, run_id, seq)
             self._move(row, OpStatus.APPLIED)
