@@ -103,7 +103,15 @@ HOME_COLUMNS = [
     "ModifiedDateTime",
     *(
         f"Location/{k}"
-        for k in ("Street1", "Street2", "City", "State", "PostalCode", "Country", "ModifiedDateTime")
+        for k in (
+            "Street1",
+            "Street2",
+            "City",
+            "State",
+            "PostalCode",
+            "Country",
+            "ModifiedDateTime",
+        )
     ),
 ]
 PHONE_COLUMNS = [
