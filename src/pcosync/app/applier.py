@@ -411,10 +411,10 @@ class Applier:
                 await writer.write_link(survivor, counterpart)
             with self.store.transaction():  # the person's base too, when this was the last
                 journal.mark_applied(self.run_id, op.seq, link_id=link_id)
-                if not self.queues.get(op.ref) and self.after_person is not None:
-                    if op.ref not in self._settled:
-                        self._settled.add(op.ref)
-                        self.after_person(op.ref)
+                last = not self.queues.get(op.ref) and op.ref not in self._settled
+                if last and self.after_person is not None:
+                    self._settled.add(op.ref)
+                    self.after_person(op.ref)
             return True
         if op.kind is OpKind.UNLINK:
             with contextlib.suppress(NotFoundError):  # gone: nothing carries the id any more
