@@ -113,6 +113,6 @@ async def open_connection(
             name_only_issues=sync.possible_duplicates == "report",
             # people written side by side: enough that Rock's requests stay in flight while
             # other people's Planning Center writes wait on its rate limit
-            concurrency=max(32, 2 * settings.rock.max_in_flight),
+            concurrency=2 * settings.rock.max_in_flight,
         )
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)

@@ -130,8 +130,10 @@ def summary_of_applied(
     for op in applied:
         summary.count_operation(op)
         summary.planned += 1
+        # a new pair: its Planning Center link id is owed in the commit that makes the link
+        # (so it is applied first, even when the run died before the Rock write)
         new_pair = (
-            op.kind is OpKind.LINK and op.reason.value == "new_link" and op.side.value == "rock"
+            op.kind is OpKind.LINK and op.reason.value == "new_link" and op.side.value == "pco"
         )
         if op.kind is OpKind.CREATE or new_pair:
             summary.linked += 1
