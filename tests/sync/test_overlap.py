@@ -96,20 +96,28 @@ def _slow_writes(church: Church, ms: int) -> None:
         )
 
 
-def test_two_syncs_at_once_one_runs_and_the_other_exits_75(church: Church, store_kind: str) -> None:
-    _slow_writes(church, 15)  # so the first sync is still working when the second starts
-    first = _start(church, "sync", "--json")
+def _wait_for_lease(church: Church, first: subprocess.Popen[str], *, may_end: bool = False) -> None:
+    """Until the first sync holds the run lease (it has a run in the store), or, with
+    ``may_end``, has already finished."""
     deadline = time.monotonic() + 60
-    while True:  # the first holds the lease once it has a run in the store
+    while True:
+        if may_end and first.poll() is not None:
+            return
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline, "the first sync never started"
         store = church.store()
         try:
             if store.leases.current() is not None:
-                break
+                return
         finally:
             store.close()
         time.sleep(0.05)
+
+
+def test_two_syncs_at_once_one_runs_and_the_other_exits_75(church: Church, store_kind: str) -> None:
+    _slow_writes(church, 15)  # so the first sync is still working when the second starts
+    first = _start(church, "sync", "--json")
+    _wait_for_lease(church, first)
     second = _start(church, "sync", "--json")
     out2, err2 = second.communicate(timeout=120)
     out1, err1 = first.communicate(timeout=300)
@@ -132,7 +140,7 @@ def test_two_syncs_at_once_one_runs_and_the_other_exits_75(church: Church, store
 def test_with_wait_the_second_sync_runs_after_the_first(church: Church, store_kind: str) -> None:
     _slow_writes(church, 5)
     first = _start(church, "sync", "--json")
-    time.sleep(0.3)
+    _wait_for_lease(church, first, may_end=True)  # (on a loaded machine 0.3 s was not always enough)
     second = _start(church, "sync", "--json", "--wait")
     out1, err1 = first.communicate(timeout=300)
     out2, err2 = second.communicate(timeout=300)
