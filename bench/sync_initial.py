@@ -248,10 +248,11 @@ def main() -> None:
             f"| {s['linked']} | {s['created']['rock']}/{s['created']['pco']} | "
             f"{s['updated']['rock']}/{s['updated']['pco']} |"
         )
+    ids0 = initial["summary"]["link_ids"]
     print(
         f"initial: data floor {initial['data_floor_s']} s, wall / data floor "
-        f"{initial['wall_vs_data_floor']}; link ids owed {s['link_ids']['owed']}, written in "
-        f"the run {s['link_ids']['written']}"
+        f"{initial['wall_vs_data_floor']}; link ids owed {ids0['owed']}, written in "
+        f"the run {ids0['written']}"
     )
     print(f"link ids between runs: {link_ids}")
 
