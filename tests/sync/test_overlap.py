@@ -140,7 +140,9 @@ def test_two_syncs_at_once_one_runs_and_the_other_exits_75(church: Church, store
 def test_with_wait_the_second_sync_runs_after_the_first(church: Church, store_kind: str) -> None:
     _slow_writes(church, 5)
     first = _start(church, "sync", "--json")
-    _wait_for_lease(church, first, may_end=True)  # (on a loaded machine 0.3 s was not always enough)
+    _wait_for_lease(
+        church, first, may_end=True
+    )  # (on a loaded machine 0.3 s was not always enough)
     second = _start(church, "sync", "--json", "--wait")
     out1, err1 = first.communicate(timeout=300)
     out2, err2 = second.communicate(timeout=300)
