@@ -83,6 +83,37 @@ def make_person(rng: random.Random, i: int) -> Person:
     )
 
 
+def build_first_sync(n: int, changed: float, seed: int) -> list[PersonPair]:
+    """A first sync: freshly matched pairs (no link yet, no base); ``changed`` of them differ
+    in a field or two (the rest agree already, as matched records mostly do)."""
+    rng = random.Random(seed)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    pairs = []
+    for i in range(n):
+        rock = pco = make_person(rng, i)
+        if rng.random() < changed:
+            kind = rng.random()
+            if kind < 0.5:
+                pco = replace(rock, mobile_phone=f"+1303555{i % 10000:04d}", home_address=None)
+            else:
+                rock = replace(pco, email=None, campus="north" if pco.campus != "north" else "main")
+        pairs.append(
+            PersonPair(
+                link_id=None,
+                rock_id=100000 + i,
+                pco_id=str(500000 + i),
+                base=None,
+                rock=rock,
+                pco=pco,
+                rock_modified=t0 + timedelta(seconds=rng.randrange(86400)),
+                pco_modified=t0 + timedelta(seconds=rng.randrange(86400)),
+                rock_link_ok=False,
+                pco_link_ok=False,
+            )
+        )
+    return pairs
+
+
 def build_pairs(n: int, changed: float, seed: int) -> list[PersonPair]:
     rng = random.Random(seed)
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -121,9 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changed", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--first-sync",
+        action="store_true",
+        help="fresh matches without a base (every pair linked, --changed of them differing)",
+    )
     args = parser.parse_args(argv)
 
-    pairs = build_pairs(args.pairs, args.changed, args.seed)
+    build = build_first_sync if args.first_sync else build_pairs
+    pairs = build(args.pairs, args.changed, args.seed)
     best = float("inf")
     plan: SyncPlan | None = None
     for _ in range(args.repeat):
@@ -140,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     tracemalloc.stop()
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    print(f"pairs:            {args.pairs:,} ({args.changed:.0%} changed, seed {args.seed})")
+    what = "first sync, " if args.first_sync else ""
+    print(f"pairs:            {args.pairs:,} ({what}{args.changed:.0%} changed, seed {args.seed})")
     print(
         f"operations:       {len(plan.operations):,}; conflicts: {len(plan.conflicts):,}; "
         f"bases to store: {len(plan.bases):,}"

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from pcosync.app.context import open_connection
+from pcosync.app.link_ids import LinkIdsResult, write_link_ids
 from pcosync.app.people_sync import RunSummary
 from pcosync.config import load_settings, write_settings
 from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET
@@ -83,6 +84,11 @@ def counts(url: str) -> tuple[int, int]:
     return int(s["requests"]), sum(int(s["by_method"].get(m, 0)) for m in WRITES)
 
 
+async def write_ids(config: Path) -> LinkIdsResult:
+    async with open_connection(load_settings(config)) as conn:
+        return await write_link_ids(conn.people)
+
+
 async def run_sync(config: Path) -> RunSummary:
     async with open_connection(load_settings(config)) as conn:
         return await conn.people.run()
@@ -92,6 +98,7 @@ def measure(config: Path, pco: str, rock: str, label: str) -> dict[str, Any]:
     p0, pw0 = counts(pco)
     r0, rw0 = counts(rock)
     routes0 = stats(pco)["by_route"]
+    rock_routes0 = stats(rock)["by_route"]
     started = time.perf_counter()
     summary = asyncio.run(run_sync(config))
     wall = time.perf_counter() - started
@@ -99,9 +106,14 @@ def measure(config: Path, pco: str, rock: str, label: str) -> dict[str, Any]:
     r1, rw1 = counts(rock)
     routes1 = stats(pco)["by_route"]
     pco_routes = {k: v - routes0.get(k, 0) for k, v in routes1.items() if v - routes0.get(k, 0)}
+    rock_routes1 = stats(rock)["by_route"]
+    rock_routes = {
+        k: v - rock_routes0.get(k, 0) for k, v in rock_routes1.items() if v - rock_routes0.get(k, 0)
+    }
     return {
         "run": label,
         "pco_routes": pco_routes,
+        "rock_routes": rock_routes,
         "summary": summary.as_dict(),
         "wall_s": round(wall, 1),
         "pco_requests": p1 - p0,
@@ -176,6 +188,17 @@ def main() -> None:
         echo = measure(config, pco, rock, "next incremental (re-reads own writes)")
         time.sleep(75)  # past the look-back: nothing changed anywhere since
         quiet = measure(config, pco, rock, "no-change incremental")
+        # the link ids still owed, written between runs (as serve does), paced by the limiter
+        p0, _ = counts(pco)
+        started = time.perf_counter()
+        ids = asyncio.run(write_ids(config))
+        link_ids = {
+            "written": ids.written,
+            "pending": ids.pending,
+            "pco_requests": counts(pco)[0] - p0,
+            "wall_s": round(time.perf_counter() - started, 1),
+            "pco_429s": stats(pco)["throttled"],
+        }
         store = Store.open(load_settings(config).state_url())
         serving = int(store.watermarks.get("observed.pco.people") or 0)
         store.close()
@@ -190,6 +213,12 @@ def main() -> None:
     initial["pco_lower_bound"] = reads_bound + initial["pco_writes"]
     initial["pco_floor_s"] = round(initial["pco_requests"] / 5, 1)
     initial["wall_vs_floor"] = round(initial["wall_s"] / initial["pco_floor_s"], 3)
+    # the floor of the people's data: reads and data writes (link ids written with the
+    # budget left over are not part of it)
+    data_requests = initial["pco_requests"] - s["link_ids"]["written"]
+    initial["data_floor_s"] = round(data_requests / 5, 1)
+    initial["wall_vs_data_floor"] = round(initial["wall_s"] / initial["data_floor_s"], 3)
+    link_ids["floor_s"] = round(link_ids["pco_requests"] / 5, 1)
     result = {
         "pco_people": pco_total,
         "rock_people": rock_total,
@@ -197,6 +226,7 @@ def main() -> None:
         "latency_ms": args.latency_ms,
         "peak_rss_mib": round(peak_mib, 1),
         "runs": [initial, echo, quiet],
+        "link_ids_between_runs": link_ids,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sync_initial.json").write_text(json.dumps(result, indent=2))
@@ -218,6 +248,13 @@ def main() -> None:
             f"| {s['linked']} | {s['created']['rock']}/{s['created']['pco']} | "
             f"{s['updated']['rock']}/{s['updated']['pco']} |"
         )
+    ids0 = initial["summary"]["link_ids"]
+    print(
+        f"initial: data floor {initial['data_floor_s']} s, wall / data floor "
+        f"{initial['wall_vs_data_floor']}; link ids owed {ids0['owed']}, written in "
+        f"the run {ids0['written']}"
+    )
+    print(f"link ids between runs: {link_ids}")
 
 
 if __name__ == "__main__":

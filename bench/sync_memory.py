@@ -47,6 +47,14 @@ def start(kind: str, people: int, port: int) -> subprocess.Popen[bytes]:
     )
 
 
+def rss_mib() -> float:
+    """The process's resident set now (Linux), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=100_000)
@@ -68,18 +76,21 @@ def main() -> None:
             },
         )
         phases: list[tuple[str, float]] = []
+        rss_at: list[tuple[str, float]] = []  # RSS when each phase started
         started = time.perf_counter()
 
         async def go() -> dict[str, object]:
             def phase(event: ProgressEvent) -> None:
                 if isinstance(event, PhaseStarted):
                     phases.append((event.name, time.perf_counter() - started))
+                    rss_at.append((event.name, rss_mib()))
 
             async with open_connection(load_settings(config), progress=Progress(phase)) as conn:
                 summary = await conn.people.run(SyncOptions(dry_run=True))
                 return summary.as_dict()
 
         summary = asyncio.run(go())
+        rss_at.append(("done", rss_mib()))
         wall = time.perf_counter() - started
         pco_people = httpx.get(
             f"{pco}/people/v2/people",
@@ -97,6 +108,7 @@ def main() -> None:
         "wall_s": round(wall, 1),
         "phases_s": [(m, round(t, 1)) for m, t in phases],
         "peak_rss_mib": round(peak, 1),
+        "rss_at_phase_start_mib": rss_at,
         "requests": summary["requests"],
     }
     RESULTS.mkdir(exist_ok=True)
@@ -108,6 +120,7 @@ def main() -> None:
         f"{result['requests']['pco']}/{result['requests']['rock']} |"  # type: ignore[index]
     )
     print("phases:", result["phases_s"])
+    print("RSS at phase start (MiB):", rss_at)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ class RockSettings(_Section):
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
     time_zone: str = "America/Chicago"
-    max_in_flight: int = Field(8, ge=1, le=64)
+    # Rock publishes no rate limit: requests in flight at once (16 keeps a first sync bound
+    # by Planning Center's rate limit at 150 ms per Rock request; lower it for a small server)
+    max_in_flight: int = Field(16, ge=1, le=64)
 
     @field_validator("time_zone")
     @classmethod

@@ -231,3 +231,62 @@ async def test_rock_preload_reads_many_rosters_in_one_request(
     assert await gather_members(reader, ref("1", a)) == {str(p1), str(p2)}
     assert await gather_members(reader, ref("2", b)) == {str(p3)}
     assert request_count(rock_emulator.url) == 1
+
+
+async def _many_groups(
+    rock: RunningEmulator, client: RockClient, n: int
+) -> tuple[list[int], dict[int, set[str]]]:
+    """``n`` serving-team groups, every third one empty, the others with a member or two."""
+    gids = [await new_group(rock, client, f"Position {i}") for i in range(n)]
+    people = await some_people(client, 2 * n)
+    writer = RockMemberships(client)
+    expected: dict[int, set[str]] = {gid: set() for gid in gids}
+    for i, gid in enumerate(gids):
+        if i % 3 == 0:
+            continue
+        for pid in people[2 * i : 2 * i + 1 + i % 2]:
+            await writer.add_member(ref(str(i), gid), pid)
+            expected[gid].add(str(pid))
+    await writer.remove_member(ref("1", gids[1]), people[2])  # an inactive row stays out
+    expected[gids[1]].discard(str(people[2]))
+    return gids, expected
+
+
+async def test_rock_preload_reads_rosters_by_group_type_in_few_requests(
+    rock_emulator: RunningEmulator, rock_client: RockClient
+) -> None:
+    gids, expected = await _many_groups(rock_emulator, rock_client, 45)
+    serving = control(rock_emulator.url, "info")["ids"]["grouptype:serving_team"]
+    reader = RockMemberships(rock_client)
+    reader.know_group_types(dict.fromkeys(gids, serving))
+    reset_stats(rock_emulator.url)
+    await reader.preload([ref(str(i), gid) for i, gid in enumerate(gids)])
+    # one paged query by GroupTypeId (the type's members fit in a page), not 3 `or` batches
+    assert request_count(rock_emulator.url) == 1
+    for i, gid in enumerate(gids):
+        assert await gather_members(reader, ref(str(i), gid)) == expected[gid]
+    assert request_count(rock_emulator.url) == 1  # empty groups are known empty: no re-read
+    # and the roles of those groups need no read of each group for its type
+    reset_stats(rock_emulator.url)
+    [extra] = await some_people(rock_client, 1)
+    await reader.add_member(ref("0", gids[0]), extra)
+    assert "GET /api/Groups/{id}" not in routes(rock_emulator.url)
+
+
+async def test_rock_preload_falls_back_to_group_ids_when_rock_cannot_filter_by_type(
+    rock_emulator: RunningEmulator, rock_client: RockClient
+) -> None:
+    gids, expected = await _many_groups(rock_emulator, rock_client, 45)
+    serving = control(rock_emulator.url, "info")["ids"]["grouptype:serving_team"]
+    reader = RockMemberships(rock_client)
+    reader.know_group_types(dict.fromkeys(gids, serving))
+    # an older Rock: no GroupMember.GroupTypeId to filter on
+    set_faults(
+        rock_emulator.url,
+        {"kind": "error", "status": 400, "method": "GET", "path": "/api/GroupMembers", "count": 1},
+    )
+    reset_stats(rock_emulator.url)
+    await reader.preload([ref(str(i), gid) for i, gid in enumerate(gids)])
+    assert request_count(rock_emulator.url) == 1 + 3  # the refused query, then 45 ÷ 15
+    for i, gid in enumerate(gids):
+        assert await gather_members(reader, ref(str(i), gid)) == expected[gid]

@@ -548,6 +548,27 @@ async def test_prepare_reads_only_and_the_first_link_write_creates_the_attribute
         assert [p.id for p in await adapter.find_by_link_hint("12345")] == [pid]
 
 
+async def test_link_writes_at_once_create_the_link_attribute_only_once(
+    rock_emulator: RunningEmulator,
+) -> None:
+    """The first sync writes many people's links side by side; before, each of those first
+    writes found no attribute and created one (32 PcoPersonId attributes in bench.sync_initial)."""
+    import asyncio
+
+    ids = control(rock_emulator.url, "info")["ids"]
+    async with make_client(rock_emulator) as client:
+        adapter = RockPeople(client, campus_map_of(ids))
+        await adapter.prepare()
+        people = [r["Id"] for r in await client.query("People", select=["Id"], top=12)]
+        reset_stats(rock_emulator.url)
+        await asyncio.gather(*(adapter.write_link(pid, str(9000 + pid)) for pid in people))
+        assert routes(rock_emulator.url)["POST /api/Attributes"] == 1
+        rows = await client.query("Attributes", filter="Key eq 'PcoPersonId'", select=["Id"])
+        assert len(rows) == 1
+        for pid in people:
+            assert [p.id for p in await adapter.find_by_link_hint(str(9000 + pid))] == [pid]
+
+
 async def test_prepare_loads_links_in_bulk_and_creates_the_attribute_once(rock: Rock) -> None:
     pid = await raw_person(rock)
     control(rock.url, f"people/{pid}", {"AttributeValues": {"PcoPersonId": "424242"}})

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from pcosync.app.people_sync import RunSummary
+from pcosync.config import write_settings
 from pcosync.store import LinkStatus, RunStatus
-from tests.sync.conftest import Church
+from tests.sync.conftest import Church, _campus_map
 
 # timing matters here (edits landing mid-run, a second process, a kill): run alone
 pytestmark = pytest.mark.serial
@@ -61,8 +62,24 @@ def _writes_to(church: Church, side: str, record: str) -> list[datetime]:
     ]
 
 
+def _write_people_eight_at_a_time(church: Church) -> None:
+    """The scenario needs a run that is still writing while people edit: 8 people side by
+    side (``[rock] max_in_flight = 4``), as when this test was written; the default writes
+    32 at once and would be done before most edits land."""
+    write_settings(
+        church.config,
+        {
+            "rock": {"url": church.rock_url, "api_key": church.api_key, "max_in_flight": 4},
+            "pco": {"url": church.pco_url, "app_id": church.app_id, "secret": church.secret},
+            "state": {"url": "sqlite:///state.db"},
+            "campus_map": _campus_map(church),
+        },
+    )
+
+
 @pytest.mark.slow
 def test_edits_made_while_the_run_writes_are_merged_not_overwritten(church: Church) -> None:
+    _write_people_eight_at_a_time(church)
     church.sync()
     store = church.store()
     linked = store.links.all(LinkStatus.ACTIVE)[:40]

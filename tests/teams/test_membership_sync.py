@@ -622,3 +622,22 @@ def test_approving_an_old_hold_does_not_inactivate_someone_given_a_team_since(
     assert result.exit_code in (0, 3), result.output
     assert leaver not in pco_roster(tc, BAND, position)  # the approved removal went through
     assert _pco_status(tc, leaver) == "active"  # but they still serve: not made inactive
+
+
+def test_a_quiet_run_reads_the_linked_groups_and_their_rosters_by_group_type(
+    tc: TeamsChurch,
+) -> None:
+    """Issue 14: the linked Rock groups and their rosters are read by group type in pages
+    (at 1,000 position groups: 3 + 8 requests instead of 79 + 60 in `or` batches of 15;
+    `bench.membership_sync`). Here, a regression guard at the fixture's 36 groups."""
+    imported(tc)
+    tc.c.sync()
+    tc.c.sync()
+    tc.c.rock_control("stats", method="DELETE")
+    quiet = tc.c.sync()
+    assert quiet.planned == 0
+    routes = tc.c.rock_control("stats")["by_route"]
+    # the linked groups: a sample for their type, the type's page, the rest by Id; the
+    # people read asks for changed families and their groups (2)
+    assert routes.get("GET /api/Groups", 0) <= 5, routes
+    assert routes.get("GET /api/GroupMembers", 0) <= 2, routes

@@ -61,6 +61,24 @@ def test_adopt_mutual_needs_both_ids_and_respects_exclusions() -> None:
     assert [p.id for p in got.remaining] == ["b", "c"]
 
 
+def test_a_pco_record_whose_remote_id_is_still_owed_is_adopted_by_rock_alone() -> None:
+    # Rock's PcoPersonId is written with the link, Planning Center's remote_id later (with
+    # the budget left over): the store lost meanwhile, Rock's id alone re-links the pair
+    pool = {10: rock(10, "a"), 20: rock(20, "b"), 21: rock(21, "b"), 30: rock(30, "c")}
+    unlinked = [pco("a"), pco("b"), pco("c", 99), pco("d")]
+    got = adopt_mutual(unlinked, pool, linked_rock=set(), excluded=set())
+    assert [(r.id, p.id) for r, p in got.pairs] == [(10, "a")]
+    # b: two Rock records claim it (the matcher reports them); c: its remote_id names
+    # someone else (never overruled); d: nobody claims it
+    assert [p.id for p in got.remaining] == ["b", "c", "d"]
+
+
+def test_a_one_sided_claim_never_adopts_a_linked_or_excluded_rock_record() -> None:
+    pool = {10: rock(10, "a"), 20: rock(20, "b")}
+    got = adopt_mutual([pco("a"), pco("b")], pool, linked_rock={10}, excluded={(20, "b")})
+    assert got.pairs == []
+
+
 def test_creates_skip_blocked_and_reverted_people_until_they_change() -> None:
     recs = [MatchRecord(Side.PCO, "a", ANN), MatchRecord(Side.PCO, "b", ANN)]
     recs.append(MatchRecord(Side.ROCK, 10, ANN))

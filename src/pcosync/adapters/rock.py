@@ -95,6 +95,25 @@ PERSON_COLUMNS = [
     "PrimaryFamilyId",
     "ModifiedDateTime",
 ]
+# a Home GroupLocation as the mapping reads it (OData v3 selects into an expanded navigation)
+HOME_COLUMNS = [
+    "Id",
+    "GroupId",
+    "GroupLocationTypeValueId",
+    "ModifiedDateTime",
+    *(
+        f"Location/{k}"
+        for k in (
+            "Street1",
+            "Street2",
+            "City",
+            "State",
+            "PostalCode",
+            "Country",
+            "ModifiedDateTime",
+        )
+    ),
+]
 PHONE_COLUMNS = [
     "Id",
     "PersonId",
@@ -169,6 +188,7 @@ class RockPeople:
         self.unsynced: list[UnsyncedPhones] = []  # several numbers of one type (issue 12)
         self.links: dict[int, str] = {}  # Rock person Id -> PCO person id
         self._ids: RockSystemIds | None = None
+        self._attribute_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ run setup
 
@@ -219,14 +239,18 @@ class RockPeople:
         ids = await self._ready()
         if ids.link_attribute_id is not None:
             return ids.link_attribute_id
-        attribute_id = await self.client.ensure_attribute(
-            Guids.ENTITY_PERSON,
-            self.link_attribute_key,
-            "PCO Person Id",
-            "Planning Center person id, written by pcosync",
-        )
-        self._ids = replace(ids, link_attribute_id=attribute_id)
-        return attribute_id
+        async with self._attribute_lock:  # many first link writes at once: one creates it
+            ids = self.ids
+            if ids.link_attribute_id is not None:
+                return ids.link_attribute_id
+            attribute_id = await self.client.ensure_attribute(
+                Guids.ENTITY_PERSON,
+                self.link_attribute_key,
+                "PCO Person Id",
+                "Planning Center person id, written by pcosync",
+            )
+            self._ids = replace(ids, link_attribute_id=attribute_id)
+            return attribute_id
 
     async def _by_guid(self, entity: str, guids: Sequence[str]) -> dict[str, int]:
         flt = " or ".join(f"Guid eq {odata.guid(g)}" for g in guids)
@@ -483,6 +507,7 @@ class RockPeople:
                 "GroupLocations",
                 filter=f"GroupLocationTypeValueId eq {ids.home_location_type}",
                 expand=["Location"],
+                select=HOME_COLUMNS,  # a full GroupLocation with its Location is ~90 keys
             ),
         )
         first_alias: dict[int, int] = {}

@@ -192,6 +192,10 @@ class Applier:
         # a 401/403 is not one bad record: the first stops the run (nothing parked for it)
         self.refusal = Refusal(self.store, run_id)
         self.queues: dict[PersonRef, deque[Operation]] = {}
+        self._settled: set[PersonRef] = set()  # after_person already called
+        # what is parked now: a write that went through settles its record only if it was
+        # (a look-up per write would cost a transaction each, thousands in a first sync)
+        self._parked = {(p.side, p.record_key) for p in self.store.parked.list()}
         self._done: dict[int, asyncio.Event] = {}
         self._next_seq = 1
         if inflight is not None:
@@ -249,7 +253,8 @@ class Applier:
                         if handled:
                             self._done[op.seq].set()
                             self.sync.progress.advance()
-                if self.after_person is not None:
+                if self.after_person is not None and ref not in self._settled:
+                    self._settled.add(ref)
                     self.after_person(ref)
 
         await asyncio.gather(*(run_chain(ref) for ref in list(self.queues)))
@@ -311,14 +316,24 @@ class Applier:
             op.kind.value,
             op.side.value,
         )
-        if op.kind in MEMBERSHIP_KINDS:
-            self.store.parked.resolve(op.side, membership_key(op))
-        elif op.kind not in GROUP_KINDS:
-            source = op.side.other if op.kind is OpKind.CREATE else op.side
-            record_id = op.ref.id_on(source)
-            if record_id is not None:
-                self.store.parked.resolve(source, record_key(record_id))
+        self._resolve_parked(op)
         return True
+
+    def _resolve_parked(self, op: Operation) -> None:
+        """The operation went through: its record (or membership) is no longer parked."""
+        if op.kind in MEMBERSHIP_KINDS:
+            side, key = op.side, membership_key(op)
+        elif op.kind not in GROUP_KINDS:
+            side = op.side.other if op.kind is OpKind.CREATE else op.side
+            record_id = op.ref.id_on(side)
+            if record_id is None:
+                return
+            key = record_key(record_id)
+        else:
+            return
+        if (side, key) in self._parked:
+            self._parked.discard((side, key))
+            self.store.parked.resolve(side, key)
 
     def _fail(self, op: Operation, exc: BaseException) -> None:
         message = safe(exc)
@@ -342,6 +357,7 @@ class Applier:
             {"op": op.kind.value, "run": self.run_id, "seq": op.seq},
             run_id=self.run_id,
         )
+        self._parked.add((source, key))
         self.summary.parked += 1
         log.warning(
             "sync.op_parked run=%s seq=%s kind=%s side=%s",
@@ -379,15 +395,39 @@ class Applier:
             journal.mark_skipped(self.run_id, op.seq, "the person has no record on one side")
             return False
         link_id = self.link_id_of(op.ref)
-        if link_id is None and op.kind is not OpKind.UNLINK:
-            # a fresh match: the link exists from its first operation on
-            alias = self.fresh_aliases.get((rock_id, pco_id))
-            link_id = self.store.links.add(rock_id, pco_id, rock_alias_id=alias).id
-            self.link_of[op.ref] = link_id
-            self.summary.linked += 1
         writer = self._side(op.side)
         target = rock_id if op.side is Side.ROCK else pco_id
-        journal.mark_sent(self.run_id, op.seq)
+        with self.store.transaction():  # one commit for everything before the request
+            if link_id is None and op.kind is not OpKind.UNLINK:
+                # a fresh match: the link exists from its first operation on
+                alias = self.fresh_aliases.get((rock_id, pco_id))
+                link_id = self.store.links.add(rock_id, pco_id, rock_alias_id=alias).id
+                self.link_of[op.ref] = link_id
+                self.summary.linked += 1
+            if op.kind is OpKind.LINK and op.side is Side.PCO:
+                assert link_id is not None
+                self._owe_pco_link(op, link_id)
+                return True
+            if op.kind is OpKind.LINK:
+                # this person's Planning Center link id, waiting next in the chain, is owed
+                # in the same commit
+                queue = self.queues.get(op.ref)
+                pco_link = next(
+                    (
+                        o
+                        for o in queue or ()
+                        if o.kind is OpKind.LINK and o.side is Side.PCO and not o.depends_on
+                    ),
+                    None,
+                )
+                if queue is not None and pco_link is not None and link_id is not None:
+                    queue.remove(pco_link)
+                    self._owe_pco_link(pco_link, link_id)
+                    self.applied.add(pco_link.seq)
+                    self._resolve_parked(pco_link)
+                    self._done[pco_link.seq].set()
+                    self.sync.progress.advance()
+            journal.mark_sent(self.run_id, op.seq)
         if op.kind is OpKind.LINK:
             counterpart = pco_id if op.side is Side.ROCK else rock_id
             try:
@@ -398,7 +438,12 @@ class Applier:
                 if survivor is None:
                     return False
                 await writer.write_link(survivor, counterpart)
-            journal.mark_applied(self.run_id, op.seq, link_id=link_id)
+            with self.store.transaction():  # the person's base too, when this was the last
+                journal.mark_applied(self.run_id, op.seq, link_id=link_id)
+                last = not self.queues.get(op.ref) and op.ref not in self._settled
+                if last and self.after_person is not None:
+                    self._settled.add(op.ref)
+                    self.after_person(op.ref)
             return True
         if op.kind is OpKind.UNLINK:
             with contextlib.suppress(NotFoundError):  # gone: nothing carries the id any more
@@ -424,6 +469,15 @@ class Applier:
             return True
         journal.mark_skipped(self.run_id, op.seq, f"{op.kind.value} is not handled here")
         return False
+
+    def _owe_pco_link(self, op: Operation, link_id: int) -> None:
+        """People's data first: the link lives in the store (and on Rock as PcoPersonId);
+        the Planning Center record's remote_id is owed, written with the rate budget left
+        over (app.link_ids), so it never delays anyone's data."""
+        with self.store.transaction():
+            self.store.links.owe_pco_link([link_id])
+            self.store.journal.mark_applied(self.run_id, op.seq, link_id=link_id)
+        self.summary.link_ids_owed += 1
 
     async def _set_active(self, op: Operation, pco_id: PcoPersonId, link_id: int | None) -> bool:
         """Opt-in: left every team → inactive in People (revert: active again), checked
@@ -605,8 +659,13 @@ class Applier:
         )
         self.summary.created[op.side.value] += 1
         self.summary.linked += 1
-        # the source record learns its counterpart's id too (PCO remote_id / Rock PcoPersonId)
-        await self._side(source_side).write_link(source_id, created.id)
+        # the source record learns its counterpart's id too: Rock's PcoPersonId now, a
+        # Planning Center remote_id with the budget left over (app.link_ids)
+        if source_side is Side.PCO:
+            self.store.links.owe_pco_link([link.id])
+            self.summary.link_ids_owed += 1
+        else:
+            await self._side(source_side).write_link(source_id, created.id)
 
     async def _find_created(self, op: Operation, source_id: object) -> ObservedPerson:
         """After a lost create answer: re-read by the link id written on the new record."""

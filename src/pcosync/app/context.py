@@ -111,5 +111,8 @@ async def open_connection(
             inactivate_leavers=settings.teams.inactivate_leavers,
             recheck=timedelta(seconds=sync.recheck_seconds),
             name_only_issues=sync.possible_duplicates == "report",
+            # people written side by side: enough that Rock's requests stay in flight while
+            # other people's Planning Center writes wait on its rate limit
+            concurrency=2 * settings.rock.max_in_flight,
         )
         yield Connection(settings, store, rock_client, pco_client, rock, pco, people)

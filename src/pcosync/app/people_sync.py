@@ -53,7 +53,7 @@ class PeopleSync:
         clock: Callable[[], datetime] = _utcnow,
         sleep: Sleep = asyncio.sleep,
         progress: Progress | None = None,
-        concurrency: int = 8,
+        concurrency: int = 32,
         memberships: MembershipSync | None = None,
         inactivate_leavers: bool = False,
         recheck: timedelta = DEFAULT_INTERVAL,

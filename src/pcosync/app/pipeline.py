@@ -31,6 +31,7 @@ from pcosync.app.applier import (
 )
 from pcosync.app.inflight import InFlight
 from pcosync.app.lease import RunLease
+from pcosync.app.link_ids import write_owed
 from pcosync.app.memberships import Rosters, membership_inputs
 from pcosync.app.names import name_plan
 from pcosync.app.observe import Observation, follow_merges, observe, park_rejected
@@ -158,6 +159,11 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
                 store.parked.resolve(side, key)
             await apply_plan(sync, run.id, planned, summary, lease, observed_at)
             _resolve_moot(sync, obs.retried, plan)
+            # people's data is through: link ids owed on Planning Center records get the
+            # rate budget left over (never the next run's reads)
+            ids = await write_owed(sync, lease=lease)
+            summary.link_ids_written = ids.written
+            summary.notes.extend(ids.notes)
             summary.status = (
                 RunStatus.PARTIAL if summary.parked or summary.in_doubt else RunStatus.DONE
             )
@@ -166,6 +172,13 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             store.watermarks.advance_time(WM_ROCK, observed_at - timedelta(seconds=1))
             if full:
                 store.watermarks.set(OBSERVED_PCO, str(len(obs.serving)))
+        summary.link_ids_pending = len(store.links.owed_pco_links())
+        if summary.link_ids_pending and not opts.dry_run:
+            summary.notes.append(
+                f"{summary.link_ids_pending} link id(s) are still to be written on Planning "
+                "Center records (remote_id); they go out with the rate budget left over, in "
+                "the next runs. The links themselves are in place (see docs/operations.md)."
+            )
         summary.requests.update(  # (``rechecks`` was counted while applying)
             pco=sync.pco.client.http.stats.requests,
             rock=sync.rock.client.http.stats.requests,
@@ -292,7 +305,13 @@ async def _linked(
     without a base still lacks."""
     bases = sync.store.links.load_bases()
     scoped = linked_pairs(links.values(), bases, obs.rock, obs.pco, obs.serving, rock_scope)
-    pairs = scoped.pairs
+    # a Planning Center link id already owed is not planned again (it is written with the
+    # budget left over): a full read after a first sync plans no thousands of link ops
+    owed = sync.store.links.owed_pco_link_ids()
+    pairs = [
+        replace(p, pco_link_ok=True) if p.link_id in owed and not p.pco_link_ok else p
+        for p in scoped.pairs
+    ]
     for link in scoped.incomplete:  # e.g. linked by hand: both records are needed
         r = obs.rock.get(link.rock_person_id) or await sync.rock.fetch_one(link.rock_person_id)
         p = obs.pco.get(link.pco_person_id) or await sync.pco.fetch_one(link.pco_person_id)

@@ -387,6 +387,13 @@ async def _approve(
         applied = await applier.run(ready)
         result.stale.extend(applier.stale)
         _save_bases(sync, ready, applied, applier.link_of)
+        if summary.link_ids_owed:  # as a run does: link ids with the rate budget left over
+            from pcosync.app.link_ids import write_owed
+
+            ids = await write_owed(sync, lease=lease)
+            summary.link_ids_written = ids.written
+            summary.link_ids_pending = ids.pending
+            summary.notes.extend(ids.notes)
         if run.mode is RunMode.REVERT:
             from pcosync.app.revert import finish_revert
 

@@ -40,6 +40,11 @@ class RunSummary:
     match_issues: int = 0
     in_doubt: int = 0
     replanned: int = 0  # people re-planned because someone edited them while the run worked
+    # Planning Center link ids (remote_id): owed by this run's new links, written this run
+    # (with the rate budget left over), still owed by all links once the run ended
+    link_ids_owed: int = 0
+    link_ids_written: int = 0
+    link_ids_pending: int = 0
     hold_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -104,6 +109,11 @@ class RunSummary:
             "match_issues": self.match_issues,
             "in_doubt": self.in_doubt,
             "replanned": self.replanned,
+            "link_ids": {
+                "owed": self.link_ids_owed,
+                "written": self.link_ids_written,
+                "pending": self.link_ids_pending,
+            },
             "planned_operations": self.planned,
             "hold_reasons": self.hold_reasons,
             "notes": self.notes,
@@ -120,8 +130,10 @@ def summary_of_applied(
     for op in applied:
         summary.count_operation(op)
         summary.planned += 1
+        # a new pair: its Planning Center link id is owed in the commit that makes the link
+        # (so it is applied first, even when the run died before the Rock write)
         new_pair = (
-            op.kind is OpKind.LINK and op.reason.value == "new_link" and op.side.value == "rock"
+            op.kind is OpKind.LINK and op.reason.value == "new_link" and op.side.value == "pco"
         )
         if op.kind is OpKind.CREATE or new_pair:
             summary.linked += 1

@@ -709,6 +709,39 @@ def _people_unlink(ctx: typer.Context, rock_id: int | None, pco_id: str | None) 
         console.print(f"  • {esc(note)}")
 
 
+@people_app.command("write-link-ids")
+def people_write_link_ids(
+    ctx: typer.Context,
+    minutes: float | None = typer.Option(
+        None, "--minutes", help="Stop after this long (default: when all are written)."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="Wait for a run in progress to end."),
+) -> None:
+    """Write the link ids still owed on Planning Center records (remote_id), paced under the
+    rate limit. Runs write them with the budget left over; this writes them all, between runs."""
+    _people_write_link_ids(ctx, minutes, wait)
+
+
+@friendly_errors
+def _people_write_link_ids(ctx: typer.Context, minutes: float | None, wait: bool) -> None:
+    from pcosync.app.link_ids import LinkIdsResult, write_link_ids
+
+    settings = settings_for(ctx)
+
+    async def go() -> LinkIdsResult:
+        async with open_connection(settings) as conn:
+            seconds = minutes * 60 if minutes is not None else None
+            return await write_link_ids(conn.people, seconds=seconds, wait_for_lease=wait)
+
+    done = asyncio.run(go())
+    console.print(
+        f"Wrote {done.written} link id(s) on Planning Center records; {done.pending} still "
+        "to be written."
+    )
+    for note in done.notes:
+        console.print(f"  • {esc(note)}")
+
+
 issues_app = typer.Typer(
     help="People the sync could not match safely, with which records and how to fix it.",
     invoke_without_command=True,

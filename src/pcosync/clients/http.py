@@ -126,6 +126,8 @@ class RateLimiter(Protocol):
 
     def headroom(self) -> str: ...
 
+    def free_now(self, lane: str | None = None) -> int: ...
+
 
 class NoRateLimit:
     """Rock publishes no rate limit; concurrency is bounded by the client instead."""
@@ -141,6 +143,9 @@ class NoRateLimit:
 
     def headroom(self) -> str:
         return "-"
+
+    def free_now(self, lane: str | None = None) -> int:
+        return 1 << 30
 
 
 class WriteGuard(Protocol):
@@ -356,6 +361,13 @@ class HeaderPacedRateLimiter:
     def headroom(self) -> str:
         used = self._in_window(self.clock.monotonic())
         return f"{max(0, self.limit - used)}/{self.limit}"
+
+    def free_now(self, lane: str | None = None) -> int:
+        """Requests the window takes right now without anyone waiting (0 while paused)."""
+        now = self.clock.monotonic()
+        if now < self._paused_until:
+            return 0
+        return max(0, self.lane_limit(lane) - self._in_window(now))
 
 
 def redact_target(url: httpx.URL | str) -> str:

@@ -260,6 +260,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def link_op(seq: int, side: Side, ref: PersonRef, before: Person) -> Operation:
+    """Write the counterpart's id onto ``side``'s record (a new link, or an id cleared)."""
+    return Operation(seq, OpKind.LINK, side, ref, Reason.NEW_LINK, before=before)
+
+
 def plan_people(
     pairs: Iterable[PersonPair],
     policy: SyncPolicy = DEFAULT_POLICY,
@@ -306,6 +311,19 @@ def _plan_people(
             if pair.rock is None or pair.pco is None:
                 raise ValueError(f"{pair.ref.describe()}: no base, so both records must be read")
             rock, pco = pair.rock, pair.pco
+            if rock == pco and not off:
+                # a fresh match whose records agree already (most of a first sync): the base
+                # is that record, and only the link ids are written
+                ref = pair.ref
+                new_link = pair.link_id is None
+                if new_link or not pair.rock_link_ok:
+                    ops.append(link_op(seq, rock_side, ref, rock))
+                    seq += 1
+                if new_link or not pair.pco_link_ok:
+                    ops.append(link_op(seq, pco_side, ref, pco))
+                    seq += 1
+                plan.bases[ref] = Base(rock)
+                continue
             bt: tuple[Any, ...] = no_values
             unknown = all_unknown
         else:
@@ -355,7 +373,15 @@ def _plan_people(
                 new_values[i] = out.value
                 known = False  # the conflict record has no single base value
             else:
-                if known and r == b and p == b:
+                if known:
+                    if r == b and p == b:
+                        continue
+                elif r == p and direction is not off_direction:
+                    # no base, both records agree: that is the base, nothing is written
+                    if r is not b:
+                        if new_values is None:
+                            new_values = list(bt)
+                        new_values[i] = r
                     continue
                 if not known and not (rock_seen and pco_seen) and direction is not off_direction:
                     # One side was not re-read and there is no base to stand in for it.

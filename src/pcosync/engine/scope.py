@@ -103,11 +103,24 @@ def adopt_mutual(
     excluded: Collection[tuple[RockPersonId, PcoPersonId]],
 ) -> Adoption:
     """Records that carry each other's id (written by an earlier sync, e.g. before the state
-    store was lost) are linked again without matching, unless an admin kept them apart."""
+    store was lost) are linked again without matching, unless an admin kept them apart.
+
+    Rock's ``PcoPersonId`` is written with the link; Planning Center's ``remote_id`` may
+    still be owed (written with the rate budget left over, app.link_ids). So a Planning
+    Center record *without* a ``remote_id`` is adopted by the one unlinked Rock record whose
+    ``PcoPersonId`` names it (two such Rock records: left to the matcher, which reports
+    them). A ``remote_id`` naming someone else is never overruled here."""
+    claims: dict[str, list[ObservedPerson]] = {}
+    for seen in rock_pool.values():
+        if seen.link_hint is not None and int(seen.id) not in linked_rock:
+            claims.setdefault(str(seen.link_hint), []).append(seen)
     out = Adoption()
     for o in unlinked_pco:
         hint = o.link_hint
-        r = rock_pool.get(int(hint)) if isinstance(hint, int) else None
+        r: ObservedPerson | None = rock_pool.get(int(hint)) if isinstance(hint, int) else None
+        if hint is None:
+            claimants = claims.get(str(o.id), [])
+            r = claimants[0] if len(claimants) == 1 else None
         if (
             r is not None
             and r.link_hint == o.id

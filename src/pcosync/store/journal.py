@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from pcosync.domain.fields import (
     FIELD_SPECS,
@@ -186,16 +186,27 @@ class OperationJournal:
     def record(
         self, run_id: int, operations: Iterable[Operation], status: OpStatus = OpStatus.PLANNED
     ) -> int:
-        """Journal a plan's operations (bulk). Returns how many were written."""
+        """Journal a plan's operations (bulk, 1,000 rows at a time: a first sync's plan as
+        rows with their images would otherwise be held all at once). Returns how many were
+        written."""
         now = self._store.now()
-        rows = [_row_values(run_id, op, status, now) for op in operations]
-        if not rows:
+        ops = iter(operations)
+        first = next(ops, None)
+        if first is None:
             return 0
+        written = 0
         with self._store.transaction() as s:
             self._check_run(s, run_id)
-            for i in range(0, len(rows), 1000):
-                s.execute(insert(OperationRow), rows[i : i + 1000])
-        return len(rows)
+            batch = [_row_values(run_id, first, status, now)]
+            for op in ops:
+                if len(batch) == 1000:
+                    s.execute(insert(OperationRow), batch)
+                    written += len(batch)
+                    batch = []
+                batch.append(_row_values(run_id, op, status, now))
+            s.execute(insert(OperationRow), batch)
+            written += len(batch)
+        return written
 
     def _row(self, s: Any, run_id: int, seq: int) -> OperationRow:
         row: OperationRow | None = s.scalars(
@@ -220,8 +231,30 @@ class OperationJournal:
             )
         row.status = status.value
 
+    def _fast(self, run_id: int, seq: int, status: OpStatus, **values: Any) -> bool:
+        """Move one operation with a single UPDATE (the hot path of a run: thousands of
+        moves, each its own commit). False when it did not apply (a status it cannot leave,
+        or no such row): the caller then takes the checked path, which says why."""
+        allowed = [s.value for s, nxt in _NEXT.items() if status in nxt]
+        runs = select(RunRow.id).where(RunRow.connection == self._store.connection)
+        with self._store.transaction() as s:
+            result = s.execute(
+                update(OperationRow)
+                .where(
+                    OperationRow.run_id == run_id,
+                    OperationRow.seq == seq,
+                    OperationRow.status.in_(allowed),
+                    OperationRow.run_id.in_(runs),
+                )
+                .values(status=status.value, **values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
     def mark_sent(self, run_id: int, seq: int) -> None:
         """Call (and let it commit) *before* sending the request."""
+        if self._fast(run_id, seq, OpStatus.SENT, sent_at=self._store.now(), error=None):
+            return
         with self._store.transaction() as s:
             row = self._row(s, run_id, seq)
             self._move(row, OpStatus.SENT)
@@ -242,6 +275,19 @@ class OperationJournal:
         """The write landed. ``after`` is the record as re-read; ``before`` adds details only
         the writer knows (e.g. a removed assignment's schedule preference) to the before
         image; the ids fill in what a create or a new link produced."""
+        if before is None:
+            values: dict[str, Any] = {"applied_at": self._store.now(), "error": None}
+            if after is not None:
+                values["after_image"] = _image(after)
+            for key, value in (
+                ("link_id", link_id),
+                ("rock_person_id", rock_person_id),
+                ("pco_person_id", pco_person_id),
+            ):
+                if value is not None:
+                    values[key] = value
+            if self._fast(run_id, seq, OpStatus.APPLIED, **values):
+                return
         with self._store.transaction() as s:
             row = self._row(s, run_id, seq)
             self._move(row, OpStatus.APPLIED)

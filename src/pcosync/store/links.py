@@ -208,9 +208,58 @@ class LinkRepo:
                 row.pco_person_id = pco_person_id
             if rock_alias_id is not None:
                 row.rock_alias_id = rock_alias_id
+            if rock_person_id is not None or pco_person_id is not None:
+                row.pco_link_owed = True  # the survivor's record needs the id (again)
             row.updated_at = now
             s.flush()
             return _link(row)
+
+    # --- link ids owed to Planning Center ---------------------------------------------
+
+    def owe_pco_link(self, link_ids: Iterable[int]) -> None:
+        """These links' Planning Center records still need their ``remote_id``."""
+        ids = list(link_ids)
+        with self._store.transaction() as s:
+            for part in chunks(ids, 500):
+                s.execute(
+                    update(LinkRow)
+                    .where(LinkRow.connection == self._conn, LinkRow.id.in_(part))
+                    .values(pco_link_owed=True)
+                )
+
+    def pco_link_written(self, link_id: int, pco_person_id: PcoPersonId) -> None:
+        """The ``remote_id`` landed on this Planning Center record (a link repointed since
+        to another record stays owed)."""
+        with self._store.transaction() as s:
+            s.execute(
+                update(LinkRow)
+                .where(
+                    LinkRow.connection == self._conn,
+                    LinkRow.id == link_id,
+                    LinkRow.pco_person_id == pco_person_id,
+                )
+                .values(pco_link_owed=False)
+            )
+
+    def owed_pco_links(self, limit: int | None = None) -> list[Link]:
+        """Active links whose Planning Center record still lacks its ``remote_id``, oldest
+        first."""
+        with self._store.transaction() as s:
+            stmt = (
+                select(LinkRow)
+                .filter_by(
+                    connection=self._conn, status=LinkStatus.ACTIVE.value, pco_link_owed=True
+                )
+                .order_by(LinkRow.id)
+            )
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            return [_link(r) for r in s.scalars(stmt)]
+
+    def owed_pco_link_ids(self) -> set[int]:
+        with self._store.transaction() as s:
+            stmt = select(LinkRow.id).filter_by(connection=self._conn, pco_link_owed=True)
+            return set(s.scalars(stmt))
 
     def set_status(self, link_id: int, status: LinkStatus) -> Link:
         with self._store.transaction() as s:
