@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+import pcosync.app.lease as lease_module
 
 from pcosync.adapters.common import CampusMap
 from pcosync.adapters.memberships import PcoMemberships, RockMemberships
@@ -33,6 +36,19 @@ from tests.sim.vloop import VirtualLoop
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ACTOR = "x-sim-actor"
+
+# the simulated process a task belongs to; its name is the "host" the run lease and the run
+# record carry, so every run in the store is attributed to the process that made it
+CURRENT: ContextVar[SimProcess | None] = ContextVar("pcosync_sim_process", default=None)
+_real_this_host = lease_module.this_host
+
+
+def _sim_host() -> str:
+    proc = CURRENT.get()
+    return proc.name if proc is not None else _real_this_host()
+
+
+lease_module.this_host = _sim_host
 
 
 class Killed(BaseException):
@@ -66,12 +82,21 @@ class SimProcess:
         self.result: Any = None
         self.error: BaseException | None = None
         self.run_ids: list[int] = []
+        self.graves: list[asyncio.Future[None]] = []
+        self.task: asyncio.Future[Any] | None = None
+        self.started = 0.0
+        self.mode: str | None = None  # a revert's: apply | dry_run | hold | cancel
 
     async def freeze(self) -> None:
         """A killed process: nothing of it runs again."""
         self.dead = True
         self.done.set()
-        await asyncio.get_running_loop().create_future()
+        grave = asyncio.get_running_loop().create_future()
+        # held here: a frozen task nobody references would be garbage-collected, and closing
+        # its coroutine would run its cleanup (release the lease...), which a killed process
+        # never does
+        self.graves.append(grave)
+        await grave
 
     async def sleep(self, seconds: float) -> None:
         if self.dead:
@@ -238,6 +263,8 @@ class World:
         self, proc: SimProcess, work: Callable[[Connection], Awaitable[Any]]
     ) -> Any:
         """Run one command as ``proc``: open a connection as the CLI does, do ``work``."""
+        CURRENT.set(proc)
+        proc.started = self.loop.time()
         try:
             async with open_connection(self.settings, runtime=proc.runtime()) as conn:
                 proc.result = await work(conn)

@@ -135,6 +135,8 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             sync, full, obs, links, summary, record=True, rosters=rosters, dry_run=opts.dry_run
         )
         plan = planned.plan
+        if full:
+            summary.observed_pco = len(obs.serving)
         _append(plan, carried)
         name_plan(store, plan, obs.rock, obs.pco)  # names for output, never for matching
         summary.planned = len(plan.operations)

@@ -45,6 +45,8 @@ class RunSummary:
     seconds: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)
     planned: int = 0
+    # a full run: people in scope in Planning Center (the drop guard's next baseline)
+    observed_pco: int | None = None
 
     @property
     def exit_code(self) -> int:
@@ -105,6 +107,7 @@ class RunSummary:
             "in_doubt": self.in_doubt,
             "replanned": self.replanned,
             "planned_operations": self.planned,
+            "observed_pco": self.observed_pco,
             "hold_reasons": self.hold_reasons,
             "notes": self.notes,
             "seconds": round(self.seconds, 2),

@@ -1,0 +1,268 @@
+"""The guarantees (DESIGN §10), checked after a scenario has quiesced.
+
+Each check returns sentences naming what is wrong; an empty list is a pass. The emulators'
+state and the simulation's request log (every API request, with the process that sent it)
+are the truth; the state store is what the sync claims.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Any
+
+from pcosync.app.summary import RunSummary
+from pcosync.domain.fields import FieldName, field_spec
+from pcosync.engine.plan import OpKind
+from pcosync.errors import PcoSyncError
+from pcosync.store import OpStatus
+from pcosync.store.links import LinkStatus
+from pcosync.store.runs import RunStatus
+from tests.sim.world import WRITES, SimProcess
+
+if TYPE_CHECKING:
+    from tests.sim.scenario import Play
+
+ATTEMPTED = (OpStatus.APPLIED, OpStatus.SENT, OpStatus.FAILED)
+PERSON_CREATES = {("pco", "/people/v2/people"), ("rock", "/api/People")}
+
+
+async def check(play: Play) -> list[str]:
+    out: list[str] = []
+    out += unexpected_errors(play)
+    out += held_wrote_nothing(play)
+    out += writes_accounted(play)
+    out += no_duplicates(play)
+    out += nothing_deleted(play)
+    out += await edits_kept(play)
+    out += second_run_quiet(play)
+    return out
+
+
+def _writes(play: Play) -> Counter[tuple[str, str]]:
+    return Counter(
+        (r.actor, r.side) for r in play.world.log if r.method in WRITES and r.actor != "human"
+    )
+
+
+def unexpected_errors(play: Play) -> list[str]:
+    out = []
+    for proc in play.world.processes:
+        err = proc.error
+        if err is not None and not isinstance(err, PcoSyncError):
+            out.append(f"process {proc.name} failed unexpectedly: {type(err).__name__}: {err}")
+    return out
+
+
+def held_wrote_nothing(play: Play) -> list[str]:
+    writes = _writes(play)
+    out = []
+    for proc in play.world.processes:
+        n = writes[(proc.name, "pco")] + writes[(proc.name, "rock")]
+        result = proc.result
+        if isinstance(result, RunSummary) and result.status is RunStatus.HELD and n:
+            out.append(f"held run {result.run_id} ({proc.name}) sent {n} write request(s)")
+        if proc.mode in ("dry_run", "cancel", "hold") and n:
+            out.append(f"revert ({proc.mode}) in {proc.name} sent {n} write request(s)")
+        if proc.name == "review" and proc.result is None and n and not proc.dead:
+            out.append(f"a review that approved nothing ({proc.name}) sent {n} write request(s)")
+    return out
+
+
+def _runs_of(play: Play, proc: SimProcess) -> list[int]:
+    runs = play.store.runs.list(limit=100000)
+    return sorted({r.id for r in runs if r.host == proc.name} | set(proc.run_ids))
+
+
+def writes_accounted(play: Play) -> list[str]:
+    """Every write a process sent is covered by an operation in its runs' journal, and no
+    process created more people on a side than its journal has creates for."""
+    writes = _writes(play)
+    creates = Counter(
+        (r.actor, r.side)
+        for r in play.world.log
+        if r.method == "POST" and (r.side, r.path) in PERSON_CREATES and r.actor != "human"
+    )
+    out = []
+    for proc in play.world.processes:
+        if proc.name == "import":
+            continue
+        for side in ("pco", "rock"):
+            n = writes[(proc.name, side)]
+            if not n:
+                continue
+            ops = [
+                j
+                for rid in _runs_of(play, proc)
+                for j in play.store.journal.list(rid)
+                # a create on the other side also writes the new id back onto the source
+                if (j.operation.side.value == side or j.operation.kind is OpKind.CREATE)
+                and (j.status in ATTEMPTED or "carried" in (j.error or ""))
+            ]
+            if not ops:
+                out.append(
+                    f"{proc.name} sent {n} write(s) to {side} that no run's journal accounts for"
+                )
+            made = sum(1 for j in ops if j.operation.kind is OpKind.CREATE)
+            if creates[(proc.name, side)] > made:
+                out.append(
+                    f"{proc.name} sent {creates[(proc.name, side)]} person create(s) to {side} "
+                    f"for {made} journaled create(s)"
+                )
+    return out
+
+
+def no_duplicates(play: Play) -> list[str]:
+    out = []
+    links = play.store.links.all(LinkStatus.ACTIVE)
+    for attr in ("rock_person_id", "pco_person_id"):
+        dup = [k for k, n in Counter(getattr(lk, attr) for lk in links).items() if n > 1]
+        if dup:
+            out.append(f"{attr} linked more than once: {dup[:5]}")
+    pco = play.world.pco_emu.store
+    remote = Counter(p.remote_id for p in pco.people.rows.values() if p.remote_id)
+    dup = [k for k, n in remote.items() if n > 1]
+    if dup:
+        out.append(f"Planning Center people sharing a Rock id (remote_id): {dup[:5]}")
+    pairs = Counter((a.team_position_id, a.person_id) for a in pco.assignments.rows.values())
+    dup = [k for k, n in pairs.items() if n > 1]
+    if dup:
+        out.append(f"duplicate Planning Center position assignments: {dup[:5]}")
+    data = play.world.rock_emu.data
+    foreign = Counter(
+        data.val("Person", row, "ForeignKey")
+        for row in data.table("Person")
+        if str(data.val("Person", row, "ForeignKey") or "").startswith("pcosync:")
+    )
+    dup = [k for k, n in foreign.items() if n > 1]
+    if dup:
+        out.append(f"Rock people created twice (ForeignKey): {dup[:5]}")
+    members = Counter(
+        (data.val("GroupMember", row, "GroupId"), data.val("GroupMember", row, "PersonId"))
+        for row in data.table("GroupMember")
+        if not data.val("GroupMember", row, "IsArchived")
+        and int(data.val("GroupMember", row, "GroupMemberStatus")) == 1  # Active
+    )
+    dup = [k for k, n in members.items() if n > 1]
+    if dup:
+        out.append(f"duplicate active Rock group members: {dup[:5]}")
+    return out
+
+
+def nothing_deleted(play: Play) -> list[str]:
+    pco_now = set(play.world.pco_emu.store.people.rows)
+    data = play.world.rock_emu.data
+    rock_now = {row[0] for row in data.table("Person")}
+    out = []
+    gone = play.start_pco - pco_now - play.merged_pco
+    if gone:
+        out.append(f"Planning Center people deleted (not by a person): {sorted(gone)[:5]}")
+    gone = play.start_rock - rock_now - play.merged_rock
+    if gone:
+        out.append(f"Rock people deleted (not by a person): {sorted(gone)[:5]}")
+    return out
+
+
+async def _final(play: Play, side: str, record: str) -> Any:
+    human = play.world.human
+    assert human is not None
+    key = (side, record)
+    if key not in play.final_cache:
+        adapter: Any = human.rock if side == "rock" else human.pco
+        if side == "rock":
+            await human.rock.prepare()
+        seen = await adapter.fetch_one(record)
+        play.final_cache[key] = seen.person if seen is not None else None
+    return play.final_cache[key]
+
+
+async def edits_kept(play: Play) -> list[str]:
+    """Every edit a person made is on both sides now, or was superseded by a later edit of
+    the same field, or is recorded as a conflict's losing value."""
+    store = play.store
+    links = {lk.id: lk for lk in store.links.all()}
+    by_rock = {str(lk.rock_person_id): lk for lk in links.values() if lk.status is LinkStatus.ACTIVE}
+    by_pco = {str(lk.pco_person_id): lk for lk in links.values() if lk.status is LinkStatus.ACTIVE}
+
+    def who(side: str, record: str) -> tuple[str, str]:
+        link = (by_rock if side == "rock" else by_pco).get(record)
+        return ("link", str(link.id)) if link is not None else (side, record)
+
+    latest: dict[tuple[tuple[str, str], FieldName], float] = defaultdict(float)
+    for e in play.edits:
+        k = (who(e.side, e.record), e.field)
+        latest[k] = max(latest[k], e.t)
+    conflicts = store.journal.conflicts()
+    reverted = _reverted_fields(play)
+    out: list[str] = []
+    for e in play.edits:
+        person = who(e.side, e.record)
+        if latest[(person, e.field)] > e.t:
+            continue  # superseded by a later edit of the same field
+        if any(t > e.t for t in reverted.get((person, e.field), [])):
+            continue  # an admin reverted the run that carried it
+        spec = field_spec(e.field)
+        if _lost_conflict(conflicts, e, person, spec):
+            continue
+        mine = await _final(play, e.side, e.record)
+        if mine is None:
+            continue  # merged away or deleted by a person
+        if not spec.same(getattr(mine, e.field.value), e.value):
+            out.append(
+                f"edit lost on its own side: {e.line()} (now {spec.display(getattr(mine, e.field.value))!r})"
+            )
+            continue
+        if person[0] != "link":
+            continue
+        link = links[int(person[1])]
+        other = "pco" if e.side == "rock" else "rock"
+        other_id = str(link.pco_person_id if other == "pco" else link.rock_person_id)
+        theirs = await _final(play, other, other_id)
+        if theirs is not None and not spec.same(getattr(theirs, e.field.value), e.value):
+            out.append(
+                f"edit not carried across: {e.line()} (the {other} side has "
+                f"{spec.display(getattr(theirs, e.field.value))!r})"
+            )
+    return out
+
+
+def _lost_conflict(conflicts: list[Any], e: Any, person: tuple[str, str], spec: Any) -> bool:
+    for c in conflicts:
+        if c.field is not e.field:
+            continue
+        mine = c.ref.rock_id if e.side == "rock" else c.ref.pco_id
+        if str(mine) != e.record and not (person[0] == "link" and str(c.ref.link_id) == person[1]):
+            continue
+        loser = c.rock_value if c.winner.value == "pco" else c.pco_value
+        if c.winner.value != e.side and spec.same(loser, e.value):
+            return True
+    return False
+
+
+def _reverted_fields(play: Play) -> dict[tuple[tuple[str, str], FieldName], list[float]]:
+    out: dict[tuple[tuple[str, str], FieldName], list[float]] = defaultdict(list)
+    for t, run_id in play.reverts:
+        for j in play.store.journal.list(run_id):
+            op = j.operation
+            for name in op.changes:
+                if op.ref.link_id is not None:
+                    out[(("link", str(op.ref.link_id)), name)].append(t)
+                for side, rid in (("rock", op.ref.rock_id), ("pco", op.ref.pco_id)):
+                    if rid is not None:
+                        out[((side, str(rid)), name)].append(t)
+    return out
+
+
+def second_run_quiet(play: Play) -> list[str]:
+    last = [p for p in play.world.processes if p.name.startswith("quiesce")]
+    if not last:
+        return []
+    final = last[-1]
+    writes = _writes(play)
+    n = writes[(final.name, "pco")] + writes[(final.name, "rock")]
+    summary = final.result
+    out = []
+    if isinstance(summary, RunSummary) and summary.planned:
+        out.append(f"the last quiet run still planned {summary.planned} operation(s)")
+    if n:
+        out.append(f"the last quiet run sent {n} write request(s)")
+    return out

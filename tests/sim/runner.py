@@ -1,0 +1,72 @@
+"""``make sim``: play many seeds, print failing seeds in full, end with one summary line.
+
+    python -m tests.sim.runner [--seeds N] [--seed S] [--first F] [--tier test|sim|big]
+                               [--jobs J] [--postgres-every K]
+
+Exit status 1 when any seed violated an invariant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+
+from tests.sim.scenario import Outcome, run_seed, totals
+
+
+def _one(args: tuple[int, str, bool]) -> Outcome:
+    seed, tier, postgres = args
+    return run_seed(seed, tier, postgres)
+
+
+def play_many(
+    seeds: list[int], tier: str, jobs: int, postgres_every: int = 0, out=sys.stdout
+) -> list[Outcome]:
+    work = [(s, tier, bool(postgres_every) and s % postgres_every == 0) for s in seeds]
+    outcomes: list[Outcome] = []
+    if jobs <= 1 or len(work) == 1:
+        results = map(_one, work)
+        for o in results:
+            outcomes.append(o)
+            if not o.ok():
+                print(o.report(), file=out, flush=True)
+        return outcomes
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(jobs, maxtasksperchild=50) as pool:
+        for o in pool.imap_unordered(_one, work, chunksize=2):
+            outcomes.append(o)
+            if not o.ok():
+                print(o.report(), file=out, flush=True)
+    return outcomes
+
+
+def summary_line(outcomes: list[Outcome]) -> str:
+    c = totals(outcomes)
+    return (
+        f"sim: {c['seeds']} seeds, {c['edits']} human edits, {c['faults']} faults, "
+        f"{c['crashes']} crashes, {c['runs']} runs, {c['violations']} invariant violations"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make sim")
+    parser.add_argument("--seeds", type=int, default=500)
+    parser.add_argument("--first", type=int, default=1)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--tier", default="sim", choices=["test", "sim", "big"])
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--postgres-every", type=int, default=0)
+    args = parser.parse_args(argv)
+    seeds = [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
+    started = time.perf_counter()
+    outcomes = play_many(seeds, args.tier, args.jobs, args.postgres_every)
+    print(f"({time.perf_counter() - started:.1f} s wall)", file=sys.stderr)
+    print(summary_line(outcomes))
+    return 1 if any(not o.ok() for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
