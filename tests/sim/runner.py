@@ -9,21 +9,31 @@ Exit status 1 when any seed violated an invariant.
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import os
 import sys
 import time
+from typing import TextIO
 
 from tests.sim.scenario import Outcome, run_seed, totals
 
 
 def _one(args: tuple[int, str, bool]) -> Outcome:
+    # a killed process's frames are closed when its world is dropped, after the checks;
+    # what they would log then is noise (their errors during the play are findings)
+    logging.getLogger("pcosync").setLevel(logging.CRITICAL)
     seed, tier, postgres = args
     return run_seed(seed, tier, postgres)
 
 
 def play_many(
-    seeds: list[int], tier: str, jobs: int, postgres_every: int = 0, out=sys.stdout
+    seeds: list[int],
+    tier: str,
+    jobs: int,
+    postgres_every: int = 0,
+    out: TextIO = sys.stdout,
+    verbose: bool = False,
 ) -> list[Outcome]:
     work = [(s, tier, bool(postgres_every) and s % postgres_every == 0) for s in seeds]
     outcomes: list[Outcome] = []
@@ -33,6 +43,8 @@ def play_many(
             outcomes.append(o)
             if not o.ok():
                 print(o.report(), file=out, flush=True)
+            elif verbose:
+                print(f"seed {o.seed}: ok in {o.seconds:.1f} s", file=out, flush=True)
         return outcomes
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(jobs, maxtasksperchild=50) as pool:
@@ -40,6 +52,8 @@ def play_many(
             outcomes.append(o)
             if not o.ok():
                 print(o.report(), file=out, flush=True)
+            elif verbose:
+                print(f"seed {o.seed}: ok in {o.seconds:.1f} s", file=out, flush=True)
     return outcomes
 
 
@@ -59,10 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tier", default="sim", choices=["test", "sim", "big"])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--postgres-every", type=int, default=0)
+    parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     seeds = [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
     started = time.perf_counter()
-    outcomes = play_many(seeds, args.tier, args.jobs, args.postgres_every)
+    outcomes = play_many(
+        seeds, args.tier, args.jobs, args.postgres_every, verbose=args.verbose
+    )
     print(f"({time.perf_counter() - started:.1f} s wall)", file=sys.stderr)
     print(summary_line(outcomes))
     return 1 if any(not o.ok() for o in outcomes) else 0

@@ -24,7 +24,7 @@ from pcosync.app.review import approve, reject
 from pcosync.app.revert import revert
 from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.app.teams import TeamImport, import_teams
-from pcosync.domain.fields import FieldName
+from pcosync.domain.fields import FieldName, field_spec
 from pcosync.domain.identity import GroupRef
 from pcosync.domain.person import Address
 from pcosync.errors import PcoSyncError
@@ -35,7 +35,7 @@ from tests.sim.world import Req, SimProcess, World, build_world, map_campuses
 
 TIERS = {
     # people in the church, runs in the schedule, edits at quiet moments
-    "test": {"people": (5, 24), "runs": (2, 4), "edits": (2, 8)},
+    "test": {"people": (5, 16), "runs": (1, 3), "edits": (2, 8)},
     "sim": {"people": (5, 60), "runs": (3, 7), "edits": (3, 16)},
     "big": {"people": (60, 300), "runs": (3, 6), "edits": (5, 30)},
 }
@@ -173,6 +173,7 @@ class Edit:
     record: str
     field: FieldName
     value: Any
+    before: Any = None
 
     def line(self) -> str:
         return f"t={self.t:.1f}s {self.side} person {self.record} {self.field.value}"
@@ -321,11 +322,20 @@ class Play:
             if current is None:
                 return
             value = self._value(name, current.person)
+            if field_spec(name).same(getattr(current.person, name.value), value):
+                return  # no change: not an edit anyone could see
             seen = await adapter.update_person(record, {name: value})
         except PcoSyncError:
             return  # the UI refused it (or the person is gone): no edit was made
         self.edits.append(
-            Edit(self.world.loop.time(), side, record, name, getattr(seen.person, name.value))
+            Edit(
+                self.world.loop.time(),
+                side,
+                record,
+                name,
+                getattr(seen.person, name.value),
+                getattr(current.person, name.value),
+            )
         )
 
     async def edit_member(self) -> None:
@@ -357,6 +367,7 @@ class Play:
 
     # ---------------------------------------------------------------- commands
     def spawn(self, name: str, work: Any, crash_at: int | None = None, after: bool = False) -> None:
+        name = f"{name}{len(self.world.processes)}" if name in ("review", "revert") else name
         proc = self.world.process(name, crash_at, after)
         self.tasks.append(proc)
         proc.task = asyncio.ensure_future(
@@ -469,14 +480,16 @@ class Play:
         await asyncio.sleep(90)  # a dead process's lease expires (60 s)
         await self._settle()
         summaries: list[RunSummary] = []
+        full = False  # incremental runs until one plans nothing, then a full one must too
         for i in range(8):
             proc = self.world.process(f"quiesce{i}")
             self.tasks.append(proc)
-            await self.world.in_process(
-                proc, lambda conn, p=proc: self._sync(conn, p, SyncOptions(wait=True, full=i >= 2))
-            )
+            opts = SyncOptions(wait=True, full=full)
+            await self.world.in_process(proc, lambda conn, p=proc, o=opts: self._sync(conn, p, o))
             if proc.error is not None:
-                self.violations.append(f"a quiet run failed: {type(proc.error).__name__}: {proc.error}")
+                self.violations.append(
+                    f"a quiet run failed: {type(proc.error).__name__}: {proc.error}"
+                )
                 return summaries
             summary: RunSummary = proc.result
             summaries.append(summary)
@@ -488,8 +501,10 @@ class Play:
                     lambda conn, p=approver, rid=summary.run_id: self._approve_quiet(conn, p, rid),
                 )
                 continue
-            if summary.planned == 0 and i >= 2:
-                return summaries
+            if summary.planned == 0:
+                if full:
+                    return summaries
+                full = True
             await asyncio.sleep(5)
         self.violations.append(
             f"no convergence: {len(summaries)} quiet runs still planned "

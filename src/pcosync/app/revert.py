@@ -470,6 +470,14 @@ def finish_revert(
     for link_id, base in changed.items():
         if store.links.get(link_id) is not None:
             store.links.save_base(link_id, base)
+    # a person this revert deleted took their link along, and a group may have been
+    # unlinked meanwhile: a membership base for either would break the store (seed 8)
+    live_groups = {g.id for g in store.groups.all()}
+    splits = {
+        (link_id, gid): v
+        for (link_id, gid), v in splits.items()
+        if gid in live_groups and store.links.get(link_id) is not None
+    }
     if splits:
         store.links.save_memberships(splits)
     if run.reverts_run_id is not None:
