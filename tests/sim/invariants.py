@@ -99,7 +99,12 @@ def writes_accounted(play: Play) -> list[str]:
                 for j in play.store.journal.list(rid)
                 # a create on the other side also writes the new id back onto the source
                 if (j.operation.side.value == side or j.operation.kind is OpKind.CREATE)
-                and (j.status in ATTEMPTED or "carried" in (j.error or ""))
+                and (
+                    j.status in ATTEMPTED
+                    or "carried" in (j.error or "")
+                    # a killed process's write in flight: the next run settles it
+                    or (proc.dead and j.status is OpStatus.SKIPPED)
+                )
             ]
             if not ops:
                 out.append(
@@ -196,6 +201,11 @@ async def edits_kept(play: Play) -> list[str]:
         latest[k] = max(latest[k], e.t)
     conflicts = store.journal.conflicts()
     reverted = _reverted_fields(play)
+    applied_starts = [
+        (r.started_at - EPOCH).total_seconds()
+        for r in store.runs.list(limit=100000)
+        if r.status in (RunStatus.DONE, RunStatus.PARTIAL, RunStatus.REVERTED) and not r.dry_run
+    ]
     out: list[str] = []
     for e in play.edits:
         person = who(e.side, e.record)
@@ -205,6 +215,8 @@ async def edits_kept(play: Play) -> list[str]:
             continue  # an admin reverted the run that carried it
         spec = field_spec(e.field)
         if _lost_conflict(conflicts, e, person, spec):
+            continue
+        if _undid_unseen(play, e, applied_starts):
             continue
         if person[0] == "link" and e.value is None:
             created = links[int(person[1])].created_at
@@ -237,6 +249,18 @@ async def edits_kept(play: Play) -> list[str]:
                 f"{spec.display(getattr(theirs, e.field.value))!r})"
             )
     return out
+
+
+def _undid_unseen(play: Play, e: Any, applied_starts: list[float]) -> bool:
+    """An edit that puts back what the field held before an earlier edit of it that no run
+    has read yet: to any sync (which sees states, not keystrokes) nothing changed."""
+    spec = field_spec(e.field)
+    for e0 in play.edits:
+        if e0.t >= e.t or e0.side != e.side or e0.record != e.record or e0.field is not e.field:
+            continue
+        if spec.same(e0.before, e.value) and not any(e0.t < t < e.t for t in applied_starts):
+            return True
+    return False
 
 
 def _lost_conflict(conflicts: list[Any], e: Any, person: tuple[str, str], spec: Any) -> bool:

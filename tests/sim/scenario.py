@@ -35,9 +35,9 @@ from tests.sim.world import Req, SimProcess, World, build_world, map_campuses
 
 TIERS = {
     # people in the church, runs in the schedule, edits at quiet moments
-    "test": {"people": (5, 16), "runs": (1, 3), "edits": (2, 8)},
-    "sim": {"people": (5, 60), "runs": (3, 7), "edits": (3, 16)},
-    "big": {"people": (60, 300), "runs": (3, 6), "edits": (5, 30)},
+    "test": {"people": (5, 16), "runs": (1, 3), "edits": (2, 8), "teams": (2, 5)},
+    "sim": {"people": (5, 60), "runs": (3, 7), "edits": (3, 16), "teams": (2, 10)},
+    "big": {"people": (60, 300), "runs": (3, 6), "edits": (5, 30), "teams": (8, 20)},
 }
 
 FIRSTS = ["Ann", "Bea", "Cal", "Dee", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo"]
@@ -65,11 +65,14 @@ class Scenario:
     events: list[Event]
     mid_run_edit_rate: float  # chance a person edits something before any one request
     update_limit: int | None  # [safety] update max_count: runs with more are held
+    teams: int = 8
+    positions_per_team: int = 2
     postgres: bool = False
 
     def describe(self, limit: int = 14) -> str:
         lines = [
-            f"church of {self.people} people, {len(self.events)} events, edits mid-run at "
+            f"church of {self.people} people on {self.teams} teams of {self.positions_per_team} "
+            f"positions, {len(self.events)} events, edits mid-run at "
             f"{self.mid_run_edit_rate:.0%} of requests, update brake {self.update_limit}, "
             f"store {'PostgreSQL' if self.postgres else 'SQLite'}"
         ]
@@ -84,6 +87,8 @@ def generate(seed: int, tier: str = "test", postgres: bool = False) -> Scenario:
     rng = random.Random(seed)
     spec = TIERS[tier]
     people = rng.randint(*spec["people"])
+    teams = rng.randint(*spec["teams"])
+    positions = rng.randint(1, 3)
     events: list[Event] = [Event(0.0, "import"), Event(1.0, "run", {"full": True})]
     t = 30.0
     for _ in range(rng.randint(*spec["runs"])):
@@ -124,6 +129,8 @@ def generate(seed: int, tier: str = "test", postgres: bool = False) -> Scenario:
         events,
         mid_run_edit_rate=rng.choice([0.0, 0.01, 0.03, 0.08]),
         update_limit=rng.choice([None, None, None, 3, 8]),
+        teams=teams,
+        positions_per_team=positions,
         postgres=postgres,
     )
 
@@ -553,7 +560,16 @@ def run_seed(seed: int, tier: str = "sim", postgres: bool = False) -> Outcome:
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
-            world = build_world(seed, random.Random(seed + 1), loop, scenario.people, tmp, state_url)  # type: ignore[arg-type]
+            world = build_world(
+                seed,
+                random.Random(seed + 1),
+                loop,  # type: ignore[arg-type]
+                scenario.people,
+                state_url,
+                teams=scenario.teams,
+                positions_per_team=scenario.positions_per_team,
+                update_limit=scenario.update_limit,
+            )
             play = Play(scenario, world, state_url)
             try:
                 await play.play()

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -334,7 +333,15 @@ class _LoopClock:
 
 
 def build_world(
-    seed: int, rng: random.Random, loop: VirtualLoop, people: int, tmp: Path, state_url: str
+    seed: int,
+    rng: random.Random,
+    loop: VirtualLoop,
+    people: int,
+    state_url: str,
+    *,
+    teams: int = 8,
+    positions_per_team: int = 2,
+    update_limit: int | None = None,
 ) -> World:
     from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET
     from pcosync.emulators.pco.app import create_app as create_pco
@@ -349,7 +356,11 @@ def build_world(
 
         return hook
 
-    options = {"pool_seed": seed % 4}  # see generate_church
+    options = {  # see generate_church
+        "pool_seed": seed % 4,
+        "teams": teams,
+        "positions_per_team": positions_per_team,
+    }
     pco_app = create_pco(
         seed=seed,
         people=people,
@@ -373,6 +384,7 @@ def build_world(
             "state": {"url": state_url},
             "sync": {"lookback_minutes": 10, "recheck_seconds": 1.5},
             "teams": {"tags": True},
+            "safety": {"update": {"max_count": update_limit}} if update_limit else {},
         }
     )
     world = World(
