@@ -278,8 +278,11 @@ def _lost_conflict(conflicts: list[Any], e: Any, person: tuple[str, str], spec: 
 
 def _reverted_fields(play: Play) -> dict[tuple[tuple[str, str], FieldName], list[float]]:
     out: dict[tuple[tuple[str, str], FieldName], list[float]] = defaultdict(list)
-    for t, run_id in play.reverts:
-        for j in play.store.journal.list(run_id):
+    for run in play.store.runs.list(limit=100000):
+        if run.mode.value != "revert":
+            continue
+        for j in play.store.journal.list(run.id, OpStatus.APPLIED):
+            t = ((j.applied_at or run.started_at) - EPOCH).total_seconds()
             op = j.operation
             for name in op.changes:
                 if op.ref.link_id is not None:

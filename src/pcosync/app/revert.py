@@ -435,10 +435,13 @@ def finish_revert(
     operations: Sequence[Operation],
     applied: set[int],
     summary: RunSummary,
+    *,
+    complete: bool = True,
 ) -> None:
     """After the undo: fields and memberships left differing on purpose are recorded so,
     records deleted are not created again until they change, and the original run is
-    marked reverted."""
+    marked reverted (``complete``; a revert interrupted half-way keeps what it undid, but
+    the original run stays revertable)."""
     if run is None:
         return
     store = sync.store
@@ -480,7 +483,7 @@ def finish_revert(
     }
     if splits:
         store.links.save_memberships(splits)
-    if run.reverts_run_id is not None:
+    if complete and run.reverts_run_id is not None:
         original = store.runs.get(run.reverts_run_id)
         if original is not None and original.status is not RunStatus.REVERTED:
             store.runs.mark_reverted(run.reverts_run_id)
