@@ -266,6 +266,10 @@ class World:
         proc.started = self.loop.time()
         try:
             async with open_connection(self.settings, runtime=proc.runtime()) as conn:
+                # retry jitter from the seed, so a seed replays exactly
+                salt = sum(map(ord, proc.name))
+                conn.rock_client.http.rng = random.Random(self.seed * 1000 + salt)
+                conn.pco_client.http.rng = random.Random(self.seed * 1000 + salt + 1)
                 proc.result = await work(conn)
         except Exception as exc:
             proc.error = exc
