@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOG    := $(VENV)/install.log
 
-.PHONY: venv test demo lint typecheck format bench clean
+.PHONY: venv test sim demo lint typecheck format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The whole-system simulation: SEEDS=N seeds (default 500) of the "sim" tier, or SEED=n to
+# replay one (TIER=test|sim|big). Ends with one line: "sim: N seeds, ... invariant violations".
+SEEDS ?= 500
+TIER  ?= sim
+sim: $(STAMP)
+	@PYTHONPATH=src:. $(BIN)/python -m tests.sim.runner --tier $(TIER) \
+	  $(if $(SEED),--seed $(SEED),--seeds $(SEEDS))
 
 demo: $(STAMP)
 	@$(BIN)/pcosync demo
