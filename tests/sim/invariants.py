@@ -201,6 +201,16 @@ async def edits_kept(play: Play) -> list[str]:
         latest[k] = max(latest[k], e.t)
     conflicts = store.journal.conflicts()
     reverted = _reverted_fields(play)
+    writes_at: dict[tuple[str, str, FieldName], list[float]] = defaultdict(list)
+    for run in store.runs.list(limit=100000):
+        for j in store.journal.list(run.id):
+            when = j.sent_at or j.applied_at
+            target = j.operation.target_id
+            if when is None or target is None:
+                continue
+            for name in j.operation.changes:
+                key = (j.operation.side.value, str(target), name)
+                writes_at[key].append((when - EPOCH).total_seconds())
     applied_starts = [
         (r.started_at - EPOCH).total_seconds()
         for r in store.runs.list(limit=100000)
@@ -218,6 +228,8 @@ async def edits_kept(play: Play) -> list[str]:
             continue
         if _undid_unseen(play, e, applied_starts):
             continue
+        if _in_window(e, writes_at):
+            continue  # the documented window (docs/guarantees.md): written just after it
         if person[0] == "link" and e.value is None:
             created = links[int(person[1])].created_at
             if (created - EPOCH).total_seconds() > e.t:
@@ -249,6 +261,19 @@ async def edits_kept(play: Play) -> list[str]:
                 f"{spec.display(getattr(theirs, e.field.value))!r})"
             )
     return out
+
+
+# the in-flight re-read happens at most this long before a write (recheck_seconds), and
+# the servers' timestamps are whole seconds
+WINDOW = 1.5 + 1.0
+
+
+def _in_window(e: Any, writes_at: dict[tuple[str, str, FieldName], list[float]]) -> bool:
+    """A run wrote this field of this record less than the re-read interval after the edit,
+    or had the write in flight while the edit landed."""
+    return any(
+        e.t - WINDOW <= t <= e.t + WINDOW for t in writes_at.get((e.side, e.record, e.field), [])
+    )
 
 
 def _undid_unseen(play: Play, e: Any, applied_starts: list[float]) -> bool:

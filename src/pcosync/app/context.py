@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -42,7 +43,7 @@ class Runtime:
     The default is the real world (system clock, ``asyncio.sleep``, sockets). A simulation
     passes a virtual clock, a sleep that advances it, in-process transports to the emulators
     and its own Planning Center rate limiter, so the whole system runs in one process on one
-    clock. ``host``/``pid`` name the (simulated) process in the run lease.
+    clock.
     """
 
     now: Callable[[], datetime] = _system_now
@@ -51,6 +52,9 @@ class Runtime:
     rock_transport: httpx.AsyncBaseTransport | None = None
     pco_transport: httpx.AsyncBaseTransport | None = None
     pco_limiter: HeaderPacedRateLimiter | None = None
+    # SQLAlchemy engine options for the state store (a simulation of many short processes
+    # shares one compiled-statement cache: execution_options={"compiled_cache": ...})
+    store_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 REAL_WORLD = Runtime()
@@ -82,7 +86,7 @@ def _watch(progress: Progress, rock: RockClient, pco: PcoClient, opened: AsyncEx
 
 
 def open_store(settings: Settings, runtime: Runtime = REAL_WORLD) -> Store:
-    return Store.open(settings.state_url(), clock=runtime.now)
+    return Store.open(settings.state_url(), clock=runtime.now, **runtime.store_options)
 
 
 @asynccontextmanager
