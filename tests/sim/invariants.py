@@ -83,7 +83,11 @@ def writes_accounted(play: Play) -> list[str]:
     creates = Counter(
         (r.actor, r.side)
         for r in play.world.log
-        if r.method == "POST" and (r.side, r.path) in PERSON_CREATES and r.actor != "human"
+        if r.method == "POST"
+        and (r.side, r.path) in PERSON_CREATES
+        and r.actor != "human"
+        and r.status is not None
+        and 200 <= r.status < 300  # answered: it surely happened (a lost answer may not)
     )
     out = []
     for proc in play.world.processes:
@@ -228,6 +232,8 @@ async def edits_kept(play: Play) -> list[str]:
             continue
         if _undid_unseen(play, e, applied_starts):
             continue
+        if _merged_after(play, e, links):
+            continue  # a person merged the record (or its counterpart) since: merge rules
         if _in_window(e, writes_at):
             continue  # the documented window (docs/guarantees.md): written just after it
         if person[0] == "link" and e.value is None:
@@ -274,6 +280,19 @@ def _in_window(e: Any, writes_at: dict[tuple[str, str, FieldName], list[float]])
     return any(
         e.t - WINDOW <= t <= e.t + WINDOW for t in writes_at.get((e.side, e.record, e.field), [])
     )
+
+
+def _merged_after(play: Play, e: Any, links: dict[int, Any]) -> bool:
+    involved = {(e.side, e.record)}
+    for lk in links.values():
+        if (e.side == "rock" and str(lk.rock_person_id) == e.record) or (
+            e.side == "pco" and str(lk.pco_person_id) == e.record
+        ):
+            involved |= {("rock", str(lk.rock_person_id)), ("pco", str(lk.pco_person_id))}
+    for t, side, kept, removed in play.merges:
+        if t > e.t and ({(side, kept), (side, removed)} & involved):
+            return True
+    return False
 
 
 def _undid_unseen(play: Play, e: Any, applied_starts: list[float]) -> bool:

@@ -14,15 +14,23 @@ import multiprocessing
 import os
 import sys
 import time
-from typing import TextIO
+import types
+from typing import Any, TextIO
 
 from tests.sim.scenario import Outcome, run_seed, totals
+
+
+def _quiet_unraisable(info: Any) -> None:
+    if isinstance(info.object, types.CoroutineType):
+        return  # a killed process's coroutine, closed with its world: noise
+    sys.__unraisablehook__(info)
 
 
 def _one(args: tuple[int, str, bool]) -> Outcome:
     # a killed process's frames are closed when its world is dropped, after the checks;
     # what they would log then is noise (their errors during the play are findings)
     logging.getLogger("pcosync").setLevel(logging.CRITICAL)
+    sys.unraisablehook = _quiet_unraisable
     seed, tier, postgres = args
     return run_seed(seed, tier, postgres)
 
@@ -77,10 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--tier", default="sim", choices=["test", "sim", "big"])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--postgres-every", type=int, default=0)
+    parser.add_argument(
+        "--postgres-every",
+        type=int,
+        default=25,
+        help="every K-th seed keeps its state in PostgreSQL when reachable (0: never)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     seeds = [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
+    if args.postgres_every:
+        from tests.sim.pg import reachable
+
+        if not reachable():
+            print("(PostgreSQL not reachable: every seed on SQLite)", file=sys.stderr)
+            args.postgres_every = 0
     started = time.perf_counter()
     outcomes = play_many(
         seeds, args.tier, args.jobs, args.postgres_every, verbose=args.verbose

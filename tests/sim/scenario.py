@@ -43,6 +43,7 @@ TIERS = {
 FIRSTS = ["Ann", "Bea", "Cal", "Dee", "Eli", "Fay", "Gus", "Hal", "Ida", "Jo"]
 LASTS = ["Quill", "Reed", "Stone", "Thorn", "Vale", "Wren"]
 STREETS = ["1 Elm St", "22 Oak Ave", "303 Pine Rd", "4 Birch Ln"]
+SIDES = ["pco", "rock"]
 RETRY_AFTERS: list[Any] = [1, 3, "0", "-3", None, "soon", "2.5", 40]
 
 
@@ -95,6 +96,15 @@ def generate(seed: int, tier: str = "test", postgres: bool = False) -> Scenario:
         t += rng.uniform(20, 400)
         for _ in range(rng.randint(*spec["edits"]) // 2 + 1):
             events.append(Event(t - rng.uniform(1, 19), rng.choice(["edit"] * 4 + ["member"])))
+        if rng.random() < 0.25:
+            events.append(Event(t - rng.uniform(1, 19), "create", {"side": rng.choice(SIDES)}))
+        if rng.random() < 0.12:
+            events.append(Event(t - rng.uniform(1, 19), "merge", {"side": rng.choice(SIDES)}))
+        if rng.random() < 0.05:
+            events.append(Event(t - rng.uniform(1, 19), "delete", {"side": "pco"}))
+        if rng.random() < 0.1:
+            events.append(Event(t - rng.uniform(1, 19), "team", {"action": "delete"}))
+            events.append(Event(t + rng.uniform(20, 200), "team", {"action": "restore"}))
         if rng.random() < 0.4:
             events.append(Event(t - 0.5, "faults", {"rules": _faults(rng)}))
             events.append(Event(t + rng.uniform(5, 90), "clear"))
@@ -242,6 +252,10 @@ class Play:
         self.merged_pco: set[int] = set()  # merged away (or deleted) by a person
         self.merged_rock: set[int] = set()
         self.final_cache: dict[tuple[str, str], Any] = {}
+        self.created: list[tuple[str, str]] = []  # people a person created (side, id)
+        # (time, side, kept, removed) merged or deleted by a person
+        self.merges: list[tuple[float, str, str, str]] = []
+        self.deleted_teams: list[int] = []
 
     @property
     def store(self) -> Store:
@@ -372,6 +386,112 @@ class Play:
             return
         self.member_edits.append(MemberEdit(self.world.loop.time(), side, group, record, member))
 
+    # ---------------------------------------------------------------- people's bigger acts
+    async def structural(self, ev: Event) -> None:
+        try:
+            if ev.kind == "create":
+                await self.create_person(ev.args["side"])
+            elif ev.kind == "merge":
+                await self.merge_people(ev.args["side"])
+            elif ev.kind == "delete":
+                await self.delete_person()
+            elif ev.kind == "team":
+                await self.team(ev.args["action"])
+        except PcoSyncError:
+            return  # refused, as the UI would have: nothing happened
+
+    def _groups(self) -> list[GroupRef]:
+        try:
+            links = self.store.groups.all()
+        except Exception:
+            return []
+        return [
+            GroupRef(g.id, g.rock_group_id, g.pco_id)
+            for g in links
+            if g.pco_id.startswith("TeamPosition:") and g.status.value == "active"
+        ]
+
+    async def create_person(self, side: str) -> None:
+        """Someone new starts serving: a new person, put on a synced position."""
+        human = self.world.human
+        assert human is not None
+        groups = self._groups()
+        if not groups:
+            return
+        group = self.rng.choice(groups)
+        n = self.rng.randint(1, 99999)
+        first, last = self.rng.choice(FIRSTS), f"{self.rng.choice(LASTS)}{n}"
+        email = f"new{n}@example.org"
+        if side == "pco":
+            made = await human.pco_client.create_person({"first_name": first, "last_name": last})
+            await human.pco_client.create_email(made.id, email, location="Home", primary=True)
+            await human.pco_members.add_member(group, made.id)
+            self.created.append(("pco", made.id))
+        else:
+            ids = await human.rock.prepare()
+            rid = await human.rock_client.create(
+                "People",
+                {
+                    "FirstName": first,
+                    "NickName": first,
+                    "LastName": last,
+                    "Email": email,
+                    "IsSystem": False,
+                    "Gender": 0,
+                    "RecordTypeValueId": ids.person_record_type,
+                },
+            )
+            await human.rock_members.add_member(group, rid)
+            self.created.append(("rock", str(rid)))
+
+    async def merge_people(self, side: str) -> None:
+        """Two records of one person merged in the web UI (the second one goes)."""
+        human = self.world.human
+        assert human is not None
+        if side == "pco":
+            ids = sorted(self.world.pco_emu.store.people.rows)
+            ids = [i for i in ids if i != self.world.pco_emu.store.pat_user_id]
+        else:
+            data = self.world.rock_emu.data
+            known = data.ids.values
+            staff = {known.get("person:admin"), known.get("person:rest")}
+            person_type = known.get("dv:record_type:person")
+            ids = sorted(
+                row[0]
+                for row in data.table("Person")
+                if row[0] not in staff
+                and data.val("Person", row, "RecordTypeValueId") == person_type
+            )
+        if len(ids) < 2:
+            return
+        keep, remove = self.rng.sample(ids, 2)
+        status, _ = await human.control(side, "POST", "merge", {"keep": keep, "remove": remove})
+        if status < 300:
+            (self.merged_pco if side == "pco" else self.merged_rock).add(remove)
+            self.merges.append((self.world.loop.time(), side, str(keep), str(remove)))
+
+    async def delete_person(self) -> None:
+        human = self.world.human
+        assert human is not None
+        linked = self._linked()
+        if not linked:
+            return
+        _rock, pco = self.rng.choice(linked)
+        await human.pco_client.http.request("DELETE", f"/people/v2/people/{pco}")
+        self.merged_pco.add(int(pco))
+        self.merges.append((self.world.loop.time(), "pco", "", pco))
+
+    async def team(self, action: str) -> None:
+        emu = self.world.pco_emu
+        if action == "delete":
+            live = sorted(t.id for t in emu.store.teams.rows.values() if t.deleted_at is None)
+            if live:
+                tid = self.rng.choice(live)
+                emu.set_team_state(tid, "delete")
+                self.deleted_teams.append(tid)
+        elif self.deleted_teams:
+            emu.set_team_state(self.deleted_teams.pop(0), "restore")
+
     # ---------------------------------------------------------------- commands
     def spawn(self, name: str, work: Any, crash_at: int | None = None, after: bool = False) -> None:
         name = f"{name}{len(self.world.processes)}" if name in ("review", "revert") else name
@@ -388,6 +508,9 @@ class Play:
             await self._settle()
         elif ev.kind in ("edit", "member"):
             await self.edit(ev.kind)
+        elif ev.kind in ("create", "merge", "delete", "team"):
+            assert w.human is not None
+            await w.human.unfaulted(lambda: self.structural(ev))
         elif ev.kind == "run":
             self.runs += 1
             opts = SyncOptions(
@@ -555,8 +678,8 @@ def run_seed(seed: int, tier: str = "sim", postgres: bool = False) -> Outcome:
     started = time.perf_counter()
     outcome = Outcome(seed, scenario)
     tmp = Path(tempfile.mkdtemp(prefix=f"pcosync-sim-{seed}-", dir=_tmp_root()))
+    state_url = state_url_for(scenario, tmp)
     try:
-        state_url = state_url_for(scenario, tmp)
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
@@ -591,6 +714,10 @@ def run_seed(seed: int, tier: str = "sim", postgres: bool = False) -> Outcome:
             outcome.violations.append(f"the simulation stopped: {type(exc).__name__}: {exc}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if scenario.postgres:
+            from tests.sim.pg import drop_database
+
+            drop_database(state_url)
     outcome.seconds = time.perf_counter() - started
     return outcome
 

@@ -39,7 +39,10 @@ def _runner(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 
 def test_simulation_seeds_hold_every_invariant() -> None:
-    done = _runner("--seeds", str(SEEDS), "--tier", "test", "--jobs", "2", timeout=900)
+    done = _runner(
+        "--seeds", str(SEEDS), "--tier", "test", "--jobs", "2", "--postgres-every", "0",
+        timeout=900,
+    )
     found = LINE.search(done.stdout)
     assert found is not None, done.stdout[-3000:] + done.stderr[-3000:]
     seeds, edits, faults, crashes, runs, violations = map(int, found.groups())
@@ -47,6 +50,17 @@ def test_simulation_seeds_hold_every_invariant() -> None:
     assert seeds == SEEDS
     # the scenarios really exercise what they claim to
     assert edits > seeds and faults > seeds // 4 and crashes > seeds // 10 and runs > 3 * seeds
+
+
+@pytest.mark.postgres
+def test_simulation_on_postgresql(postgres_url: str) -> None:
+    done = _runner(
+        "--seeds", "2", "--first", "1000", "--tier", "test", "--jobs", "2",
+        "--postgres-every", "1", timeout=600,
+    )
+    assert done.returncode == 0 and " 0 invariant violations" in done.stdout, (
+        done.stdout[-6000:] + done.stderr[-3000:]
+    )
 
 
 # (seed, tier): what it found, fixed in the engine, with the focused test named there
@@ -60,6 +74,8 @@ REGRESSIONS = [
 
 @pytest.mark.parametrize(("seed", "tier"), REGRESSIONS, ids=[f"seed{s}-{t}" for s, t in REGRESSIONS])
 def test_regression_seed(seed: int, tier: str) -> None:
-    done = _runner("--seed", str(seed), "--tier", tier, "--jobs", "1", timeout=300)
+    done = _runner(
+        "--seed", str(seed), "--tier", tier, "--jobs", "1", "--postgres-every", "0", timeout=300
+    )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " 0 invariant violations" in done.stdout

@@ -161,11 +161,12 @@ class SimTransport(httpx.AsyncBaseTransport):
         timeout = (request.extensions.get("timeout") or {}).get("read") or 30.0
         emu = world.pco_emu if self.side == "pco" else world.rock_emu
         hangs = any(r.kind in ("timeout", "latency") for r in emu.control.rules)
+        seen: dict[str, Req] = {}
         try:
             if hangs:  # only a fault makes the emulator take long: no timer otherwise
-                status, headers, body = await asyncio.wait_for(self._call(request), timeout)
+                status, headers, body = await asyncio.wait_for(self._call(request, seen), timeout)
             else:
-                status, headers, body = await self._call(request)
+                status, headers, body = await self._call(request, seen)
         except TimeoutError:
             raise httpx.ReadTimeout("timed out (simulated)", request=request) from None
         except _AppDropped:
@@ -174,9 +175,13 @@ class SimTransport(httpx.AsyncBaseTransport):
             if proc is not None and proc.crash_at == proc.requests and proc.crash_after:
                 world.crashes += 1
                 await proc.freeze()
+        if "req" in seen:
+            seen["req"].status = status
         return httpx.Response(status, headers=headers, content=body, request=request)
 
-    async def _call(self, request: httpx.Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    async def _call(
+        self, request: httpx.Request, seen: dict[str, Req]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         body = await request.aread()
         url = request.url
         scope = {
@@ -192,6 +197,7 @@ class SimTransport(httpx.AsyncBaseTransport):
             "headers": [(k.lower(), v) for k, v in request.headers.raw],
             "client": ("127.0.0.1", 50000),
             "server": (url.host, url.port or 80),
+            "sim": seen,  # the request hook leaves its log entry here
         }
         sent = False
 
@@ -262,6 +268,8 @@ class World:
                 actor = value.decode()
         req = Req(self.loop.time(), side, scope["method"], scope["path"], actor)
         self.log.append(req)
+        if isinstance(scope.get("sim"), dict):
+            scope["sim"]["req"] = req
         if actor != "human" and self.on_request is not None:
             await self.on_request(self, req)
 
@@ -377,6 +385,12 @@ def build_world(
         "teams": teams,
         "positions_per_team": positions_per_team,
     }
+    while True:  # the API token belongs to an active adult with an email: a tiny church
+        # may have none, and a church always has its admin
+        probe = create_pco(seed=seed, people=people, **options)
+        if probe.state.emulator.store.pat_user_id is not None:
+            break
+        people += 3
     pco_app = create_pco(
         seed=seed,
         people=people,
