@@ -192,7 +192,9 @@ async def edits_kept(play: Play) -> list[str]:
     the same field, or is recorded as a conflict's losing value."""
     store = play.store
     links = {lk.id: lk for lk in store.links.all()}
-    by_rock = {str(lk.rock_person_id): lk for lk in links.values() if lk.status is LinkStatus.ACTIVE}
+    by_rock = {
+        str(lk.rock_person_id): lk for lk in links.values() if lk.status is LinkStatus.ACTIVE
+    }
     by_pco = {str(lk.pco_person_id): lk for lk in links.values() if lk.status is LinkStatus.ACTIVE}
 
     def who(side: str, record: str) -> tuple[str, str]:
@@ -250,10 +252,9 @@ async def edits_kept(play: Play) -> list[str]:
             for later in play.edits
         ):
             continue  # a household's: a later edit through a housemate replaced it
-        if not spec.same(getattr(mine, e.field.value), e.value):
-            out.append(
-                f"edit lost on its own side: {e.line()} (now {spec.display(getattr(mine, e.field.value))!r})"
-            )
+        now = getattr(mine, e.field.value)
+        if not spec.same(now, e.value):
+            out.append(f"edit lost on its own side: {e.line()} (now {spec.display(now)!r})")
             continue
         if person[0] != "link":
             continue

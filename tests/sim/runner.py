@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    seeds = [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
+    seeds = (
+        [args.seed] if args.seed is not None else list(range(args.first, args.first + args.seeds))
+    )
     if args.postgres_every:
         from tests.sim.pg import reachable
 
@@ -101,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             print("(PostgreSQL not reachable: every seed on SQLite)", file=sys.stderr)
             args.postgres_every = 0
     started = time.perf_counter()
-    outcomes = play_many(
-        seeds, args.tier, args.jobs, args.postgres_every, verbose=args.verbose
-    )
+    outcomes = play_many(seeds, args.tier, args.jobs, args.postgres_every, verbose=args.verbose)
     print(f"({time.perf_counter() - started:.1f} s wall)", file=sys.stderr)
     print(summary_line(outcomes))
     return 1 if any(not o.ok() for o in outcomes) else 0

@@ -20,8 +20,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pcosync.app.review import approve, reject
 from pcosync.app.revert import revert
+from pcosync.app.review import approve, reject
 from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.app.teams import TeamImport, import_teams
 from pcosync.domain.fields import FieldName, field_spec
@@ -321,7 +321,9 @@ class Play:
         if name in (FieldName.MOBILE_PHONE, FieldName.HOME_PHONE, FieldName.WORK_PHONE):
             return None if r.random() < 0.15 else f"+1214555{r.randint(0, 9999):04d}"
         if name is FieldName.HOME_ADDRESS:
-            return Address(r.choice(STREETS), None, "Dallas", "TX", f"75{r.randint(100, 299)}", "US")
+            return Address(
+                r.choice(STREETS), None, "Dallas", "TX", f"75{r.randint(100, 299)}", "US"
+            )
         if name is FieldName.CAMPUS:
             names = [c.name for c in self.world.settings.campus_map]
             return r.choice([None, *names])

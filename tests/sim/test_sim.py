@@ -40,7 +40,14 @@ def _runner(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 def test_simulation_seeds_hold_every_invariant() -> None:
     done = _runner(
-        "--seeds", str(SEEDS), "--tier", "test", "--jobs", "2", "--postgres-every", "0",
+        "--seeds",
+        str(SEEDS),
+        "--tier",
+        "test",
+        "--jobs",
+        "2",
+        "--postgres-every",
+        "0",
         timeout=900,
     )
     found = LINE.search(done.stdout)
@@ -55,8 +62,17 @@ def test_simulation_seeds_hold_every_invariant() -> None:
 @pytest.mark.postgres
 def test_simulation_on_postgresql(postgres_url: str) -> None:
     done = _runner(
-        "--seeds", "2", "--first", "1000", "--tier", "test", "--jobs", "2",
-        "--postgres-every", "1", timeout=600,
+        "--seeds",
+        "2",
+        "--first",
+        "1000",
+        "--tier",
+        "test",
+        "--jobs",
+        "2",
+        "--postgres-every",
+        "1",
+        timeout=600,
     )
     assert done.returncode == 0 and " 0 invariant violations" in done.stdout, (
         done.stdout[-6000:] + done.stderr[-3000:]
@@ -72,7 +88,9 @@ REGRESSIONS = [
 ]
 
 
-@pytest.mark.parametrize(("seed", "tier"), REGRESSIONS, ids=[f"seed{s}-{t}" for s, t in REGRESSIONS])
+@pytest.mark.parametrize(
+    ("seed", "tier"), REGRESSIONS, ids=[f"seed{s}-{t}" for s, t in REGRESSIONS]
+)
 def test_regression_seed(seed: int, tier: str) -> None:
     done = _runner(
         "--seed", str(seed), "--tier", tier, "--jobs", "1", "--postgres-every", "0", timeout=300

@@ -19,11 +19,9 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-
 from sqlalchemy.util import LRUCache
 
 import pcosync.app.lease as lease_module
-
 from pcosync.adapters.common import CampusMap
 from pcosync.adapters.memberships import PcoMemberships, RockMemberships
 from pcosync.adapters.pco import PcoPeople
@@ -170,7 +168,9 @@ class SimTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.ReadTimeout("timed out (simulated)", request=request) from None
         except _AppDropped:
-            raise httpx.RemoteProtocolError("connection dropped (simulated)", request=request)
+            raise httpx.RemoteProtocolError(
+                "connection dropped (simulated)", request=request
+            ) from None
         finally:
             if proc is not None and proc.crash_at == proc.requests and proc.crash_after:
                 world.crashes += 1
@@ -273,7 +273,9 @@ class World:
         if actor != "human" and self.on_request is not None:
             await self.on_request(self, req)
 
-    def process(self, name: str, crash_at: int | None = None, crash_after: bool = False) -> SimProcess:
+    def process(
+        self, name: str, crash_at: int | None = None, crash_after: bool = False
+    ) -> SimProcess:
         proc = SimProcess(self, name, crash_at, crash_after)
         self.processes.append(proc)
         return proc

@@ -12,7 +12,6 @@ SQL statement and its parameters (which may hold names) never reach a message.
 from __future__ import annotations
 
 import functools
-
 import re
 
 from alembic.runtime.migration import MigrationContext

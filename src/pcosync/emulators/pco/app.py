@@ -113,7 +113,10 @@ class PcoEmulator:
         if now is not None:  # before loading: deleted teams are dated relative to "now"
             self.control.clock.set(now, frozen=True)
         self.limiter = RateLimiter(
-            rate_limit, rate_period, deep_offset_limit, **({"clock": monotonic} if monotonic else {})
+            rate_limit,
+            rate_period,
+            deep_offset_limit,
+            **({"clock": monotonic} if monotonic else {}),
         )
         self.rate_limit_default = (rate_limit, rate_period, deep_offset_limit)
         self.oauth = OAuthServer(oauth_client_id, oauth_client_secret, self.control.clock)
