@@ -181,7 +181,7 @@ async def _final(play: Play, side: str, record: str) -> Any:
     if key not in play.final_cache:
         adapter: Any = human.rock if side == "rock" else human.pco
         if side == "rock":
-            await human.rock.prepare()
+            await human.rock_ready()
         seen = await adapter.fetch_one(record)
         play.final_cache[key] = seen.person if seen is not None else None
     return play.final_cache[key]

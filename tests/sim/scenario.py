@@ -340,7 +340,7 @@ class Play:
         name = self.rng.choice(list(FieldName))
         try:
             if side == "rock":
-                await human.rock.prepare()
+                await human.rock_ready()
             current = await adapter.fetch_one(record)
             if current is None:
                 return
@@ -430,7 +430,7 @@ class Play:
             await human.pco_members.add_member(group, made.id)
             self.created.append(("pco", made.id))
         else:
-            ids = await human.rock.prepare()
+            ids = await human.rock_ready()
             rid = await human.rock_client.create(
                 "People",
                 {

@@ -326,6 +326,14 @@ class Human:
         self.pco = PcoPeople(self.pco_client, campus)
         self.rock_members = RockMemberships(self.rock_client)
         self.pco_members = PcoMemberships(self.pco_client)
+        self._prepared = False
+
+    async def rock_ready(self) -> Any:
+        """Rock's system ids, read once (they never change)."""
+        if not self._prepared:
+            await self.rock.prepare()
+            self._prepared = True
+        return self.rock.ids
 
     async def control(self, side: str, method: str, path: str, payload: Any = None) -> Any:
         app = self.world.pco_app if side == "pco" else self.world.rock_app

@@ -182,6 +182,24 @@ async def follow_merges(
         links.remove(link.id)
 
 
+async def follow_rock_merges_seen(
+    sync: PeopleSync, rock_ids: Iterable[RockPersonId], obs: Observation, summary: RunSummary
+) -> None:
+    """An incremental run sees a Rock merge's survivor (read as changed, or as a member of
+    a synced group), never the person merged away: an unlinked survivor carrying the alias
+    of a linked person is where that link goes. Else it looked like someone new and was
+    created in Planning Center a second time beside the linked person (simulation seed
+    1023 of the sim tier)."""
+    links = sync.store.links
+    unlinked = sorted(rid for rid in rock_ids if links.by_rock(rid) is None)
+    if not unlinked:
+        return
+    for alias_id, person_id in sorted((await sync.rock.aliases_of(unlinked)).items()):
+        link = links.by_alias(alias_id)
+        if link is not None and link.rock_person_id != person_id:
+            _repoint(sync, link, summary, rock_id=person_id, obs=obs)
+
+
 def _repoint(
     sync: PeopleSync,
     link: Link,
@@ -251,4 +269,10 @@ def merged_duplicate_issue(side: Side, gone: Link, keeper: Link, obs: Observatio
     return MatchIssue(IssueKind.MERGED_DUPLICATE, records, (), message)
 
 
-__all__ = ["Observation", "follow_merges", "observe", "park_rejected"]
+__all__ = [
+    "Observation",
+    "follow_merges",
+    "follow_rock_merges_seen",
+    "observe",
+    "park_rejected",
+]

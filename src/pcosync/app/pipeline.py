@@ -33,7 +33,13 @@ from pcosync.app.inflight import InFlight
 from pcosync.app.lease import RunLease
 from pcosync.app.memberships import Rosters, membership_inputs
 from pcosync.app.names import name_plan
-from pcosync.app.observe import Observation, follow_merges, observe, park_rejected
+from pcosync.app.observe import (
+    Observation,
+    follow_merges,
+    follow_rock_merges_seen,
+    observe,
+    park_rejected,
+)
 from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.safety import for_population
 from pcosync.app.summary import RunSummary, SyncOptions
@@ -127,6 +133,9 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             if full:
                 _resolve_merged_duplicates(sync, obs)
         rosters = await _read_rosters(sync, summary, dry_run=opts.dry_run)
+        if not opts.dry_run and not full:
+            scope = rosters.rock_scope if rosters is not None else set()
+            await follow_rock_merges_seen(sync, {*obs.rock, *scope}, obs, summary)
         links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
         sync.progress.phase("Matching and planning")
         # a dry run records its match issues too, so `people issues` agrees with its "Match
