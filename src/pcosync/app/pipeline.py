@@ -385,7 +385,7 @@ async def _match_unlinked(
             store.issues.resolve_missing([i.key for i in result.issues])
     out.creates, held_back = creates_for(
         result.unmatched,
-        obs.pco,
+        pco_seen,  # a serving candidate read for a Rock member may be unmatched (seed 1066)
         rock_pool,
         obs.serving,
         rock_unlinked,
