@@ -41,9 +41,15 @@ async def check(play: Play) -> list[str]:
     return out
 
 
-def _writes(play: Play) -> Counter[tuple[str, str]]:
+def _writes(play: Play, *, effective: bool = False) -> Counter[tuple[str, str]]:
+    """Write requests per (process, side); ``effective``: only those that may have changed
+    something (answered 2xx, or no answer reached the client)."""
     return Counter(
-        (r.actor, r.side) for r in play.world.log if r.method in WRITES and r.actor != "human"
+        (r.actor, r.side)
+        for r in play.world.log
+        if r.method in WRITES
+        and r.actor != "human"
+        and (not effective or r.status is None or 200 <= r.status < 300)
     )
 
 
@@ -79,7 +85,7 @@ def _runs_of(play: Play, proc: SimProcess) -> list[int]:
 def writes_accounted(play: Play) -> list[str]:
     """Every write a process sent is covered by an operation in its runs' journal, and no
     process created more people on a side than its journal has creates for."""
-    writes = _writes(play)
+    writes = _writes(play, effective=True)
     creates = Counter(
         (r.actor, r.side)
         for r in play.world.log
