@@ -211,6 +211,17 @@ async def edits_kept(play: Play) -> list[str]:
     for e in play.edits:
         k = (who(e.side, e.record), e.field)
         latest[k] = max(latest[k], e.t)
+
+    def superseded(e: Any) -> bool:
+        """A later edit of the same field of the same person: by the final link, or by the
+        records linked when either edit was made (links change: merges, reverts)."""
+        if latest[(who(e.side, e.record), e.field)] > e.t:
+            return True
+        return any(
+            later.field is e.field and later.t > e.t and later.ids() & e.ids()
+            for later in play.edits
+        )
+
     conflicts = store.journal.conflicts()
     reverted = _reverted_fields(play)
     writes_at: dict[tuple[str, str, FieldName], list[float]] = defaultdict(list)
@@ -231,7 +242,7 @@ async def edits_kept(play: Play) -> list[str]:
     out: list[str] = []
     for e in play.edits:
         person = who(e.side, e.record)
-        if latest[(person, e.field)] > e.t:
+        if superseded(e):
             continue  # superseded by a later edit of the same field
         if any(t > e.t for t in reverted.get((person, e.field), [])):
             continue  # an admin reverted the run that carried it

@@ -191,6 +191,11 @@ class Edit:
     field: FieldName
     value: Any
     before: Any = None
+    twin: str | None = None  # the linked record on the other side when it was made
+
+    def ids(self) -> set[tuple[str, str]]:
+        other = "pco" if self.side == "rock" else "rock"
+        return {(self.side, self.record)} | ({(other, self.twin)} if self.twin else set())
 
     def line(self) -> str:
         return f"t={self.t:.1f}s {self.side} person {self.record} {self.field.value}"
@@ -350,6 +355,10 @@ class Play:
             seen = await adapter.update_person(record, {name: value})
         except PcoSyncError:
             return  # the UI refused it (or the person is gone): no edit was made
+        twin = None
+        for rock_id, pco_id in self._linked():
+            if (side, record) in (("rock", rock_id), ("pco", pco_id)):
+                twin = pco_id if side == "rock" else rock_id
         self.edits.append(
             Edit(
                 self.world.loop.time(),
@@ -358,6 +367,7 @@ class Play:
                 name,
                 getattr(seen.person, name.value),
                 getattr(current.person, name.value),
+                twin,
             )
         )
 
