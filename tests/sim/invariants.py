@@ -276,6 +276,8 @@ async def edits_kept(play: Play) -> list[str]:
         if person[0] != "link":
             continue
         link = links[int(person[1])]
+        if not _in_scope(play, link):
+            continue  # nobody out of scope is written (DESIGN §4): it stays on its own side
         other = "pco" if e.side == "rock" else "rock"
         other_id = str(link.pco_person_id if other == "pco" else link.rock_person_id)
         theirs = await _final(play, other, other_id)
@@ -300,13 +302,56 @@ def _in_window(e: Any, writes_at: dict[tuple[str, str, FieldName], list[float]])
     )
 
 
+def _in_scope(play: Play, link: Any) -> bool:
+    """Serving in Planning Center (an assignment on a live team, in Services, not archived),
+    or an active member of a synced Rock group."""
+    pco = play.world.pco_emu.store
+    pid = int(link.pco_person_id)
+    sp = pco.services_people.rows.get(pid)
+    if sp is not None and sp.archived_at is None:
+        for a in pco.assignments.rows.values():
+            if a.person_id != pid:
+                continue
+            position = pco.positions.rows.get(a.team_position_id)
+            team = pco.teams.rows.get(position.team_id) if position is not None else None
+            if team is not None and team.archived_at is None and team.deleted_at is None:
+                return True
+    groups = {g.rock_group_id for g in play.store.groups.all() if g.status.value == "active"}
+    data = play.world.rock_emu.data
+    return any(
+        data.val("GroupMember", row, "PersonId") == link.rock_person_id
+        and data.val("GroupMember", row, "GroupId") in groups
+        and int(data.val("GroupMember", row, "GroupMemberStatus")) == 1
+        and not data.val("GroupMember", row, "IsArchived")
+        for row in data.table("GroupMember")
+    )
+
+
+def _ever_linked(play: Play) -> dict[tuple[str, str], set[tuple[str, str]]]:
+    """Every pair of records the journal ever treated as one person."""
+    if play.link_history is None:
+        pairs: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+        for run in play.store.runs.list(limit=100000):
+            for j in play.store.journal.list(run.id):
+                ref = j.operation.ref
+                if ref.rock_id is not None and ref.pco_id is not None:
+                    a, b = ("rock", str(ref.rock_id)), ("pco", str(ref.pco_id))
+                    pairs[a].add(b)
+                    pairs[b].add(a)
+        play.link_history = pairs
+    return play.link_history
+
+
 def _merged_after(play: Play, e: Any, links: dict[int, Any]) -> bool:
-    involved = {(e.side, e.record)}
+    involved = {(e.side, e.record)} | e.ids()
     for lk in links.values():
         if (e.side == "rock" and str(lk.rock_person_id) == e.record) or (
             e.side == "pco" and str(lk.pco_person_id) == e.record
         ):
             involved |= {("rock", str(lk.rock_person_id)), ("pco", str(lk.pco_person_id))}
+    history = _ever_linked(play)
+    for key in list(involved):
+        involved |= history.get(key, set())
     for t, side, kept, removed in play.merges:
         if t > e.t and ({(side, kept), (side, removed)} & involved):
             return True

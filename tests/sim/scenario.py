@@ -261,6 +261,7 @@ class Play:
         # (time, side, kept, removed) merged or deleted by a person
         self.merges: list[tuple[float, str, str, str]] = []
         self.deleted_teams: list[int] = []
+        self.link_history: dict[tuple[str, str], set[tuple[str, str]]] | None = None
 
     @property
     def store(self) -> Store:

@@ -606,7 +606,9 @@ class RockPeople:
         """Every alias of these people (alias Id -> person Id). A merge moves the aliases of
         the person merged away onto the survivor, so they show whose records it absorbed."""
         ids = sorted({int(str(p)) for p in person_ids})
-        rows = await self.client.query_any("PersonAlias", "PersonId", ids, select=["Id", "PersonId"])
+        rows = await self.client.query_any(
+            "PersonAlias", "PersonId", ids, select=["Id", "PersonId"]
+        )
         return {
             int(r["Id"]): int(r["PersonId"])
             for r in rows
