@@ -154,8 +154,12 @@ def no_duplicates(play: Play) -> list[str]:
     dup = [k for k, n in foreign.items() if n > 1]
     if dup:
         out.append(f"Rock people created twice (ForeignKey): {dup[:5]}")
-    members = Counter(
-        (data.val("GroupMember", row, "GroupId"), data.val("GroupMember", row, "PersonId"))
+    members = Counter(  # one person may hold several roles in a group (a merge does that)
+        (
+            data.val("GroupMember", row, "GroupId"),
+            data.val("GroupMember", row, "PersonId"),
+            data.val("GroupMember", row, "GroupRoleId"),
+        )
         for row in data.table("GroupMember")
         if not data.val("GroupMember", row, "IsArchived")
         and int(data.val("GroupMember", row, "GroupMemberStatus")) == 1  # Active
