@@ -379,7 +379,12 @@ def _lost_conflict(conflicts: list[Any], e: Any, person: tuple[str, str], spec: 
         if c.field is not e.field:
             continue
         mine = c.ref.rock_id if e.side == "rock" else c.ref.pco_id
-        if str(mine) != e.record and not (person[0] == "link" and str(c.ref.link_id) == person[1]):
+        household = e.field in HOUSEHOLD and e.side == "rock"  # a housemate's record
+        if (
+            str(mine) != e.record
+            and not (person[0] == "link" and str(c.ref.link_id) == person[1])
+            and not household
+        ):
             continue
         loser = c.rock_value if c.winner.value == "pco" else c.pco_value
         if c.winner.value != e.side and spec.same(loser, e.value):
