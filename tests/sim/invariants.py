@@ -228,16 +228,18 @@ async def edits_kept(play: Play) -> list[str]:
 
     conflicts = store.journal.conflicts()
     reverted = _reverted_fields(play)
-    writes_at: dict[tuple[str, str, FieldName], list[float]] = defaultdict(list)
+    writes_at: dict[tuple[str, str, FieldName], list[tuple[float, float]]] = defaultdict(list)
     for run in store.runs.list(limit=100000):
         for j in store.journal.list(run.id):
-            when = j.sent_at or j.applied_at
+            sent = j.sent_at or j.applied_at
             target = j.operation.target_id
-            if when is None or target is None:
+            if sent is None or target is None:
                 continue
+            done = j.applied_at or sent
             for name in j.operation.changes:
                 key = (j.operation.side.value, str(target), name)
-                writes_at[key].append((when - EPOCH).total_seconds())
+                span = ((sent - EPOCH).total_seconds(), (done - EPOCH).total_seconds())
+                writes_at[key].append(span)
     applied_starts = [
         (r.started_at - EPOCH).total_seconds()
         for r in store.runs.list(limit=100000)
@@ -298,11 +300,15 @@ async def edits_kept(play: Play) -> list[str]:
 WINDOW = 1.5 + 1.0
 
 
-def _in_window(e: Any, writes_at: dict[tuple[str, str, FieldName], list[float]]) -> bool:
+def _in_window(
+    e: Any, writes_at: dict[tuple[str, str, FieldName], list[tuple[float, float]]]
+) -> bool:
     """A run wrote this field of this record less than the re-read interval after the edit,
-    or had the write in flight while the edit landed."""
+    or had the write in flight while the edit landed (retries after a 429 or a 5xx
+    included: the write is not re-checked between its tries)."""
     return any(
-        e.t - WINDOW <= t <= e.t + WINDOW for t in writes_at.get((e.side, e.record, e.field), [])
+        sent - WINDOW <= e.t <= done + WINDOW
+        for sent, done in writes_at.get((e.side, e.record, e.field), [])
     )
 
 
