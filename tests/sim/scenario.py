@@ -35,7 +35,7 @@ from tests.sim.world import Req, SimProcess, World, build_world, map_campuses
 
 TIERS = {
     # people in the church, runs in the schedule, edits at quiet moments
-    "test": {"people": (5, 16), "runs": (1, 3), "edits": (2, 8), "teams": (2, 5)},
+    "test": {"people": (5, 12), "runs": (1, 2), "edits": (2, 8), "teams": (2, 4)},
     "sim": {"people": (5, 60), "runs": (3, 7), "edits": (3, 16), "teams": (2, 10)},
     "big": {"people": (60, 300), "runs": (3, 6), "edits": (5, 30), "teams": (8, 20)},
 }

@@ -44,10 +44,11 @@ from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.safety import for_population
 from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.app.unsynced import report_unsynced
+from pcosync.domain.fields import FIELD_SPECS, FIELDS
 from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, Side
 from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.match import IssueKind, MatchRecord, match_people
-from pcosync.engine.merge import Reason
+from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import (
     GROUP_KINDS,
     MEMBERSHIP_KINDS,
@@ -696,7 +697,8 @@ async def apply_plan(
             retired.add(link_id)  # its record was gone: the link was retired meanwhile
             return
         unapplied = unapplied_fields(state.ops, applier.applied)
-        store.links.save_base(link_id, settle_base(state.base_now, state.planned, unapplied))
+        base = settle_base(state.base_now, state.planned, unapplied)
+        store.links.save_base(link_id, _as_created(applier, state.ops, link_id, base))
 
     inflight = InFlight(
         {Side.ROCK: sync.rock.fetch_recent, Side.PCO: sync.pco.fetch_recent},
@@ -727,6 +729,31 @@ async def apply_plan(
     live = {lk.id for lk in store.links.all()}
     _settle_memberships(sync, plan, applier.applied, applier.link_of, live)
     summary.requests["rechecks"] = sum(inflight.reads.values())
+
+
+def _as_created(applier: Applier, ops: Sequence[Operation], link_id: int, base: Base) -> Base:
+    """A created record may not hold every value sent (a contact write refused, a value the
+    other system stores differently): its base is what it holds as re-read, so the next run
+    writes the source's value to it again, never the created record's gap back over the
+    source (simulation seed 123 of the test tier: a phone number lost that way)."""
+    create = next(
+        (op for op in ops if op.kind is OpKind.CREATE and op.seq in applier.applied), None
+    )
+    link = applier.store.links.get(link_id) if create is not None else None
+    if create is None or link is None:
+        return base
+    made = link.rock_person_id if create.side is Side.ROCK else link.pco_person_id
+    seen = applier.records.current.get((create.side, made))
+    if seen is None:
+        return base
+    values = {}
+    for name in FIELDS:
+        if not base.knows(name):
+            continue
+        held = getattr(seen.person, name.value)
+        if not FIELD_SPECS[name].same(held, getattr(base.person, name.value)):
+            values[name.value] = held
+    return replace(base, person=replace(base.person, **values)) if values else base
 
 
 def _settle_memberships(
