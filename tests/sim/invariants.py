@@ -255,6 +255,8 @@ async def edits_kept(play: Play) -> list[str]:
         spec = field_spec(e.field)
         if _lost_conflict(conflicts, e, person, spec):
             continue
+        if e.field in HOUSEHOLD and _shared_household(play, person, links):
+            continue  # documented: one Rock family holds one address and campus for all
         if _undid_unseen(play, e, applied_starts):
             continue
         if _merged_after(play, e, links):
@@ -310,6 +312,19 @@ def _in_window(
         sent - WINDOW <= e.t <= done + WINDOW
         for sent, done in writes_at.get((e.side, e.record, e.field), [])
     )
+
+
+def _shared_household(play: Play, person: tuple[str, str], links: dict[int, Any]) -> bool:
+    """The person is linked, and their Rock family has other linked members."""
+    if person[0] != "link":
+        return False
+    data = play.world.rock_emu.data
+    family = {
+        row[0]: data.val("Person", row, "PrimaryFamilyId") for row in data.table("Person")
+    }
+    mine = family.get(links[int(person[1])].rock_person_id)
+    linked = [lk.rock_person_id for lk in links.values()]
+    return mine is not None and sum(1 for r in linked if family.get(r) == mine) > 1
 
 
 def _in_scope(play: Play, link: Any) -> bool:
