@@ -134,9 +134,9 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             if full:
                 _resolve_merged_duplicates(sync, obs)
         rosters = await _read_rosters(sync, summary, dry_run=opts.dry_run)
-        if not opts.dry_run and not full:
+        if not full:
             scope = rosters.rock_scope if rosters is not None else set()
-            await follow_rock_merges_seen(sync, {*obs.rock, *scope}, obs, summary)
+            await follow_rock_merges_seen(sync, {*obs.rock, *scope}, obs)
         links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
         sync.progress.phase("Matching and planning")
         # a dry run records its match issues too, so `people issues` agrees with its "Match
@@ -334,7 +334,9 @@ async def _match_unlinked(
     by_pco = {lk.pco_person_id: lk for lk in links.values()}
     out = _Unlinked()
     unlinked = [o for pid, o in obs.pco.items() if pid in obs.serving and pid not in by_pco]
-    rock_unlinked = {rid for rid in rock_scope if rid not in by_rock}
+    rock_unlinked = {
+        rid for rid in rock_scope if rid not in by_rock and rid not in obs.merge_survivors
+    }
     if not unlinked and not rock_unlinked:
         if record and full:
             store.issues.resolve_missing([])
