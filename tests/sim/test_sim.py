@@ -89,6 +89,8 @@ REGRESSIONS = [
     (1066, "sim"),  # an unmatched serving candidate: KeyError in every run (pipeline)
     (1078, "sim"),  # a team place for a person deleted in PCO: 404 for ever (teams/vanished)
     (149, "test"),  # a 60 s re-read let a write overwrite an edit made meanwhile (unit)
+    (123, "test"),  # the base after a create held a phone the record did not (pipeline)
+    (25, "sim"),  # the same after a create killed between its writes (recover)
 ]
 
 

@@ -16,13 +16,14 @@ Two things, both before anything is planned:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pcosync.app.applier import safe
 from pcosync.app.summary import RunSummary, summary_of_applied
 from pcosync.domain.fields import FIELD_SPECS, FieldName
 from pcosync.domain.identity import PersonRef, Side
+from pcosync.domain.person import Person
 from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import Operation, OpKind
 from pcosync.errors import ClientError
@@ -76,7 +77,9 @@ async def settle_in_doubt(sync: PeopleSync, summary: RunSummary) -> Carried:
                     pco_person_id=pco_id,
                 )
                 if op.record is not None:
-                    sync.store.links.save_base(link.id, _base_of(op))
+                    # what the record holds: a create killed between its person and its
+                    # contact writes holds less than was sent (sim seed 25 of the sim tier)
+                    sync.store.links.save_base(link.id, _base_of(op, created.person))
                 summary.notes.append(
                     f"A create interrupted in run {jop.run_id} had happened; it is now "
                     "linked (no duplicate was made)."
@@ -197,9 +200,20 @@ def close_unfinished(sync: PeopleSync, current_run_id: int | None, summary: RunS
         log.info("sync.run_interrupted run=%s applied=%s", run.id, len(applied))
 
 
-def _base_of(op: Operation) -> Base:
+def _base_of(op: Operation, held: Person | None = None) -> Base:
+    """The base of a create: the values sent, or those the created record ``held``."""
     assert op.record is not None
-    return Base(op.record, frozenset(f for f in FieldName if f not in op.changes))
+    person = op.record
+    if held is not None:
+        person = replace(
+            person,
+            **{
+                f.value: getattr(held, f.value)
+                for f in FieldName
+                if not FIELD_SPECS[f].same(getattr(held, f.value), getattr(person, f.value))
+            },
+        )
+    return Base(person, frozenset(f for f in FieldName if f not in op.changes))
 
 
 __all__ = ["Carried", "close_unfinished", "settle_in_doubt"]
