@@ -473,6 +473,7 @@ class Play:
                 row[0]
                 for row in data.table("Person")
                 if row[0] not in staff
+                and not data.val("Person", row, "IsSystem")
                 and data.val("Person", row, "RecordTypeValueId") == person_type
             )
         if len(ids) < 2:
