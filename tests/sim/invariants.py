@@ -319,9 +319,7 @@ def _shared_household(play: Play, person: tuple[str, str], links: dict[int, Any]
     if person[0] != "link":
         return False
     data = play.world.rock_emu.data
-    family = {
-        row[0]: data.val("Person", row, "PrimaryFamilyId") for row in data.table("Person")
-    }
+    family = {row[0]: data.val("Person", row, "PrimaryFamilyId") for row in data.table("Person")}
     mine = family.get(links[int(person[1])].rock_person_id)
     linked = [lk.rock_person_id for lk in links.values()]
     return mine is not None and sum(1 for r in linked if family.get(r) == mine) > 1
