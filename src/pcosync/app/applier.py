@@ -535,7 +535,13 @@ class Applier:
         """The survivor of a record merged away mid-run; the link is moved to it. A record
         deleted (not merged) retires the link: noted once, nothing parked, no retry loop."""
         link = self.store.links.get(link_id)
-        alias = link.rock_alias_id if link is not None and side is Side.ROCK else None
+        if link is None:
+            # unlinked since the plan (a revert, a retired link: an approval applies a plan
+            # made earlier): nobody to follow, nothing to write (sim seed 412 of the sim tier)
+            message = f"the link of {gone} no longer exists; nothing was written"
+            self.store.journal.mark_skipped(self.run_id, op.seq, message)
+            return None
+        alias = link.rock_alias_id if side is Side.ROCK else None
         survivor = await self._side(side).resolve_merged(gone, alias)
         if survivor is None or survivor == gone:
             message = retire_link(self.store, link_id, side, gone)
