@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOG    := $(VENV)/install.log
 
-.PHONY: venv test demo lint typecheck format bench clean
+.PHONY: venv test sim demo lint typecheck format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test: $(STAMP)
 	@echo "Timing-sensitive tests, one at a time:"
 	@$(BIN)/python -m pytest -q -m serial $(PYTEST_ARGS); \
 	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
+
+# The whole-system simulation: SEEDS=N seeds (default 500) of the "sim" tier, or SEED=n to
+# replay one (TIER=test|sim|big). Ends with one line: "sim: N seeds, ... invariant violations".
+SEEDS ?= 500
+TIER  ?= sim
+sim: $(STAMP)
+	@PYTHONPATH=src:. $(BIN)/python -m tests.sim.runner --tier $(TIER) \
+	  $(if $(SEED),--seed $(SEED),--seeds $(SEEDS))
 
 demo: $(STAMP)
 	@$(BIN)/pcosync demo

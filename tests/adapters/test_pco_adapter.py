@@ -499,3 +499,18 @@ async def test_an_edit_while_changes_are_read_never_makes_the_read_skip_anyone(p
     read = await pco.client.people(updated_since=start)
     assert done, "the edit happened during the read"
     assert set(edited) <= {p.id for p in read}
+
+
+async def test_a_nickname_equal_to_the_first_name_stays_no_nickname_under_a_new_first_name(
+    pco: Pco,
+) -> None:
+    # simulation seeds 1 and 33 (sim tier): "Shannon" / "Shannon" reads as no nickname; a
+    # new first name from Rock must not make the old first name surface as a nickname
+    pid = await raw_person(pco, first_name="Shannon", nickname="Shannon")
+    seen = await pco.adapter.fetch_one(pid)
+    assert seen is not None and seen.person.nickname is None
+    written = await pco.adapter.update_person(pid, {FieldName.FIRST_NAME: "Rhea"})
+    assert (written.person.first_name, written.person.nickname) == ("Rhea", None)
+    kept = await raw_person(pco, first_name="Robert", nickname="Bob")
+    written = await pco.adapter.update_person(kept, {FieldName.FIRST_NAME: "Rob"})
+    assert written.person.nickname == "Bob"

@@ -202,3 +202,58 @@ def test_only_an_applied_run_can_be_reverted(church: Church) -> None:
     result = cli(church, "revert", str(held.run_id), "--yes")
     assert result.exit_code == 2 and "only an applied run" in result.output
     assert cli(church, "revert", "999", "--yes").exit_code == 2
+
+
+def test_a_revert_killed_after_its_write_landed_keeps_it_undone_and_the_edit_kept(
+    church: Church,
+) -> None:
+    """Simulation seed 8 (sim tier): a revert killed right after Rock applied its write left
+    that write journaled *sent*; the next sync took the restored Rock value for a person's
+    edit and copied it over the Planning Center edit the reverted run had carried."""
+    from pcosync.domain.fields import FieldName
+    from pcosync.domain.identity import PersonRef, Side
+    from pcosync.engine.merge import Reason
+    from pcosync.engine.plan import Operation, OpKind
+    from pcosync.store import OpStatus
+
+    church.sync()
+    a = links(church)[0]
+    original = rock_person(church, a.rock_person_id)["MiddleName"] or None
+    church.pco_control(f"people/{a.pco_person_id}", {"middle_name": "Edited"})
+    carried = church.sync()
+    assert rock_person(church, a.rock_person_id)["MiddleName"] == "Edited"
+    # the revert of that run: journaled, sent, landed in Rock, then its process was killed
+    store = church.store()
+    try:
+        killed = store.runs.start(RunMode.REVERT, reverts_run_id=carried.run_id)
+        ref = PersonRef(a.id, a.rock_person_id, a.pco_person_id)
+        op = Operation(
+            1,
+            OpKind.UPDATE,
+            Side.ROCK,
+            ref,
+            Reason.REVERT,
+            changes={FieldName.MIDDLE_NAME: ("Edited", original)},
+        )
+        store.journal.record(killed.id, [op])
+        store.journal.mark_sent(killed.id, 1)
+    finally:
+        store.close()
+    church.rock_control(f"people/{a.rock_person_id}", {"MiddleName": original})
+
+    first = church.sync()
+    second = church.sync(full=True)
+    assert pco_person(church, a.pco_person_id)["middle_name"] == "Edited", (
+        first.notes,
+        second.notes,
+        original,
+    )
+    assert (rock_person(church, a.rock_person_id)["MiddleName"] or None) == original
+    store = church.store()
+    try:
+        settled = store.journal.get(killed.id, 1)
+        run = store.runs.get(killed.id)
+    finally:
+        store.close()
+    assert settled.status is OpStatus.APPLIED
+    assert run is not None and run.status is RunStatus.INTERRUPTED

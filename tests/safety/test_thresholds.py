@@ -12,7 +12,7 @@ from pcosync.engine.merge import Reason
 from pcosync.engine.plan import Operation, OpKind
 from pcosync.errors import ConfigError
 from pcosync.store import RunStatus
-from tests.safety.conftest import Church, configure, init_rock, links
+from tests.safety.conftest import Church, approve, configure, init_rock, links
 
 
 def test_without_a_safety_section_the_first_sync_goes_through(church: Church) -> None:
@@ -175,3 +175,17 @@ def test_the_brakes_init_writes_let_a_first_sync_through_and_hold_a_mass_change(
     held = church.sync()
     assert held.status is RunStatus.HELD
     assert any("above the 10% limit for updates" in r for r in held.hold_reasons)
+
+
+def test_an_approved_drop_is_the_next_baseline(church: Church) -> None:
+    # simulation seed 8: approving the run held for a drop kept the old count as the
+    # baseline, so every later full run was held again for the same drop, forever
+    church.sync(full=True)
+    synced = links(church)
+    for link in synced[: len(synced) // 3 + 1]:
+        church.pco_control(f"services/people/{link.pco_person_id}/archive", {})
+    held = church.sync(full=True)
+    assert held.status is RunStatus.HELD
+    approve(church, held.run_id)
+    again = church.sync(full=True)
+    assert again.status is not RunStatus.HELD, again.hold_reasons

@@ -99,3 +99,55 @@ def test_two_linked_people_merged_in_pco_leave_one_link_and_a_duplicate_issue(
     open_ones = [i for i in store.issues.list() if i.kind is IssueKind.MERGED_DUPLICATE]
     store.close()
     assert open_ones == []
+
+
+PERSON_RECORD_TYPE = "36CF10D6-C695-413D-8E7C-4546EFEF385E"  # Rock's "Person" record type
+
+
+def test_a_rock_merge_into_an_unlinked_record_never_creates_them_again(
+    tc: TeamsChurch,
+) -> None:
+    """Simulation seed 1023 (sim tier): a linked Rock person merged into a second, unlinked
+    record of theirs; the next (incremental) run read only the survivor, took it for someone
+    new and created them in Planning Center a second time."""
+    _groups, position, _group = synced_band(tc)
+    pco_id = sorted(pco_roster(tc, BAND, position))[0]
+    rock_id = links(tc)[pco_id]
+    with _rock(tc) as http:
+        kind = http.get(
+            "/api/DefinedValues", params={"$filter": f"Guid eq guid'{PERSON_RECORD_TYPE}'"}
+        ).json()[0]["Id"]
+        made = http.post(
+            "/api/People",
+            json={"FirstName": "Twin", "LastName": "Record", "RecordTypeValueId": kind},
+        )
+        made.raise_for_status()
+        twin = int(made.json())
+    tc.c.rock_control("merge", {"keep": twin, "remove": rock_id})
+    before = tc.c.pco_get("/people/v2/people", **{"where[remote_id]": str(twin)})["data"]
+    summary = tc.c.sync()
+    assert summary.mode.value == "incremental"
+    assert summary.created["pco"] == 0, summary.as_dict()
+    full = tc.c.sync(full=True)  # (or the link's next write) follows the merge
+    assert full.created["pco"] == 0, full.as_dict()
+    assert links(tc)[pco_id] == twin
+    after = tc.c.pco_get("/people/v2/people", **{"where[remote_id]": str(twin)})["data"]
+    assert before == [] and [p["id"] for p in after] == [pco_id]
+    assert tc.c.sync(full=True).planned == 0
+
+
+def test_a_team_place_for_someone_deleted_in_pco_retires_the_link_once(tc: TeamsChurch) -> None:
+    """Simulation seed 1078 (sim tier): adding a team member whose Planning Center record
+    had been deleted failed with a 404 in every run, for ever. (Here the deletion is noticed
+    before the add; the seed's replay in tests/sim is what reaches the add itself.)"""
+    groups, position, _group = synced_band(tc)
+    pco_id = sorted(pco_roster(tc, BAND, position))[0]
+    rock_id = links(tc)[pco_id]
+    other = next(g for ref, g in groups.items() if ref != f"TeamPosition:{position}")
+    with httpx.Client(base_url=tc.c.pco_url, auth=(tc.c.app_id, tc.c.secret)) as http:
+        http.delete(f"/people/v2/people/{pco_id}").raise_for_status()
+    tc.c.rock_control("group-members", {"GroupId": other, "PersonId": rock_id})
+    first = tc.c.sync()
+    assert any(pco_id in n and "retired" in n for n in first.notes), first.as_dict()
+    settled = [tc.c.sync() for _ in range(3)]
+    assert settled[-1].status is RunStatus.DONE and settled[-1].planned == 0, settled[-1].as_dict()

@@ -413,3 +413,71 @@ def test_unread_side_equals_reading_the_base(pair: PersonPair) -> None:
         (o.kind, o.side, o.changes) for o in b.operations
     ]
     assert a.bases == b.bases
+
+
+# --- more properties (issue 11): idempotence, no value invented, pairs independent ---------
+
+
+def _ops(plan: SyncPlan) -> list[tuple[OpKind, Side, object]]:
+    return [(o.kind, o.side, o.changes) for o in plan.operations]
+
+
+@settings(max_examples=500)
+@given(pairs(), policies)
+def test_planning_is_idempotent(pair: PersonPair, policy: SyncPolicy) -> None:
+    """The same inputs plan the same writes, and writing them a second time (a retry after
+    a lost answer) changes nothing: every op's new values are already there."""
+    plan, again = plan_people([pair], policy), plan_people([pair], policy)
+    assert _ops(plan) == _ops(again)
+    assert plan.bases == again.bases
+    assert [(c.field, c.winner, c.loser_value) for c in plan.conflicts] == [
+        (c.field, c.winner, c.loser_value) for c in again.conflicts
+    ]
+    rock, pco, _ = apply(pair, plan)
+    for op in plan.operations:
+        if op.kind is not OpKind.UPDATE:
+            continue
+        record = rock if op.side is Side.ROCK else pco
+        for name, (_old, new) in op.changes.items():
+            assert FIELD_SPECS[name].same(getattr(record, name.value), new), name
+
+
+@settings(max_examples=500)
+@given(pairs(), policies)
+def test_no_value_is_invented(pair: PersonPair, policy: SyncPolicy) -> None:
+    """Every value written, kept in a base or recorded as a conflict's winner is one that
+    a side held: the merge picks, it never makes up."""
+    assert pair.rock is not None and pair.pco is not None
+    plan = plan_people([pair], policy)
+    for name in FIELDS:
+        spec = FIELD_SPECS[name]
+        held = [getattr(pair.rock, name.value), getattr(pair.pco, name.value)]
+        for op in plan.operations:
+            if name in op.changes:
+                assert any(spec.same(op.changes[name][1], v) for v in held), (name, op)
+        for c in plan.conflicts:
+            if c.field is name:
+                assert any(spec.same(c.winner_value, v) for v in held)
+                assert any(spec.same(c.loser_value, v) for v in held)
+        for base in plan.bases.values():
+            if base.knows(name):
+                value = getattr(base.person, name.value)
+                if not any(spec.same(value, v) for v in held):
+                    # only a base that stays as it was may hold neither side's value
+                    assert pair.base is not None
+                    assert spec.same(value, getattr(pair.base.person, name.value)), name
+
+
+@settings(max_examples=300)
+@given(st.lists(pairs(), min_size=2, max_size=4), policies)
+def test_people_are_planned_independently(ps: list[PersonPair], policy: SyncPolicy) -> None:
+    """Planning many people at once writes, for each, what planning them alone writes."""
+    people = [replace(p, rock_id=10 + i, pco_id=str(20 + i)) for i, p in enumerate(ps)]
+    together = plan_people(people, policy)
+    for p in people:
+        alone = plan_people([p], policy)
+        mine = [
+            (o.kind, o.side, o.changes) for o in together.operations if o.ref.rock_id == p.rock_id
+        ]
+        assert mine == _ops(alone)
+        assert together.bases.get(p.ref) == alone.bases.get(p.ref)

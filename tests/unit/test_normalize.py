@@ -248,3 +248,14 @@ def test_person_json_round_trip(person: Person, only: set[FieldName]) -> None:
     for name in FieldName:
         expected = getattr(person, name.value) if name in only else None
         assert getattr(partial, name.value) == expected
+
+
+def test_a_nickname_equal_to_the_first_name_is_no_nickname_on_every_side() -> None:
+    # simulation seed 1: Planning Center kept nickname "Isabel" beside first name "Isabel"
+    # while Rock (NickName = FirstName by default) read it as no nickname, so the next run
+    # took Rock's "no nickname" for an edit and cleared the person's own nickname in PCO
+    from pcosync.domain.normalize import build_person
+
+    assert build_person(first_name="Isabel", nickname="Isabel").nickname is None
+    assert build_person(first_name="Isabel", nickname=" Isabel ").nickname is None
+    assert build_person(first_name="Isabel", nickname="Izzy").nickname == "Izzy"

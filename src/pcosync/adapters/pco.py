@@ -480,10 +480,18 @@ class PcoPeople:
         pid = str(person_id)
         attrs = self._person_attrs(changes)  # validates the campus before anything is sent
         contact = {k: v for k, v in changes.items() if k in CONTACT_FIELDS}
+        current = None
+        if FieldName.FIRST_NAME in changes and FieldName.NICKNAME not in changes:
+            # a nickname equal to the first name reads as no nickname (as on Rock): keep it
+            # so under the new first name, or the old one would surface as a nickname
+            current = await self.client.person(pid)
+            nick, first = current.nickname, current.first_name
+            if nick and first and nick.strip() == first.strip():
+                attrs["nickname"] = None
         if attrs:
             await self.client.update_person(pid, attrs)
         if contact:
-            await self._write_contacts(await self.client.person(pid), contact)
+            await self._write_contacts(current or await self.client.person(pid), contact)
         return await self._reread(pid)
 
     async def create_person(self, person: Person, *, link_hint: RecordId) -> ObservedPerson:

@@ -627,6 +627,19 @@ class RockPeople:
                 out.append(replace(seen, link_hint=wanted))
         return out
 
+    async def aliases_of(self, person_ids: Iterable[RecordId]) -> dict[int, int]:
+        """Every alias of these people (alias Id -> person Id). A merge moves the aliases of
+        the person merged away onto the survivor, so they show whose records it absorbed."""
+        ids = sorted({int(str(p)) for p in person_ids})
+        rows = await self.client.query_any(
+            "PersonAlias", "PersonId", ids, select=["Id", "PersonId"]
+        )
+        return {
+            int(r["Id"]): int(r["PersonId"])
+            for r in rows
+            if _int(r.get("Id")) is not None and _int(r.get("PersonId")) is not None
+        }
+
     async def resolve_merged(self, person_id: RecordId, alias_id: int | None) -> RecordId | None:
         """The survivor of a Rock merge, through the person's alias (``GetByPersonAliasId``);
         None when the alias is unknown (the person was deleted)."""

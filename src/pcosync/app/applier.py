@@ -541,7 +541,18 @@ class Applier:
         writer = memberships.writer(op.side)
         self.store.journal.mark_sent(self.run_id, op.seq)
         if op.kind is OpKind.ADD_MEMBER:
-            after = await writer.add_member(op.group, target)
+            try:
+                after = await writer.add_member(op.group, target)
+            except NotFoundError:
+                # the person merged or deleted since the read (not the position): follow the
+                # merge or retire the link, as for an update; else every run retried the
+                # same 404 for ever (simulation seed 1078 of the sim tier)
+                if link_id is None or await self._side(op.side).fetch_one(target) is not None:
+                    raise
+                survivor = await self._follow(op.side, link_id, target, op)
+                if survivor is None:
+                    return False
+                after = await writer.add_member(op.group, survivor)
             self.store.journal.mark_applied(self.run_id, op.seq, after=after, link_id=link_id)
             self.summary.members_added[op.side.value] += 1
         else:
@@ -607,7 +618,13 @@ class Applier:
         """The survivor of a record merged away mid-run; the link is moved to it. A record
         deleted (not merged) retires the link: noted once, nothing parked, no retry loop."""
         link = self.store.links.get(link_id)
-        alias = link.rock_alias_id if link is not None and side is Side.ROCK else None
+        if link is None:
+            # unlinked since the plan (a revert, a retired link: an approval applies a plan
+            # made earlier): nobody to follow, nothing to write (sim seed 412 of the sim tier)
+            message = f"the link of {gone} no longer exists; nothing was written"
+            self.store.journal.mark_skipped(self.run_id, op.seq, message)
+            return None
+        alias = link.rock_alias_id if side is Side.ROCK else None
         survivor = await self._side(side).resolve_merged(gone, alias)
         if survivor is None or survivor == gone:
             message = retire_link(self.store, link_id, side, gone)

@@ -35,6 +35,8 @@ DEFAULT_INTERVAL = timedelta(seconds=1.5)
 # edits are looked up from a little before the previous read started: the servers' clocks
 # and ours differ (pcosync check warns past a few seconds), and timestamps are whole seconds
 DEFAULT_MARGIN = timedelta(seconds=5)
+# reads per write at most: again while the last one took longer than the interval
+MAX_READS = 3
 
 
 class InFlight:
@@ -76,19 +78,26 @@ class InFlight:
         if self._fresh_enough(side) or side not in self.readers:
             return
         async with self._locks[side]:
-            if self._fresh_enough(side):
-                return
-            started = self.clock()
-            since = self.since[side] - self.margin
-            first = side not in self.last_read
-            reader = self.first_readers.get(side) if first else None
-            records = await (reader or self.readers[side])(since)
-            self.since[side] = started
-            self.last_read[side] = started
-            self.reads[side] += 1
-            log.info("sync.recheck side=%s changed=%s", side.value, len(records))
-            if records:
-                self.on_fresh(side, records)
+            # a read that took long (retries after a timeout, a 429) is as old as its start:
+            # read again, from where it started, a few times at most (simulation seed 149:
+            # a 60 s read let a write overwrite an edit made while it waited)
+            for _ in range(MAX_READS):
+                if self._fresh_enough(side):
+                    return
+                await self._read(side)
+
+    async def _read(self, side: Side) -> None:
+        started = self.clock()
+        since = self.since[side] - self.margin
+        first = side not in self.last_read
+        reader = self.first_readers.get(side) if first else None
+        records = await (reader or self.readers[side])(since)
+        self.since[side] = started
+        self.last_read[side] = started
+        self.reads[side] += 1
+        log.info("sync.recheck side=%s changed=%s", side.value, len(records))
+        if records:
+            self.on_fresh(side, records)
 
 
 __all__ = ["DEFAULT_INTERVAL", "InFlight"]

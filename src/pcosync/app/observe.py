@@ -37,6 +37,8 @@ class Observation:
     # read cleanly now, and of the ones whose write was refused
     readable: list[tuple[Side, str]] = field(default_factory=list)
     retried: list[tuple[Side, str]] = field(default_factory=list)
+    # unlinked Rock people who absorbed a linked person in a merge: never created anew
+    merge_survivors: set[RockPersonId] = field(default_factory=set)
 
 
 async def observe(
@@ -182,6 +184,24 @@ async def follow_merges(
         links.remove(link.id)
 
 
+async def follow_rock_merges_seen(
+    sync: PeopleSync, rock_ids: Iterable[RockPersonId], obs: Observation
+) -> None:
+    """An incremental run sees a Rock merge's survivor (read as changed, or as a member of
+    a synced group), never the person merged away: an unlinked survivor carrying the alias
+    of a linked person is that person. It is not created in Planning Center (it was, a
+    second time beside the linked person: simulation seed 1023 of the sim tier); the link
+    follows the merge at its next write (a 404 on the old Id) or the next full run."""
+    links = sync.store.links
+    unlinked = sorted(rid for rid in rock_ids if links.by_rock(rid) is None)
+    if not unlinked:
+        return
+    for alias_id, person_id in (await sync.rock.aliases_of(unlinked)).items():
+        link = links.by_alias(alias_id)
+        if link is not None and link.rock_person_id != person_id:
+            obs.merge_survivors.add(person_id)
+
+
 def _repoint(
     sync: PeopleSync,
     link: Link,
@@ -251,4 +271,10 @@ def merged_duplicate_issue(side: Side, gone: Link, keeper: Link, obs: Observatio
     return MatchIssue(IssueKind.MERGED_DUPLICATE, records, (), message)
 
 
-__all__ = ["Observation", "follow_merges", "observe", "park_rejected"]
+__all__ = [
+    "Observation",
+    "follow_merges",
+    "follow_rock_merges_seen",
+    "observe",
+    "park_rejected",
+]

@@ -34,15 +34,22 @@ from pcosync.app.lease import RunLease
 from pcosync.app.link_ids import write_owed
 from pcosync.app.memberships import Rosters, membership_inputs
 from pcosync.app.names import name_plan
-from pcosync.app.observe import Observation, follow_merges, observe, park_rejected
+from pcosync.app.observe import (
+    Observation,
+    follow_merges,
+    follow_rock_merges_seen,
+    observe,
+    park_rejected,
+)
 from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.safety import for_population
 from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.app.unsynced import report_unsynced
+from pcosync.domain.fields import FIELD_SPECS, FIELDS
 from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, Side
 from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.match import IssueKind, MatchRecord, match_people
-from pcosync.engine.merge import Reason
+from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import (
     GROUP_KINDS,
     MEMBERSHIP_KINDS,
@@ -128,6 +135,9 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             if full:
                 _resolve_merged_duplicates(sync, obs)
         rosters = await _read_rosters(sync, summary, dry_run=opts.dry_run)
+        if not full:
+            scope = rosters.rock_scope if rosters is not None else set()
+            await follow_rock_merges_seen(sync, {*obs.rock, *scope}, obs)
         links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
         sync.progress.phase("Matching and planning")
         # a dry run records its match issues too, so `people issues` agrees with its "Match
@@ -136,6 +146,8 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             sync, full, obs, links, summary, record=True, rosters=rosters, dry_run=opts.dry_run
         )
         plan = planned.plan
+        if full:
+            summary.observed_pco = len(obs.serving)
         _append(plan, carried)
         name_plan(store, plan, obs.rock, obs.pco)  # names for output, never for matching
         summary.planned = len(plan.operations)
@@ -341,7 +353,9 @@ async def _match_unlinked(
     by_pco = {lk.pco_person_id: lk for lk in links.values()}
     out = _Unlinked()
     unlinked = [o for pid, o in obs.pco.items() if pid in obs.serving and pid not in by_pco]
-    rock_unlinked = {rid for rid in rock_scope if rid not in by_rock}
+    rock_unlinked = {
+        rid for rid in rock_scope if rid not in by_rock and rid not in obs.merge_survivors
+    }
     if not unlinked and not rock_unlinked:
         if record and full:
             store.issues.resolve_missing([])
@@ -393,7 +407,7 @@ async def _match_unlinked(
             store.issues.resolve_missing([i.key for i in result.issues])
     out.creates, held_back = creates_for(
         result.unmatched,
-        obs.pco,
+        pco_seen,  # a serving candidate read for a Rock member may be unmatched (seed 1066)
         rock_pool,
         obs.serving,
         rock_unlinked,
@@ -704,7 +718,8 @@ async def apply_plan(
             retired.add(link_id)  # its record was gone: the link was retired meanwhile
             return
         unapplied = unapplied_fields(state.ops, applier.applied)
-        store.links.save_base(link_id, settle_base(state.base_now, state.planned, unapplied))
+        base = settle_base(state.base_now, state.planned, unapplied)
+        store.links.save_base(link_id, _as_created(applier, state.ops, link_id, base))
 
     inflight = InFlight(
         {Side.ROCK: sync.rock.fetch_recent, Side.PCO: sync.pco.fetch_recent},
@@ -735,6 +750,31 @@ async def apply_plan(
     live = {lk.id for lk in store.links.all()}
     _settle_memberships(sync, plan, applier.applied, applier.link_of, live)
     summary.requests["rechecks"] = sum(inflight.reads.values())
+
+
+def _as_created(applier: Applier, ops: Sequence[Operation], link_id: int, base: Base) -> Base:
+    """A created record may not hold every value sent (a contact write refused, a value the
+    other system stores differently): its base is what it holds as re-read, so the next run
+    writes the source's value to it again, never the created record's gap back over the
+    source (simulation seed 123 of the test tier: a phone number lost that way)."""
+    create = next(
+        (op for op in ops if op.kind is OpKind.CREATE and op.seq in applier.applied), None
+    )
+    link = applier.store.links.get(link_id) if create is not None else None
+    if create is None or link is None:
+        return base
+    made = link.rock_person_id if create.side is Side.ROCK else link.pco_person_id
+    seen = applier.records.current.get((create.side, made))
+    if seen is None:
+        return base
+    values = {}
+    for name in FIELDS:
+        if not base.knows(name):
+            continue
+        held = getattr(seen.person, name.value)
+        if not FIELD_SPECS[name].same(held, getattr(base.person, name.value)):
+            values[name.value] = held
+    return replace(base, person=replace(base.person, **values)) if values else base
 
 
 def _settle_memberships(

@@ -16,19 +16,20 @@ Two things, both before anything is planned:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pcosync.app.applier import safe
 from pcosync.app.summary import RunSummary, summary_of_applied
-from pcosync.domain.fields import FieldName
+from pcosync.domain.fields import FIELD_SPECS, FieldName
 from pcosync.domain.identity import PersonRef, Side
+from pcosync.domain.person import Person
 from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import Operation, OpKind
 from pcosync.errors import ClientError
 from pcosync.store import OpStatus
 from pcosync.store.links import LinkConflict
-from pcosync.store.runs import RunStatus
+from pcosync.store.runs import RunMode, RunStatus
 
 if TYPE_CHECKING:
     from pcosync.app.people_sync import PeopleSync
@@ -76,7 +77,9 @@ async def settle_in_doubt(sync: PeopleSync, summary: RunSummary) -> Carried:
                     pco_person_id=pco_id,
                 )
                 if op.record is not None:
-                    sync.store.links.save_base(link.id, _base_of(op))
+                    # what the record holds: a create killed between its person and its
+                    # contact writes holds less than was sent (sim seed 25 of the sim tier)
+                    sync.store.links.save_base(link.id, _base_of(op, created.person))
                 summary.notes.append(
                     f"A create interrupted in run {jop.run_id} had happened; it is now "
                     "linked (no duplicate was made)."
@@ -131,10 +134,36 @@ async def settle_in_doubt(sync: PeopleSync, summary: RunSummary) -> Carried:
                     "interrupted before the record was deleted; it stays (and stays linked)",
                 )
             continue
+        if op.kind is OpKind.UPDATE and op.target_id is not None and _of_a_revert(sync, jop.run_id):
+            # a revert's write is no edit for a sync to copy across: whether it landed is
+            # read here, and the interrupted revert's record says so (close_unfinished then
+            # keeps the two sides apart on purpose, as a finished revert does: seed 8)
+            writer = sync.rock if op.side is Side.ROCK else sync.pco
+            try:
+                now = await writer.fetch_one(op.target_id)
+            except ClientError as exc:
+                journal.mark_failed(jop.run_id, jop.seq, safe(exc))
+                continue
+            landed = now is not None and any(
+                FIELD_SPECS[name].same(getattr(now.person, name.value), new)
+                for name, (_old, new) in op.changes.items()
+            )
+            if landed:
+                journal.mark_applied(jop.run_id, jop.seq)
+            else:
+                journal.mark_skipped(
+                    jop.run_id, jop.seq, "interrupted before it was made; not reverted"
+                )
+            continue
         journal.mark_skipped(
             jop.run_id, jop.seq, "interrupted before its answer; replanned by a later run"
         )
     return carried
+
+
+def _of_a_revert(sync: PeopleSync, run_id: int) -> bool:
+    run = sync.store.runs.get(run_id)
+    return run is not None and run.mode is RunMode.REVERT
 
 
 def close_unfinished(sync: PeopleSync, current_run_id: int | None, summary: RunSummary) -> None:
@@ -151,6 +180,13 @@ def close_unfinished(sync: PeopleSync, current_run_id: int | None, summary: RunS
             "This run stopped before it finished (its process was killed or its machine "
             f"went away); run {current_run_id} settled what it had sent."
         ]
+        if run.mode is RunMode.REVERT:
+            # what the revert had undone stays undone, and the next syncs leave it so
+            from pcosync.app.revert import finish_revert
+
+            ops = store.journal.operations(run.id)
+            done = {j.seq for j in store.journal.list(run.id, OpStatus.APPLIED)}
+            finish_revert(sync, run, ops, done, summary, complete=False)
         store.runs.transition(
             run.id,
             RunStatus.INTERRUPTED,
@@ -164,9 +200,20 @@ def close_unfinished(sync: PeopleSync, current_run_id: int | None, summary: RunS
         log.info("sync.run_interrupted run=%s applied=%s", run.id, len(applied))
 
 
-def _base_of(op: Operation) -> Base:
+def _base_of(op: Operation, held: Person | None = None) -> Base:
+    """The base of a create: the values sent, or those the created record ``held``."""
     assert op.record is not None
-    return Base(op.record, frozenset(f for f in FieldName if f not in op.changes))
+    person = op.record
+    if held is not None:
+        person = replace(
+            person,
+            **{
+                f.value: getattr(held, f.value)
+                for f in FieldName
+                if not FIELD_SPECS[f].same(getattr(held, f.value), getattr(person, f.value))
+            },
+        )
+    return Base(person, frozenset(f for f in FieldName if f not in op.changes))
 
 
 __all__ = ["Carried", "close_unfinished", "settle_in_doubt"]

@@ -435,10 +435,13 @@ def finish_revert(
     operations: Sequence[Operation],
     applied: set[int],
     summary: RunSummary,
+    *,
+    complete: bool = True,
 ) -> None:
     """After the undo: fields and memberships left differing on purpose are recorded so,
     records deleted are not created again until they change, and the original run is
-    marked reverted."""
+    marked reverted (``complete``; a revert interrupted half-way keeps what it undid, but
+    the original run stays revertable)."""
     if run is None:
         return
     store = sync.store
@@ -470,9 +473,17 @@ def finish_revert(
     for link_id, base in changed.items():
         if store.links.get(link_id) is not None:
             store.links.save_base(link_id, base)
+    # a person this revert deleted took their link along, and a group may have been
+    # unlinked meanwhile: a membership base for either would break the store (seed 8)
+    live_groups = {g.id for g in store.groups.all()}
+    splits = {
+        (link_id, gid): v
+        for (link_id, gid), v in splits.items()
+        if gid in live_groups and store.links.get(link_id) is not None
+    }
     if splits:
         store.links.save_memberships(splits)
-    if run.reverts_run_id is not None:
+    if complete and run.reverts_run_id is not None:
         original = store.runs.get(run.reverts_run_id)
         if original is not None and original.status is not RunStatus.REVERTED:
             store.runs.mark_reverted(run.reverts_run_id)

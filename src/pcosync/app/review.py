@@ -427,10 +427,18 @@ def _advance_marks(sync: PeopleSync, run: Run, *, left_out: bool) -> None:
     """An approved sync settled what its observation saw, as an unheld run would have: the
     next run reads only what changed since (a first sync approved is not read in full
     again). Not when operations were left out: their records must be read again for the
-    next run to plan them."""
-    from pcosync.app.pipeline import WM_PCO, WM_ROCK
+    next run to plan them. An approved full run's population is the drop guard's baseline."""
+    from pcosync.app.pipeline import OBSERVED_PCO, WM_PCO, WM_ROCK
 
-    if left_out or run.mode is RunMode.REVERT or run.observed_at is None:
+    if run.mode is RunMode.REVERT:
+        return
+    observed = run.counts.get("observed_pco")
+    if run.mode is RunMode.FULL and isinstance(observed, int):
+        # approving a full run accepts the population it saw: the drop guard measures the
+        # next full read against it, not against the count before the drop it was held for
+        # (else every full run is held again for the same drop: simulation seed 8)
+        sync.store.watermarks.set(OBSERVED_PCO, str(observed))
+    if left_out or run.observed_at is None:
         return
     mark = run.observed_at - timedelta(seconds=1)
     sync.store.watermarks.advance_time(WM_PCO, mark)

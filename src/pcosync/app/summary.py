@@ -50,6 +50,8 @@ class RunSummary:
     seconds: float = 0.0
     requests: dict[str, int] = field(default_factory=dict)
     planned: int = 0
+    # a full run: people in scope in Planning Center (the drop guard's next baseline)
+    observed_pco: int | None = None
 
     @property
     def exit_code(self) -> int:
@@ -115,6 +117,7 @@ class RunSummary:
                 "pending": self.link_ids_pending,
             },
             "planned_operations": self.planned,
+            "observed_pco": self.observed_pco,
             "hold_reasons": self.hold_reasons,
             "notes": self.notes,
             "seconds": round(self.seconds, 2),

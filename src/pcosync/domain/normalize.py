@@ -223,10 +223,17 @@ def build_person(
     campus: object = None,
     default_region: str = "US",
 ) -> Person:
-    """Normalise every field of a raw record; the first bad field raises :class:`InvalidValue`."""
+    """Normalise every field of a raw record; the first bad field raises :class:`InvalidValue`.
+
+    A nickname equal to the first name is no nickname, on every side: Rock fills NickName
+    with FirstName by default, so reading it one way on Rock and another on Planning Center
+    would make one person's edit look like a change on the other side (simulation seed 1).
+    """
+    first = normalize_name(first_name, field="first_name")
+    nick = normalize_name(nickname, field="nickname")
     return Person(
-        first_name=normalize_name(first_name, field="first_name"),
-        nickname=normalize_name(nickname, field="nickname"),
+        first_name=first,
+        nickname=None if nick == first else nick,
         middle_name=normalize_name(middle_name, field="middle_name"),
         last_name=normalize_name(last_name, field="last_name"),
         gender=normalize_gender(gender),

@@ -55,17 +55,26 @@ CONTROL_PREFIX = "/__emulator__"
 _ID_SEGMENT = re.compile(r"^(\d+|[0-9a-fA-F-]{32,36})$")
 
 
-class EmulatorClock:
-    """Settable wall clock in aware UTC. Rate limiting uses real monotonic time instead."""
+def _system_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self) -> None:
+
+class EmulatorClock:
+    """Settable wall clock in aware UTC. Rate limiting uses monotonic time instead.
+
+    ``source`` is the time it runs from (default: the system clock); a simulation passes its
+    virtual clock, so every ``updated_at`` / ``ModifiedDateTime`` the emulator stamps follows it.
+    """
+
+    def __init__(self, source: Callable[[], datetime] | None = None) -> None:
         self._offset = timedelta(0)
         self._frozen: datetime | None = None
+        self._source = source or _system_now
 
     def now(self) -> datetime:
         if self._frozen is not None:
             return self._frozen
-        return datetime.now(UTC) + self._offset
+        return self._source() + self._offset
 
     def set(self, when: datetime, *, frozen: bool = False) -> None:
         if when.tzinfo is None:
@@ -75,7 +84,7 @@ class EmulatorClock:
             self._frozen = when
         else:
             self._frozen = None
-            self._offset = when - datetime.now(UTC)
+            self._offset = when - self._source()
 
     def advance(self, seconds: float) -> None:
         if self._frozen is not None:
@@ -181,11 +190,27 @@ def _default_error_body(status: int) -> tuple[bytes, str]:
     return b"", "text/plain"
 
 
-class Control:
-    """Clock, faults, stats and log of one emulator instance."""
+RequestHook = Callable[[Scope], Awaitable[None]]
 
-    def __init__(self, *, seed: int = 0, log_size: int = 2000) -> None:
-        self.clock = EmulatorClock()
+
+class Control:
+    """Clock, faults, stats and log of one emulator instance.
+
+    ``request_hook`` (in-process only) is awaited before every API request is handled, faults
+    included: a simulation uses it to make a person's edits land between any two requests of
+    a run, and to choose the faults of the next request. ``clock_source`` feeds the clock.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        log_size: int = 2000,
+        clock_source: Callable[[], datetime] | None = None,
+        request_hook: RequestHook | None = None,
+    ) -> None:
+        self.clock = EmulatorClock(clock_source)
+        self.request_hook = request_hook
         self.rules: list[FaultRule] = []
         self.stats = Stats()
         self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
@@ -249,6 +274,8 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
         c = self.control
+        if c.request_hook is not None:
+            await c.request_hook(scope)
         method: str = scope["method"]
         path: str = scope["path"]
         c.stats.requests += 1

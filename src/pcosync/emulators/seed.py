@@ -244,17 +244,20 @@ def generate_church(
     teams: int | None = None,
     positions_per_team: int | None = None,
     positions: int | None = None,
+    pool_seed: int | None = None,
 ) -> SeedChurch:
     """Build the canonical church. ``people`` counts canonical people across both systems.
 
     ``both`` and ``pco_only`` are the shares of people on both sides and on PCO only (the
     rest are Rock only). ``serving`` is the share of PCO people with team assignments.
     ``positions`` (instead of ``positions_per_team``) is the total, spread evenly over teams.
+    ``pool_seed`` seeds the Faker name and address pools (default ``seed``): building them
+    takes most of a small church's time, so a simulation of many seeds shares a few pools.
     """
     if people < 0:
         raise ValueError("people must be >= 0")
     rng = random.Random(seed)
-    pools = _pools(seed)
+    pools = _pools(seed if pool_seed is None else pool_seed)
     today = date(2026, 1, 1)
     folks: list[SeedPerson] = []
 

@@ -11,6 +11,7 @@ SQL statement and its parameters (which may hold names) never reach a message.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from alembic.runtime.migration import MigrationContext
@@ -111,7 +112,10 @@ def _opening_error(exc: DBAPIError, engine: Engine, where: str) -> StoreError:
     return StoreUnusable(f"Cannot use the state database {where} ({reason}).")
 
 
+@functools.cache
 def _scripts() -> ScriptDirectory:
+    """The packaged migration scripts, read once per process (reading compiles every
+    script: a tenth of a second, paid by every store opened)."""
     from pcosync.store.migrate import alembic_config
 
     return ScriptDirectory.from_config(alembic_config())

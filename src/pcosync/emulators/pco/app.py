@@ -14,6 +14,7 @@ clock, and the same UI actions the control API offers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -25,7 +26,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pcosync.emulators.control import Control, EmulatorMiddleware, control_routes
+from pcosync.emulators.control import Control, EmulatorMiddleware, RequestHook, control_routes
 from pcosync.emulators.pco import people as people_api
 from pcosync.emulators.pco import services, webhooks
 from pcosync.emulators.pco.control_api import control_api_routes
@@ -100,15 +101,23 @@ class PcoEmulator:
         webhook_retry_scale: float,
         seed_options: dict[str, Any],
         now: datetime | None = None,
+        clock_source: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
+        request_hook: RequestHook | None = None,
     ) -> None:
         self.app_id = app_id
         self.secret = secret
         self.time_zone = time_zone
         self.tz = ZoneInfo(time_zone)
-        self.control = Control(seed=seed)
+        self.control = Control(seed=seed, clock_source=clock_source, request_hook=request_hook)
         if now is not None:  # before loading: deleted teams are dated relative to "now"
             self.control.clock.set(now, frozen=True)
-        self.limiter = RateLimiter(rate_limit, rate_period, deep_offset_limit)
+        self.limiter = RateLimiter(
+            rate_limit,
+            rate_period,
+            deep_offset_limit,
+            **({"clock": monotonic} if monotonic else {}),
+        )
         self.rate_limit_default = (rate_limit, rate_period, deep_offset_limit)
         self.oauth = OAuthServer(oauth_client_id, oauth_client_secret, self.control.clock)
         self.webhooks = WebhookDispatcher(self, webhook_retry_scale)
@@ -319,6 +328,9 @@ def create_app(
     oauth_client_secret: str = DEFAULT_OAUTH_CLIENT_SECRET,
     webhook_retry_scale: float = 1 / 60,
     now: datetime | None = None,
+    clock_source: Callable[[], datetime] | None = None,
+    monotonic: Callable[[], float] | None = None,
+    request_hook: RequestHook | None = None,
     **seed_options: Any,
 ) -> Any:
     """The Planning Center emulator as an ASGI app (``app.state.emulator`` is the handle).
@@ -326,6 +338,10 @@ def create_app(
     ``rate_limit`` requests per ``rate_period`` seconds per user (``deep_offset_limit`` for
     ``offset`` > 30,000; default three quarters of ``rate_limit``). ``now`` freezes the
     emulator clock at start. ``seed_options`` go to :func:`generate_church`.
+
+    In-process seams for a simulation: ``clock_source`` is the wall clock every timestamp
+    follows, ``monotonic`` the rate-limit windows' time, ``request_hook`` is awaited before
+    each API request (see :class:`~pcosync.emulators.control.Control`).
     """
     emu = PcoEmulator(
         seed=seed,
@@ -342,6 +358,9 @@ def create_app(
         webhook_retry_scale=webhook_retry_scale,
         seed_options=seed_options,
         now=now,
+        clock_source=clock_source,
+        monotonic=monotonic,
+        request_hook=request_hook,
     )
     routes = [
         *control_routes(emu.control),

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from pcosync.emulators.control import Control, EmulatorMiddleware, control_routes
+from pcosync.emulators.control import Control, EmulatorMiddleware, RequestHook, control_routes
 from pcosync.emulators.rock import groups, people
 from pcosync.emulators.rock.api import RockApi
 from pcosync.emulators.rock.attributes import AttributeValueHooks
@@ -304,14 +304,18 @@ def create_app(
     version: str = DEFAULT_VERSION,
     max_node_count: int = 100,
     now: datetime | None = None,
+    clock_source: Callable[[], datetime] | None = None,
+    request_hook: RequestHook | None = None,
     **seed_options: Any,
 ) -> Starlette:
     """The Rock emulator as an ASGI app (``app.state.emulator`` is the handle).
 
     ``data`` keeps everything in a SQLite file (loaded when it exists, written through on every
     change); ``now`` freezes the emulator clock; ``seed_options`` go to ``generate_church``.
+    In-process seams for a simulation: ``clock_source`` is the wall clock every
+    ``ModifiedDateTime`` follows; ``request_hook`` is awaited before each API request.
     """
-    control = Control(seed=seed)
+    control = Control(seed=seed, clock_source=clock_source, request_hook=request_hook)
     if now is not None:
         control.clock.set(now, frozen=True)
     control.body_variants.add("html")
