@@ -34,6 +34,7 @@ async def check(play: Play) -> list[str]:
     out += unexpected_errors(play)
     out += held_wrote_nothing(play)
     out += writes_accounted(play)
+    out += link_ids_accounted(play)
     out += no_duplicates(play)
     out += nothing_deleted(play)
     out += await edits_kept(play)
@@ -41,16 +42,44 @@ async def check(play: Play) -> list[str]:
     return out
 
 
-def _writes(play: Play, *, effective: bool = False) -> Counter[tuple[str, str]]:
+def _writes(
+    play: Play, *, effective: bool = False, link_ids: bool = True
+) -> Counter[tuple[str, str]]:
     """Write requests per (process, side); ``effective``: only those that may have changed
-    something (answered 2xx, or no answer reached the client)."""
+    something (answered 2xx, or no answer reached the client); ``link_ids=False``: without
+    the link-id writes (see :func:`link_ids_accounted`)."""
     return Counter(
         (r.actor, r.side)
         for r in play.world.log
         if r.method in WRITES
         and r.actor != "human"
+        and (link_ids or r.link_id is None)
         and (not effective or r.status is None or 200 <= r.status < 300)
     )
+
+
+def link_ids_accounted(play: Play) -> list[str]:
+    """Every link-id write set, on the Planning Center person it went to, the Rock id of a
+    person that the store links (or linked: a revert or merge may have ended it since) to
+    that very Planning Center person."""
+    pairs = {(str(lk.pco_person_id), str(lk.rock_person_id)) for lk in play.store.links.all()}
+    pairs |= {
+        (str(j.operation.ref.pco_id), str(j.operation.ref.rock_id))
+        for run in play.store.runs.list(limit=100000)
+        for j in play.store.journal.list(run.id)
+        if j.operation.ref.pco_id is not None and j.operation.ref.rock_id is not None
+    }
+    out = []
+    for r in play.world.log:
+        if r.link_id is None or r.actor == "human":
+            continue
+        pco_id = r.path.rstrip("/").rsplit("/", 1)[-1]
+        if (pco_id, r.link_id) not in pairs:
+            out.append(
+                f"{r.actor} wrote remote_id {r.link_id} on Planning Center person {pco_id}, "
+                "a pair no link or run of the store joins"
+            )
+    return out
 
 
 def unexpected_errors(play: Play) -> list[str]:
@@ -84,8 +113,10 @@ def _runs_of(play: Play, proc: SimProcess) -> list[int]:
 
 def writes_accounted(play: Play) -> list[str]:
     """Every write a process sent is covered by an operation in its runs' journal, and no
-    process created more people on a side than its journal has creates for."""
-    writes = _writes(play, effective=True)
+    process created more people on a side than its journal has creates for. A link-id write
+    (a Planning Center ``remote_id``, owed by a run and written with the budget left over)
+    is accounted for by a link in the store that joins that very pair."""
+    writes = _writes(play, effective=True, link_ids=False)
     creates = Counter(
         (r.actor, r.side)
         for r in play.world.log

@@ -11,6 +11,7 @@ and lets people edit between any two requests.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -35,6 +36,7 @@ from tests.sim.vloop import VirtualLoop
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ACTOR = "x-sim-actor"
+LINK_ID = "x-sim-link-id"  # a PATCH of a Planning Center person carrying only remote_id
 
 # the simulated process a task belongs to; its name is the "host" the run lease and the run
 # record carry, so every run in the store is attributed to the process that made it
@@ -58,6 +60,21 @@ class Killed(BaseException):
     """Never raised into application code: marks a process that was killed."""
 
 
+def _link_id_only(request: httpx.Request) -> str | None:
+    """The remote_id a Planning Center person PATCH sets when that is all it sets (a link-id
+    write, accounted for by the store's links rather than by a journal entry)."""
+    if request.method != "PATCH" or "/people/v2/people/" not in request.url.path:
+        return None
+    try:
+        attributes = json.loads(request.content or b"{}")["data"]["attributes"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(attributes, dict) and set(attributes) == {"remote_id"}:
+        value = attributes["remote_id"]
+        return None if value is None else str(value)  # (clearing it is an unlink: journaled)
+    return None
+
+
 @dataclass
 class Req:
     """One API request an emulator saw (the simulation's request log)."""
@@ -69,6 +86,7 @@ class Req:
     actor: str  # "human" or the process name
     status: int | None = None  # filled by the transport (None: no answer reached the client)
     applied: bool = True  # False when a fault answered instead of the emulator
+    link_id: str | None = None  # a link-id write: the remote_id it sets (see LINK_ID)
 
 
 class SimProcess:
@@ -153,6 +171,9 @@ class SimTransport(httpx.AsyncBaseTransport):
                 world.crashes += 1
                 await proc.freeze()
             request.headers[ACTOR] = proc.name
+            remote_id = _link_id_only(request)
+            if remote_id is not None:
+                request.headers[LINK_ID] = remote_id
         else:
             request.headers[ACTOR] = "human"
         await asyncio.sleep(world.rng.uniform(0.005, 0.05))  # the network, both ways
@@ -267,6 +288,9 @@ class World:
             if key == ACTOR.encode():
                 actor = value.decode()
         req = Req(self.loop.time(), side, scope["method"], scope["path"], actor)
+        for key, value in scope.get("headers", []):
+            if key == LINK_ID.encode():
+                req.link_id = value.decode()
         self.log.append(req)
         if isinstance(scope.get("sim"), dict):
             scope["sim"]["req"] = req

@@ -244,7 +244,10 @@ class Applier:
                             try:
                                 handled = await self._step(op)
                             finally:
-                                write_guard.reset(token)
+                                # (a chain abandoned mid-await is closed elsewhere, in
+                                # another context: nothing is left to reset there)
+                                with contextlib.suppress(ValueError):
+                                    write_guard.reset(token)
                             if handled and queue and queue[0] is op:
                                 queue.popleft()  # ended before sending anything
                         else:
