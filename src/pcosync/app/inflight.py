@@ -37,6 +37,9 @@ DEFAULT_INTERVAL = timedelta(seconds=1.5)
 DEFAULT_MARGIN = timedelta(seconds=5)
 # reads per write at most: again while the last one took longer than the interval
 MAX_READS = 3
+# a read is repeated only when it took longer than this (and than the interval): a timeout
+# and its retry, a 429's wait — not the few hundred milliseconds any read takes
+SLOW_READ = timedelta(seconds=1)
 
 
 class InFlight:
@@ -81,9 +84,13 @@ class InFlight:
             # a read that took long (retries after a timeout, a 429) is as old as its start:
             # read again, from where it started, a few times at most (simulation seed 149:
             # a 60 s read let a write overwrite an edit made while it waited)
-            for _ in range(MAX_READS):
+            for n in range(MAX_READS):
                 if self._fresh_enough(side):
                     return
+                if n and self.clock() - self.last_read[side] < max(self.interval, SLOW_READ):
+                    return  # an ordinary read, just longer than a very short interval: a
+                    # repeat would take as long (and a write that then waits for its rate
+                    # slot looks again anyway, see app.applier._OpGuard)
                 await self._read(side)
 
     async def _read(self, side: Side) -> None:
