@@ -153,10 +153,9 @@ def missing_schema(engine: Engine) -> str | None:
     return None
 
 
-def diagnose(engine: Engine) -> tuple[StoreError | None, str | None]:
-    """Read-only, for ``pcosync check``: the error :func:`check_and_migrate` would raise
-    without upgrading anything, and the store's schema revision (None: empty). A store one
-    upgrade behind is judged on what it has, not on the columns the upgrade adds."""
+def _before_migrating(engine: Engine) -> tuple[str, str | None, StoreError | None]:
+    """Where the store is (for messages), its schema revision (None: none recorded), and
+    the reason to refuse it before anything is upgraded, if there is one."""
     from pcosync.store.models import Model
 
     where = shown_url(engine.url.render_as_string(hide_password=False))
@@ -165,51 +164,61 @@ def diagnose(engine: Engine) -> tuple[StoreError | None, str | None]:
             current = MigrationContext.configure(conn).get_current_revision()
             present = set(inspect(conn).get_table_names())
     except DBAPIError as exc:
-        return _opening_error(exc, engine, where), None
-    head = _scripts().get_current_head()
+        problem = _opening_error(exc, engine, where)
+        problem.__cause__ = exc
+        return where, None, problem
     if current is not None and not known_revision(current):
+        head = _scripts().get_current_head()
         return (
+            where,
+            current,
             StoreUnusable(
                 f"The state database {where} was set up by a newer pcosync (schema revision "
-                f"{current}; this pcosync knows up to {head}). Upgrade pcosync on this "
-                f"computer, or {FIX_URL} to a database of this version."
+                f"{current}; this pcosync knows up to {head}). Nothing was changed. Upgrade "
+                f"pcosync on this computer (pip install --upgrade pcosync), or {FIX_URL} to a "
+                "database of this version."
             ),
-            current,
         )
     if current is None and present & set(Model.metadata.tables):
-        return _half(where, "it has pcosync's tables but no record of its schema version"), None
-    if current is not None and current == head:
+        return (
+            where,
+            None,
+            _half(where, "it has pcosync's tables but no record of its schema version"),
+        )
+    return where, current, None
+
+
+def _whole(engine: Engine, where: str, revision: str | None) -> None:
+    """Raise unless every table and column of the models is there."""
+    try:
+        missing = missing_schema(engine)
+    except DBAPIError as exc:
+        raise _opening_error(exc, engine, where) from exc
+    if missing is not None:
+        raise _half(where, f"its schema revision is {revision}, but {missing}")
+
+
+def diagnose(engine: Engine) -> tuple[StoreError | None, str | None]:
+    """Read-only, for ``pcosync check``: the error :func:`check_and_migrate` would raise
+    without upgrading anything, and the store's schema revision (None: empty). A store one
+    upgrade behind is judged on what it has, not on the columns the upgrade adds."""
+    where, current, problem = _before_migrating(engine)
+    if problem is None and current is not None and current == _scripts().get_current_head():
         try:
-            missing = missing_schema(engine)
-        except DBAPIError as exc:
-            return _opening_error(exc, engine, where), current
-        if missing is not None:
-            return _half(where, f"its schema revision is {current}, but {missing}"), current
-    return None, current
+            _whole(engine, where, current)
+        except StoreError as exc:
+            problem = exc
+    return problem, current
 
 
 def check_and_migrate(engine: Engine) -> None:
     """Refuse a store this pcosync cannot use; otherwise migrate it to head and check it."""
     from pcosync.store.migrate import migrate
-    from pcosync.store.models import Model
 
-    where = shown_url(engine.url.render_as_string(hide_password=False))
-    try:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            present = set(inspect(conn).get_table_names())
-    except DBAPIError as exc:
-        raise _opening_error(exc, engine, where) from exc
+    where, current, problem = _before_migrating(engine)
+    if problem is not None:
+        raise problem
     head = _scripts().get_current_head()
-    if current is not None and not known_revision(current):
-        raise StoreUnusable(
-            f"The state database {where} was set up by a newer pcosync (schema revision "
-            f"{current}; this pcosync knows up to {head}). Nothing was changed. Upgrade pcosync "
-            f"on this computer (pip install --upgrade pcosync), or {FIX_URL} to a database "
-            "of this version."
-        )
-    if current is None and present & set(Model.metadata.tables):
-        raise _half(where, "it has pcosync's tables but no record of its schema version")
     if current != head:
         try:
             migrate(engine)
@@ -219,9 +228,4 @@ def check_and_migrate(engine: Engine) -> None:
             raise _half(where, f"upgrading it failed ({driver_reason(exc)})") from exc
         except CommandError as exc:
             raise _half(where, f"upgrading it failed ({exc})") from exc
-    try:
-        missing = missing_schema(engine)
-    except DBAPIError as exc:
-        raise _opening_error(exc, engine, where) from exc
-    if missing is not None:
-        raise _half(where, f"its schema revision is {current or head}, but {missing}")
+    _whole(engine, where, current or head)
