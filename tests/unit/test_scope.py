@@ -9,7 +9,7 @@ from pcosync.domain import Person, Side
 from pcosync.engine.match import MatchRecord
 from pcosync.engine.merge import Base
 from pcosync.engine.ports import ObservedPerson
-from pcosync.engine.scope import adopt_mutual, creates_for, linked_pairs
+from pcosync.engine.scope import Suppression, adopt_mutual, creates_for, linked_pairs
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ANN = Person(first_name="Ann", last_name="Lee")
@@ -90,7 +90,35 @@ def test_creates_skip_blocked_and_reverted_people_until_they_change() -> None:
         serving={"a", "b"},
         rock_unlinked={10},
         blocked={(Side.ROCK, 10)},
-        suppressed={(Side.ROCK, "a"): reverted_at, (Side.ROCK, "b"): reverted_at},
+        suppressed={
+            (Side.ROCK, "a"): Suppression(reverted_at),
+            (Side.ROCK, "b"): Suppression(reverted_at),
+        },
     )
     # a: taken back by a revert and unchanged since; b: changed after it; 10: blocked
     assert [c.id for c in creates] == ["b"] and held == [(Side.PCO, "a")]
+
+
+def test_with_a_snapshot_the_values_decide_not_a_timestamp_kept_to_the_second() -> None:
+    """CI flake of test_revert: an edit made within the second of the revert carries an
+    ``updated_at`` (whole seconds, as Planning Center keeps it) older than the revert, and
+    the person was held back for good although their nickname had changed."""
+    reverted_at = T0 + timedelta(seconds=10, milliseconds=700)
+    same_second = T0 + timedelta(seconds=10)  # the edit, at .9 s, truncated
+    edited = ANN.with_values(nickname="Back")
+    recs = [MatchRecord(Side.PCO, pid, ANN) for pid in ("a", "b", "c")]
+    creates, held = creates_for(
+        recs,
+        pco={
+            "a": ObservedPerson(Side.PCO, "a", edited, same_second),
+            "b": ObservedPerson(Side.PCO, "b", ANN, same_second),
+            # only an unsynced field changed (e.g. the revert's own remote_id write)
+            "c": ObservedPerson(Side.PCO, "c", ANN, T0 + timedelta(seconds=11)),
+        },
+        rock_pool={},
+        serving={"a", "b", "c"},
+        rock_unlinked=set(),
+        suppressed={(Side.ROCK, p): Suppression(reverted_at, ANN) for p in ("a", "b", "c")},
+    )
+    assert [c.id for c in creates] == ["a"]
+    assert held == [(Side.PCO, "b"), (Side.PCO, "c")]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,13 @@ from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import MEMBERSHIP_KINDS, Operation, OpKind
 from pcosync.engine.revert import plan_revert
-from pcosync.errors import PcoSyncError
+from pcosync.errors import (
+    PcoSyncError,
+    RetriesExhausted,
+    RetryableError,
+    SyncDataError,
+    TransportError,
+)
 from pcosync.store import OpStatus, Run, RunMode, RunStateError, RunStatus
 from pcosync.store.runs import APPLIED
 
@@ -210,7 +216,15 @@ async def revert(
             applied = await applier.run(plan.operations)
             preview.left_alone.extend(s.message for s in applier.stale)
             summary.notes.extend(s.message for s in applier.stale)
-            finish_revert(sync, store.runs.get(run.id), plan.operations, applied, summary)
+            snapshots = await snapshots_of_sources(sync, plan.operations, applied)
+            finish_revert(
+                sync,
+                store.runs.get(run.id),
+                plan.operations,
+                applied,
+                summary,
+                snapshots=snapshots,
+            )
             summary.status = RunStatus.PARTIAL if summary.parked else RunStatus.DONE
             summary.seconds = time.monotonic() - started
             counts = summary.as_dict()
@@ -429,6 +443,30 @@ def _preview(
     return lines
 
 
+async def snapshots_of_sources(
+    sync: PeopleSync, operations: Sequence[Operation], applied: set[int]
+) -> dict[tuple[Side, str], Person]:
+    """The people whose created counterpart the revert deleted, as they are now on their own
+    side (after the revert's writes): the next syncs leave them alone while these values
+    hold. One read per person on that side (Planning Center: one request each, paced); a
+    person who cannot be read gets no snapshot and falls back to their modified time."""
+    wanted: dict[Side, list[Any]] = {Side.ROCK: [], Side.PCO: []}
+    for op in operations:
+        source = op.ref.id_on(op.side.other)
+        if op.kind is OpKind.DELETE and op.seq in applied and source is not None:
+            wanted[op.side.other].append(source)
+    found: dict[tuple[Side, str], Person] = {}
+    for side, ids in wanted.items():
+        if not ids:
+            continue
+        try:
+            seen = await sync._side(side).fetch_many(ids)
+        except (TransportError, RetryableError, RetriesExhausted, SyncDataError):
+            continue  # no snapshot: the modified time decides (docs/operations.md)
+        found.update({(side, str(o.id)): o.person for o in seen})
+    return found
+
+
 def finish_revert(
     sync: PeopleSync,
     run: Run | None,
@@ -437,11 +475,14 @@ def finish_revert(
     summary: RunSummary,
     *,
     complete: bool = True,
+    snapshots: Mapping[tuple[Side, str], Person] | None = None,
 ) -> None:
     """After the undo: fields and memberships left differing on purpose are recorded so,
-    records deleted are not created again until they change, and the original run is
-    marked reverted (``complete``; a revert interrupted half-way keeps what it undid, but
-    the original run stays revertable)."""
+    records deleted are not created again until they change (``snapshots``: the source
+    people as the revert left them, see :func:`snapshots_of_sources`), and the original run
+    is marked reverted (``complete``; a revert interrupted half-way keeps what it undid,
+    but the original run stays revertable)."""
+    snapshots = snapshots or {}
     if run is None:
         return
     store = sync.store
@@ -469,7 +510,8 @@ def finish_revert(
         elif op.kind is OpKind.DELETE:
             source = op.ref.id_on(op.side.other)
             if source is not None:
-                store.suppressions.add(op.side, source, run.id)
+                snapshot = snapshots.get((op.side.other, str(source)))
+                store.suppressions.add(op.side, source, run.id, snapshot)
     for link_id, base in changed.items():
         if store.links.get(link_id) is not None:
             store.links.save_base(link_id, base)
@@ -515,4 +557,11 @@ def _left_differing(base: Base, op: Operation) -> Base:
     )
 
 
-__all__ = ["PreviewLine", "RevertError", "RevertResult", "finish_revert", "revert"]
+__all__ = [
+    "PreviewLine",
+    "RevertError",
+    "RevertResult",
+    "finish_revert",
+    "revert",
+    "snapshots_of_sources",
+]

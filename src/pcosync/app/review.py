@@ -395,9 +395,10 @@ async def _approve(
             summary.link_ids_pending = ids.pending
             summary.notes.extend(ids.notes)
         if run.mode is RunMode.REVERT:
-            from pcosync.app.revert import finish_revert
+            from pcosync.app.revert import finish_revert, snapshots_of_sources
 
-            finish_revert(sync, run, ready, applied, summary)
+            snapshots = await snapshots_of_sources(sync, ready, applied)
+            finish_revert(sync, run, ready, applied, summary, snapshots=snapshots)
         summary.notes.extend(s.message for s in result.stale)
         summary.status = RunStatus.PARTIAL if summary.parked or summary.in_doubt else RunStatus.DONE
         summary.seconds = time.monotonic() - started

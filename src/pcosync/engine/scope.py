@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from pcosync.domain.identity import PcoPersonId, RockPersonId, Side
+from pcosync.domain.person import Person
 from pcosync.engine.match import MatchedPair, MatchIssue, MatchRecord
 from pcosync.engine.merge import Base
 from pcosync.engine.plan import OneSided, PersonPair
@@ -154,6 +155,23 @@ def matches_in_scope(
     return kept_links, kept_issues
 
 
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A person a revert took back out of the other side: when, and their synced values on
+    their own side just after the revert (``snapshot``; None when it could not be read)."""
+
+    at: datetime
+    snapshot: Person | None = None
+
+    def holds(self, person: Person, modified_at: datetime | None) -> bool:
+        """Still held back: nothing synced changed since the revert. With a snapshot the
+        values decide (a timestamp kept to the second, as Planning Center's is, makes an edit
+        within the revert's second look older than it); without one, the modified time."""
+        if self.snapshot is not None:
+            return person == self.snapshot
+        return modified_at is None or modified_at <= self.at
+
+
 def creates_for(
     unmatched: Iterable[MatchRecord],
     pco: Mapping[PcoPersonId, ObservedPerson],
@@ -162,13 +180,14 @@ def creates_for(
     rock_unlinked: Collection[int],
     *,
     blocked: Collection[tuple[Side, object]] = (),
-    suppressed: Mapping[tuple[Side, str], datetime] | None = None,
+    suppressed: Mapping[tuple[Side, str], Suppression] | None = None,
 ) -> tuple[list[OneSided], list[tuple[Side, object]]]:
     """People in scope with no counterpart: created on the other side.
 
     Not created: records ``blocked`` by an open issue (e.g. the other half of two linked
     people Planning Center merged), and records a revert took back (``suppressed``: created
-    on that side by a run that was reverted) unless they changed after the revert.
+    on that side by a run that was reverted) unless they changed after the revert
+    (:meth:`Suppression.holds`).
     Returns the creates and the (side, id) of the people held back by a revert.
     """
     suppressed = suppressed or {}
@@ -183,8 +202,8 @@ def creates_for(
             continue
         if (rec.side, rec.id) in blocked:
             continue
-        reverted_at = suppressed.get((rec.side.other, str(rec.id)))
-        if reverted_at is not None and (o.modified_at is None or o.modified_at <= reverted_at):
+        taken_back = suppressed.get((rec.side.other, str(rec.id)))
+        if taken_back is not None and taken_back.holds(o.person, o.modified_at):
             held_back.append((rec.side, rec.id))
             continue
         creates.append(OneSided(rec.side, o.id, o.person, o.modified_at))
@@ -195,6 +214,7 @@ __all__ = [
     "Adoption",
     "LinkLike",
     "LinkedPairs",
+    "Suppression",
     "adopt_mutual",
     "creates_for",
     "in_scope",

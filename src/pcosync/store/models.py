@@ -196,7 +196,9 @@ class RunLeaseRow(Model):
 
 class CreateSuppressionRow(Model):
     """A person a revert took back out of one side: the sync does not create them there
-    again until their record changes after ``created_at`` (DESIGN §6.5, revert)."""
+    again until their synced values differ from ``snapshot`` (their record as the revert
+    left it), or, without a snapshot, until their record changes after ``created_at``
+    (DESIGN §6.5, revert)."""
 
     __tablename__ = "create_suppressions"
 
@@ -205,6 +207,7 @@ class CreateSuppressionRow(Model):
     source_id: Mapped[str] = mapped_column(String(50), primary_key=True)
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False)
+    snapshot: Mapped[Any] = mapped_column(JSON_T, nullable=True)
 
 
 class OperationRow(Model):
