@@ -200,6 +200,7 @@ class Applier:
         self._next_seq = 1
         if inflight is not None:
             inflight.on_fresh = self._on_fresh
+            inflight.wanted = self._awaiting_recheck
 
     # ------------------------------------------------------------------ the run
 
@@ -458,8 +459,11 @@ class Applier:
                 f: after for f, (_b, after) in op.changes.items()
             }
             assert link_id is not None
+            # the record as last read (the in-flight re-checks keep it current): the parts
+            # of it this update does not write need not be read again
+            known = self.records.current.get((op.side, target))
             try:
-                after = await writer.update_person(target, changes)
+                after = await writer.update_person(target, changes, known=known)
             except NotFoundError:
                 # merged (or deleted) since it was read: follow the merge, then write once more
                 survivor = await self._follow(op.side, link_id, target, op)
@@ -704,6 +708,20 @@ class Applier:
         )
 
     # ------------------------------------------------------------------ edits mid-run
+
+    def _awaiting_recheck(self, side: Side) -> set[str]:
+        """Records on ``side`` a re-read can still matter for: the targets of its updates
+        and deletes not done yet (a superset of what :meth:`_on_fresh` looks at: one being
+        sent is in it too, as it may be refused and queued again)."""
+        out: set[str] = set()
+        for state in self.people.values():
+            for op in state.ops:
+                if op.side is not side or op.kind not in RECHECKED_KINDS:
+                    continue
+                done = self._done.get(op.seq)
+                if done is not None and not done.is_set() and op.target_id is not None:
+                    out.add(str(op.target_id))
+        return out
 
     def _on_fresh(self, side: Side, records: Sequence[ObservedPerson]) -> None:
         pending: dict[tuple[Side, str], PersonRef] = {}
