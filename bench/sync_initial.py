@@ -13,6 +13,10 @@ person mergers 1) plus one request per Planning Center write the plan needs (eac
 written, each created or updated record). Rock publishes no limit; its requests are reported.
 
     .venv/bin/python -m bench.sync_initial [--people 10526] [--latency-ms 150]
+        [--initial-only] [--out sync_initial.json]
+
+It also reports the Rock side per person written there: the ``PcoPersonId`` writes apart,
+and the other Rock requests of the run divided by the people created or updated in Rock.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import resource
 import socket
 import subprocess
@@ -128,6 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=10_526)
     parser.add_argument("--latency-ms", type=float, default=150)
+    parser.add_argument(
+        "--initial-only",
+        action="store_true",
+        help="measure the initial sync only (skip the two later runs and the link ids)",
+    )
+    parser.add_argument("--out", default="sync_initial.json", help="file name under bench/results/")
     args = parser.parse_args()
 
     pco_port, rock_port = free_port(), free_port()
@@ -182,23 +193,11 @@ def main() -> None:
         )
         time.sleep(21)  # start the sync with an empty rate window
         initial = measure(config, pco, rock, "initial")
-        time.sleep(75)  # more than the look-back, so the run after next sees a quiet window
-        # right after the initial sync, the look-back window still holds every record it
-        # wrote, so this run pages through them (and finds nothing to do)
-        echo = measure(config, pco, rock, "next incremental (re-reads own writes)")
-        time.sleep(75)  # past the look-back: nothing changed anywhere since
-        quiet = measure(config, pco, rock, "no-change incremental")
-        # the link ids still owed, written between runs (as serve does), paced by the limiter
-        p0, _ = counts(pco)
-        started = time.perf_counter()
-        ids = asyncio.run(write_ids(config))
-        link_ids = {
-            "written": ids.written,
-            "pending": ids.pending,
-            "pco_requests": counts(pco)[0] - p0,
-            "wall_s": round(time.perf_counter() - started, 1),
-            "pco_429s": stats(pco)["throttled"],
-        }
+        echo: dict[str, Any] | None = None
+        quiet: dict[str, Any] | None = None
+        link_ids: dict[str, Any] = {}
+        if not args.initial_only:
+            echo, quiet, link_ids = later_runs(config, pco, rock)
         store = Store.open(load_settings(config).state_url())
         serving = int(store.watermarks.get("observed.pco.people") or 0)
         store.close()
@@ -206,7 +205,44 @@ def main() -> None:
         for s in servers:
             s.terminate()
             s.wait(timeout=10)
+    report(args, initial, echo, quiet, link_ids, pco_total, rock_total, serving)
 
+
+def later_runs(
+    config: Path, pco: str, rock: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The run right after the initial sync, a quiet one, and the owed link ids."""
+    time.sleep(75)  # more than the look-back, so the run after next sees a quiet window
+    # right after the initial sync, the look-back window still holds every record it
+    # wrote, so this run pages through them (and finds nothing to do)
+    echo = measure(config, pco, rock, "next incremental (re-reads own writes)")
+    time.sleep(75)  # past the look-back: nothing changed anywhere since
+    quiet = measure(config, pco, rock, "no-change incremental")
+    # the link ids still owed, written between runs (as serve does), paced by the limiter
+    p0, _ = counts(pco)
+    started = time.perf_counter()
+    ids = asyncio.run(write_ids(config))
+    link_ids: dict[str, Any] = {
+        "written": ids.written,
+        "pending": ids.pending,
+        "pco_requests": counts(pco)[0] - p0,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "pco_429s": stats(pco)["throttled"],
+    }
+    link_ids["floor_s"] = round(link_ids["pco_requests"] / 5, 1)
+    return echo, quiet, link_ids
+
+
+def report(
+    args: argparse.Namespace,
+    initial: dict[str, Any],
+    echo: dict[str, Any] | None,
+    quiet: dict[str, Any] | None,
+    link_ids: dict[str, Any],
+    pco_total: int,
+    rock_total: int,
+    serving: int,
+) -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = initial["summary"]
     reads_bound = 1 + math.ceil(serving / 100) + math.ceil(pco_total / 100) + 1
@@ -218,28 +254,42 @@ def main() -> None:
     data_requests = initial["pco_requests"] - s["link_ids"]["written"]
     initial["data_floor_s"] = round(data_requests / 5, 1)
     initial["wall_vs_data_floor"] = round(initial["wall_s"] / initial["data_floor_s"], 3)
-    link_ids["floor_s"] = round(link_ids["pco_requests"] / 5, 1)
+    # Rock requests per person written in Rock (created or updated), beside the link ids
+    routes = initial["rock_routes"]
+    written = s["created"]["rock"] + s["updated"]["rock"]
+    link_writes = routes.get("POST /api/People/AttributeValue/{id}", 0)
+    initial["rock_link_id_writes"] = link_writes
+    if written:
+        initial["rock_requests_per_written_person"] = round(
+            (initial["rock_requests"] - link_writes) / written, 2
+        )
+    runs = [r for r in (initial, echo, quiet) if r is not None]
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
     result = {
         "pco_people": pco_total,
         "rock_people": rock_total,
         "serving": serving,
         "latency_ms": args.latency_ms,
         "peak_rss_mib": round(peak_mib, 1),
-        "runs": [initial, echo, quiet],
+        "load_average_after": load,
+        "runs": runs,
         "link_ids_between_runs": link_ids,
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sync_initial.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / args.out).write_text(json.dumps(result, indent=2))
     print(
         f"PCO people {pco_total}, serving {serving}, Rock people {rock_total}, "
-        f"latency {args.latency_ms} ms, peak RSS {peak_mib:.0f} MiB"
+        f"latency {args.latency_ms} ms, peak RSS {peak_mib:.0f} MiB, load {load}"
     )
     print(
         "| run | PCO requests | PCO writes | PCO lower bound | Rock requests | wall s | "
         "PCO floor s | wall/floor | 429s | linked | created R/P | updated R/P |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in (initial, echo, quiet):
+    for r in runs:
         s = r["summary"]
         print(
             f"| {r['run']} | {r['pco_requests']} | {r['pco_writes']} | "
@@ -254,7 +304,13 @@ def main() -> None:
         f"{initial['wall_vs_data_floor']}; link ids owed {ids0['owed']}, written in "
         f"the run {ids0['written']}"
     )
-    print(f"link ids between runs: {link_ids}")
+    print(
+        f"initial Rock: {initial['rock_link_id_writes']} PcoPersonId writes, "
+        f"{initial.get('rock_requests_per_written_person', '-')} other requests per person "
+        "written in Rock"
+    )
+    if link_ids:
+        print(f"link ids between runs: {link_ids}")
 
 
 if __name__ == "__main__":

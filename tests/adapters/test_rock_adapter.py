@@ -16,6 +16,7 @@ from pcosync.clients.http import RetryPolicy
 from pcosync.clients.rock import RockClient
 from pcosync.clients.rock.models import Guids
 from pcosync.domain import Address, FieldName, FieldValue, InvalidValue, Person, Side
+from pcosync.engine.ports import ObservedPerson
 from pcosync.errors import AmbiguousWriteError
 from tests.adapters.helpers import (
     control,
@@ -621,3 +622,197 @@ async def test_a_rock_error_quoting_personal_data_keeps_it_out_of_the_message(ro
     text = str(caught.value)
     assert "not valid" in text  # Rock's own Message is kept
     assert "private.person" not in text
+
+
+# ---------------------------------------------------------------- requests per written person
+# (issue 14: a first sync was Rock-bound at about ten requests per person written in Rock)
+
+
+def _same_as_read(written: ObservedPerson, read: ObservedPerson | None) -> None:
+    """An after-image is what Rock holds: what a fresh read of every part of it finds."""
+    assert read is not None
+    assert written.person == read.person
+    assert (written.id, written.alias_id, written.link_hint, written.modified_at) == (
+        read.id,
+        read.alias_id,
+        read.link_hint,
+        read.modified_at,
+    )
+    assert dict(written.extra) == dict(read.extra)
+
+
+async def _settled(rock: Rock, **fields: Any) -> ObservedPerson:
+    """A person with a mobile number and a home address, as a run would have read them."""
+    pid = await raw_person(rock, **fields)
+    await phone(rock, pid, "mobile", "2145550111")
+    await rock.client.save_address(
+        family_of(rock, pid), rock.ids["dv:location_type:home"], street1="1 A St", city="Waco"
+    )
+    seen = await rock.adapter.fetch_one(pid)
+    assert seen is not None
+    reset_stats(rock.url)
+    return seen
+
+
+async def test_a_create_reads_the_person_once_and_the_family_once_after_writing_it(
+    rock: Rock,
+) -> None:
+    person = Person(
+        first_name="Ada",
+        last_name="Quist",
+        email="ada.quist@example.org",
+        mobile_phone="+16155550142",
+        work_phone="+447911123456",
+        home_address=Address("3 Hill Rd", None, "Nashville", "TN", "37201", "US"),
+        campus="Main Campus",
+    )
+    reset_stats(rock.url)
+    created = await rock.adapter.create_person(person, link_hint="4242")
+    assert routes(rock.url) == {
+        "POST /api/People": 1,
+        "POST /api/People/AttributeValue/{id}": 1,  # never part of the POST (spec §2.5)
+        "POST /api/PhoneNumbers": 2,
+        "GET /api/People/{id}": 1,  # before: 2
+        "PUT /api/Groups/SaveAddress/{id}/{id}": 1,
+        "PATCH /api/Groups/{id}": 1,
+        "GET /api/Groups": 1,  # family and Home location in one; before: 3 reads
+    }
+    assert created.person == person and created.link_hint == "4242"
+    _same_as_read(created, await rock.adapter.fetch_one(created.id))
+
+
+async def test_a_create_without_address_or_campus_reads_no_family(rock: Rock) -> None:
+    person = Person(first_name="Bo", last_name="Lind", home_phone="+12145550177")
+    reset_stats(rock.url)
+    created = await rock.adapter.create_person(person, link_hint="4243")
+    assert routes(rock.url) == {
+        "POST /api/People": 1,
+        "POST /api/People/AttributeValue/{id}": 1,
+        "POST /api/PhoneNumbers": 1,
+        "GET /api/People/{id}": 1,
+    }
+    assert created.person == person
+    _same_as_read(created, await rock.adapter.fetch_one(created.id))
+
+
+async def test_a_name_update_is_one_write_and_one_read(rock: Rock) -> None:
+    known = await _settled(rock, FirstName="Old", LastName="Name")
+    changes: dict[FieldName, FieldValue] = {
+        FieldName.FIRST_NAME: "Newton",
+        FieldName.EMAIL: "newton@example.org",
+    }
+    written = await rock.adapter.update_person(known.id, changes, known=known)
+    assert routes(rock.url) == {"PATCH /api/People/{id}": 1, "GET /api/People/{id}": 1}
+    # no nickname before, none after (judged on the known record, not a read)
+    assert rock.raw(f"People/{known.id}")["NickName"] == "Newton"
+    assert written.person.nickname is None and written.person.first_name == "Newton"
+    assert written.person.mobile_phone == known.person.mobile_phone == "+12145550111"
+    _same_as_read(written, await rock.adapter.fetch_one(known.id))
+
+
+async def test_a_phone_update_reads_the_row_with_the_phones_before_and_after(rock: Rock) -> None:
+    known = await _settled(rock)
+    changes: dict[FieldName, FieldValue] = {
+        FieldName.MOBILE_PHONE: "+12145550199",
+        FieldName.WORK_PHONE: "+12145550198",
+    }
+    written = await rock.adapter.update_person(known.id, changes, known=known)
+    assert routes(rock.url) == {
+        "GET /api/People": 2,  # $expand=PhoneNumbers, before and after
+        "PATCH /api/PhoneNumbers/{id}": 1,
+        "POST /api/PhoneNumbers": 1,
+    }
+    assert written.person.home_address == known.person.home_address
+    _same_as_read(written, await rock.adapter.fetch_one(known.id))
+
+
+async def test_an_address_and_campus_update_reads_the_family_once(rock: Rock) -> None:
+    known = await _settled(rock)
+    address = Address("9 Elm St", None, "Austin", "TX", "73301", "US")
+    written = await rock.adapter.update_person(
+        known.id, {FieldName.HOME_ADDRESS: address, FieldName.CAMPUS: "North Campus"}, known=known
+    )
+    assert routes(rock.url) == {
+        "GET /api/People/{id}": 1,
+        "PUT /api/Groups/SaveAddress/{id}/{id}": 1,
+        "PATCH /api/Groups/{id}": 1,
+        "GET /api/Groups": 1,
+    }
+    assert (written.person.home_address, written.person.campus) == (address, "North Campus")
+    _same_as_read(written, await rock.adapter.fetch_one(known.id))
+
+
+async def test_an_address_written_is_read_back_as_rock_stored_it(rock: Rock) -> None:
+    """SaveAddress reuses a matching Location, whatever the case it was written in (spec
+    §3.5): the after-image is the Location Rock linked, not the text sent."""
+    other = await raw_person(rock)
+    await rock.client.save_address(
+        family_of(rock, other), rock.ids["dv:location_type:home"],
+        street1="12 Oak Lane", city="Waco", state="TX", postal_code="76701",
+    )  # fmt: skip
+    known = await _settled(rock)
+    sent = Address("12 OAK LANE", None, "WACO", "TX", "76701", "US")
+    written = await rock.adapter.update_person(
+        known.id, {FieldName.HOME_ADDRESS: sent}, known=known
+    )
+    assert written.person.home_address is not None
+    assert written.person.home_address.street1 == "12 Oak Lane"
+    _same_as_read(written, await rock.adapter.fetch_one(known.id))
+
+
+async def test_an_update_of_someone_moved_to_another_family_reads_that_family(
+    rock: Rock,
+) -> None:
+    """The known record's address and campus belong to the family it was read with."""
+    known = await _settled(rock)
+    host = await raw_person(rock, FirstName="Host")
+    await rock.client.save_address(
+        family_of(rock, host), rock.ids["dv:location_type:home"], street1="5 Far Rd", city="Tyler"
+    )
+    await rock.client.post(
+        "/api/People/AddExistingPersonToFamily",
+        params={
+            "personId": known.id,
+            "familyId": family_of(rock, host),
+            "groupRoleId": rock.ids["role:family:adult"],
+            "removeFromOtherFamilies": "true",
+        },
+    )
+    reset_stats(rock.url)
+    written = await rock.adapter.update_person(known.id, {FieldName.MIDDLE_NAME: "Q"}, known=known)
+    assert routes(rock.url)["GET /api/Groups"] == 1
+    assert written.person.home_address is not None
+    assert written.person.home_address.street1 == "5 Far Rd"
+    _same_as_read(written, await rock.adapter.fetch_one(known.id))
+
+
+async def test_a_link_id_already_held_is_not_written_again(rock: Rock) -> None:
+    created = await rock.adapter.create_person(
+        Person(first_name="C", last_name="D"), link_hint="77"
+    )
+    reset_stats(rock.url)
+    await rock.adapter.write_link(created.id, "77")
+    assert request_count(rock.url) == 0
+    await rock.adapter.write_link(created.id, "78")
+    assert routes(rock.url) == {"POST /api/People/AttributeValue/{id}": 1}
+    assert [p.id for p in await rock.adapter.find_by_link_hint("78")] == [created.id]
+
+
+async def test_a_recheck_reads_in_full_only_the_people_with_a_write_to_come(rock: Rock) -> None:
+    since = freeze_clock(rock.url, future())
+    ids = [await raw_person(rock, LastName=n) for n in ("Aa", "Bb", "Cc")]
+    asked: list[int] = []
+
+    def wanted() -> set[str]:
+        asked.append(1)
+        return {str(ids[0])} if len(asked) == 1 else {str(ids[0]), str(ids[2])}
+
+    reset_stats(rock.url)
+    seen = await rock.adapter.fetch_recent(since, wanted)
+    # the third became wanted while the first was read (a re-plan): it is read too
+    assert sorted(int(p.id) for p in seen) == sorted([ids[0], ids[2]])
+    everyone = await rock.adapter.fetch_recent(since)
+    assert {int(p.id) for p in everyone} >= set(ids)
+    reset_stats(rock.url)
+    assert await rock.adapter.fetch_recent(since, set) == []
+    assert request_count(rock.url) == 4  # the change queries only

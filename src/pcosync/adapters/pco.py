@@ -22,7 +22,7 @@ without the person row being returned.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -298,10 +298,13 @@ class PcoPeople:
         for seen in await self.fetch_many(list(owners)):
             yield seen
 
-    async def fetch_recent(self, since: datetime) -> list[ObservedPerson]:
+    async def fetch_recent(
+        self, since: datetime, wanted: Callable[[], Collection[str]] | None = None
+    ) -> list[ObservedPerson]:
         """People updated since ``since``, contacts included, newest first: the one-request
         re-read a run makes before writing (an email, phone or address edit bumps the
-        person's ``updated_at``, spec §4.11)."""
+        person's ``updated_at``, spec §4.11). Contacts come in the same request here, so
+        ``wanted`` (see the Rock adapter) saves nothing and is not used."""
         return self._observe_all(await self.client.people(updated_since=since, concurrency=1))
 
     async def delete_person(self, person_id: RecordId) -> bool:
@@ -473,10 +476,15 @@ class PcoPeople:
         return self.observed(await self.client.person(person_id))
 
     async def update_person(
-        self, person_id: RecordId, changes: Mapping[FieldName, FieldValue]
+        self,
+        person_id: RecordId,
+        changes: Mapping[FieldName, FieldValue],
+        *,
+        known: ObservedPerson | None = None,
     ) -> ObservedPerson:
         """Person attributes in one PATCH, each contact field through its own record, then
-        one re-read. Contact changes cost one read first (to find the record ids)."""
+        one re-read. Contact changes cost one read first (to find the record ids). The
+        re-read is one request here whatever was written, so ``known`` is not needed."""
         pid = str(person_id)
         attrs = self._person_attrs(changes)  # validates the campus before anything is sent
         contact = {k: v for k, v in changes.items() if k in CONTACT_FIELDS}

@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -528,6 +528,15 @@ class RockPeople:
     async def fetch_changed(self, since: datetime) -> AsyncIterator[ObservedPerson]:
         """People modified since ``since`` (phone saves bump the person), plus the members
         of families whose group, group locations or locations changed since then."""
+        rows = await self._changed_rows(since, None)
+        for seen in await self._observe_rows(rows):
+            yield seen
+
+    async def _changed_rows(
+        self, since: datetime, wanted: Callable[[], Collection[str]] | None
+    ) -> list[Row]:
+        """The person rows of :meth:`fetch_changed` (when nobody is ``wanted``, only the
+        four change queries are made)."""
         ids = await self._ready()
         c = self.client
         changed = odata.cmp("ModifiedDateTime", "ge", since, c.tz)
@@ -541,6 +550,9 @@ class RockPeople:
                 select=["Id"],
             ),
         )
+        rows = {int(r["Id"]): r for r in people}
+        if wanted is not None and not wanted():
+            return [r for r in rows.values() if self._is_person(r)]
         families = {int(g["Id"]) for g in groups}
         families |= {int(gl["GroupId"]) for gl in group_locations if gl.get("GroupId")}
         if locations:
@@ -551,15 +563,13 @@ class RockPeople:
                 select=["Id", "GroupId"],
             )
             families |= {int(gl["GroupId"]) for gl in moved if gl.get("GroupId")}
-        rows = {int(r["Id"]): r for r in people}
         if families:
             members = await c.query_any(
                 "People", "PrimaryFamilyId", sorted(families), filter=self._person_filter()
             )
             for r in members:
                 rows.setdefault(int(r["Id"]), r)
-        for seen in await self._observe_rows([r for r in rows.values() if self._is_person(r)]):
-            yield seen
+        return [r for r in rows.values() if self._is_person(r)]
 
     async def _read_row(self, person_id: int) -> Row | None:
         try:
@@ -654,9 +664,13 @@ class RockPeople:
     # ------------------------------------------------------------------ PersonWriter
 
     def _person_values(
-        self, changes: Mapping[FieldName, FieldValue], current: Row | None
+        self,
+        changes: Mapping[FieldName, FieldValue],
+        current: Row | None,
+        known: Person | None = None,
     ) -> dict[str, Any]:
-        """The Person row's properties for these changes, with Rock's nickname convention."""
+        """The Person row's properties for these changes, with Rock's nickname convention
+        (judged on the ``current`` row, else on the ``known`` canonical person)."""
         values: dict[str, Any] = {}
         first = changes.get(FieldName.FIRST_NAME, current.get("FirstName") if current else None)
         for name, value in changes.items():
@@ -683,38 +697,55 @@ class RockPeople:
             old_first, old_nick = current.get("FirstName"), current.get("NickName")
             if not old_nick or old_nick == old_first:
                 values["NickName"] = first  # keep "no nickname" true under the new first name
+        elif FieldName.FIRST_NAME in changes and known is not None and known.nickname is None:
+            values["NickName"] = first  # (read as no nickname: NickName empty or = FirstName)
         return values
 
     async def _write_phones(
         self, person_id: int, changes: Mapping[FieldName, FieldValue], phones: Sequence[Row]
-    ) -> None:
+    ) -> list[Row]:
+        """Write the phone fields among ``changes`` over the person's ``phones``; returns the
+        phone rows as written (Rock keeps digits and a country code as sent, spec §3.4)."""
         ids = self.ids
+        out = [dict(p) for p in phones]
         for name in PHONE_FIELDS:
             if name not in changes:
                 continue
             value = changes[name]
             type_id = ids.phone_types[name]
             existing = sorted(
-                (p for p in phones if _int(p.get("NumberTypeValueId")) == type_id),
+                (p for p in out if _int(p.get("NumberTypeValueId")) == type_id),
                 key=lambda p: int(p["Id"]),
             )
             if not isinstance(value, str):
                 for phone in existing:
                     await self.client.delete_phone(int(phone["Id"]))
+                    out.remove(phone)
                 continue
             code, number = _split_e164(value)
             if existing:
                 await self.client.update_phone(
                     int(existing[0]["Id"]), {"Number": number, "CountryCode": code}
                 )
+                existing[0].update({"Number": number, "CountryCode": code})
             else:
-                await self.client.create_phone(
+                phone_id = await self.client.create_phone(
                     person_id,
                     type_id,
                     number,
                     code,
                     messaging=name is FieldName.MOBILE_PHONE,
                 )
+                out.append(
+                    {
+                        "Id": phone_id,
+                        "PersonId": person_id,
+                        "NumberTypeValueId": type_id,
+                        "CountryCode": code,
+                        "Number": number,
+                    }
+                )
+        return out
 
     async def _write_family(
         self, family_id: int | None, changes: Mapping[FieldName, FieldValue]
@@ -760,47 +791,151 @@ class RockPeople:
             campus_id = self.campus_map.to_rock(campus if isinstance(campus, str) else None)
             await self.client.update_group(family_id, {"CampusId": campus_id})
 
-    async def _reread(self, person_id: int) -> ObservedPerson:
+    async def _row_or_gone(self, person_id: int) -> Row:
         row = await self._read_row(person_id)
         if row is None:
             raise NotFoundError(
-                f"Rock person {person_id} disappeared while being written",
+                f"Rock has no person {person_id}",
                 service="rock",
                 method="GET",
                 path="/api/People/{id}",
             )
-        return (await self._observe_rows([row], strict=True))[0]
+        return row
+
+    async def _row_with_phones(self, person_id: int) -> tuple[Row, list[Row]]:
+        """The person row and their phone numbers in one request (``$expand=PhoneNumbers``;
+        such a row lacks the computed ``PrimaryAliasId``, spec §2.6). Deceased people too,
+        as ``GET /api/People/{id}`` has them."""
+        rows = await self.client.query(
+            "People",
+            filter=f"Id eq {int(person_id)}",
+            expand=["PhoneNumbers"],
+            extra={"includeDeceased": "true"},
+            top=1,
+        )
+        if not rows:
+            raise NotFoundError(
+                f"Rock has no person {person_id}",
+                service="rock",
+                method="GET",
+                path="/api/People",
+            )
+        row = rows[0]
+        phones = row.pop("PhoneNumbers", None) or []
+        return row, [p for p in phones if isinstance(p, dict)]
+
+    async def _family(self, family_id: int | None) -> tuple[Row | None, Row | None]:
+        """A family group and its Home group location (with its Location), in one request
+        (``$expand=GroupLocations/Location``, spec §3.6)."""
+        if family_id is None:
+            return None, None
+        rows = await self.client.query(
+            "Groups",
+            filter=f"Id eq {int(family_id)}",
+            expand=["GroupLocations/Location"],
+            top=1,
+        )
+        if not rows:
+            return None, None
+        group = rows[0]
+        home_type = self.ids.home_location_type
+        homes = [
+            gl
+            for gl in group.pop("GroupLocations", None) or []
+            if isinstance(gl, dict) and _int(gl.get("GroupLocationTypeValueId")) == home_type
+        ]
+        # the newest Home location wins, as in _assemble
+        home = max(homes, key=lambda gl: int(gl["Id"])) if homes else None
+        return group, home
+
+    def _after_image(
+        self,
+        row: Row,
+        phones: Sequence[Row] | None,
+        family: tuple[Row | None, Row | None] | None,
+        known: ObservedPerson | None,
+    ) -> ObservedPerson:
+        """The record after a write: the row as re-read, the phones and the family as
+        written or re-read; a part given as None was not touched and is the ``known`` one
+        (the record as this run last read it)."""
+        group, home = family if family is not None else (None, None)
+        fresh = self._observed(row, phones or [], group, home)
+        if known is None or (phones is not None and family is not None):
+            return fresh
+        kept = [
+            *(PHONE_FIELDS if phones is None else ()),
+            *((FieldName.HOME_ADDRESS, FieldName.CAMPUS) if family is None else ()),
+        ]
+        person = fresh.person.with_values(**{f.value: getattr(known.person, f.value) for f in kept})
+        times = [t for t in (fresh.modified_at, known.modified_at) if t is not None]
+        return replace(
+            fresh,
+            person=person,
+            modified_at=max(times) if times else None,
+            alias_id=fresh.alias_id if fresh.alias_id is not None else known.alias_id,
+        )
 
     async def update_person(
-        self, person_id: RecordId, changes: Mapping[FieldName, FieldValue]
+        self,
+        person_id: RecordId,
+        changes: Mapping[FieldName, FieldValue],
+        *,
+        known: ObservedPerson | None = None,
     ) -> ObservedPerson:
         """PATCH the person row (never PUT), phones by type, the family's address
-        (``SaveAddress``) and campus (the family group's ``CampusId``); then re-read."""
+        (``SaveAddress``) and campus (the family group's ``CampusId``); then re-read what
+        was written.
+
+        ``known`` is the record as the run last read it (the in-flight re-checks keep it
+        current); the parts of it this write did not touch make up the rest of the
+        after-image, so an update re-reads only what it wrote. Requests: a row change is the
+        PATCH and one row read; phones add one read before and after (the row comes with
+        them) and a write each; address or campus add their writes and one family read.
+        Without ``known``, everything is re-read."""
         await self._ready()
         pid = int(person_id)
         campus = changes.get(FieldName.CAMPUS)
         if FieldName.CAMPUS in changes:  # refuse an unmapped campus before writing anything
             self.campus_map.to_rock(campus if isinstance(campus, str) else None)
-        current = await self._read_row(pid)
-        if current is None:
-            raise NotFoundError(
-                f"Rock has no person {pid}",
-                service="rock",
-                method="GET",
-                path="/api/People/{id}",
-            )
-        values = self._person_values(changes, current)
+        phones_written = any(f in changes for f in PHONE_FIELDS)
+        family_written = FieldName.HOME_ADDRESS in changes or FieldName.CAMPUS in changes
+        current: Row | None = None
+        phones: list[Row] = []
+        if phones_written:  # also shows a person gone before anything is written
+            current, phones = await self._row_with_phones(pid)
+        elif known is None and FieldName.FIRST_NAME in changes:
+            current = await self._row_or_gone(pid)  # Rock's nickname convention needs it
+        values = self._person_values(changes, current, known.person if known else None)
         if values:
-            await self.client.update_person(pid, values)
-        if any(f in changes for f in PHONE_FIELDS):
-            phones = await self.client.query("PhoneNumbers", filter=f"PersonId eq {pid}")
+            await self.client.update_person(pid, values)  # a person gone: 404
+        if phones_written:
             await self._write_phones(pid, changes, phones)
-        await self._write_family(_int(current.get("PrimaryFamilyId")), changes)
-        return await self._reread(pid)
+        # the row after the PATCH and the phones (both bump its ModifiedDateTime), before
+        # the family writes, which need its PrimaryFamilyId (they do not bump it, spec §5)
+        after_phones: list[Row] | None = None
+        if phones_written and known is not None:
+            row, after_phones = await self._row_with_phones(pid)  # (its alias is known's)
+        else:
+            row = await self._row_or_gone(pid)
+        family_id = _int(row.get("PrimaryFamilyId"))
+        await self._write_family(family_id, changes)
+        family: tuple[Row | None, Row | None] | None = None
+        moved = known is not None and known.extra.get("family_id") != family_id
+        if family_written or known is None or moved:
+            family = await self._family(family_id)
+        if known is None and after_phones is None:
+            after_phones = await self.client.query("PhoneNumbers", filter=f"PersonId eq {pid}")
+        return self._after_image(row, after_phones, family, known)
 
     async def create_person(self, person: Person, *, link_hint: RecordId) -> ObservedPerson:
         """``POST /api/People`` (Rock makes a family with the person as Adult) carrying the
-        link in ``ForeignKey``; then ``PcoPersonId`` at once, phones, address and campus."""
+        link in ``ForeignKey``; then ``PcoPersonId`` at once, phones, address and campus.
+
+        Requests: the POST, the link id (an attribute value is never part of an entity's
+        POST, spec §2.5), one per phone, one person read (its family, alias and modified
+        time: the POST answers with the bare Id), then the address and campus writes and
+        one family read when there are any. The new family starts without an address or
+        a campus, and the phones are as written."""
         ids = await self._ready()
         changes = {f: getattr(person, f.value) for f in FieldName}
         if person.campus is not None:
@@ -818,22 +953,45 @@ class RockPeople:
         )
         new_id = await self.client.create_person(body)
         await self.write_link(new_id, link_hint)
-        phones = {f: v for f, v in changes.items() if f in PHONE_FIELDS and v is not None}
-        if phones:
-            await self._write_phones(new_id, phones, [])
-        family: dict[FieldName, FieldValue] = {
+        wanted = {f: v for f, v in changes.items() if f in PHONE_FIELDS and v is not None}
+        phones = await self._write_phones(new_id, wanted, []) if wanted else []
+        row = await self._row_or_gone(new_id)  # after the writes that bump the person
+        family_changes: dict[FieldName, FieldValue] = {
             f: v
             for f, v in changes.items()
             if f in (FieldName.HOME_ADDRESS, FieldName.CAMPUS) and v is not None
         }
-        if family:
-            row = await self._read_row(new_id)
-            await self._write_family(_int((row or {}).get("PrimaryFamilyId")), family)
-        return await self._reread(new_id)
+        family: tuple[Row | None, Row | None] = (None, None)
+        if family_changes:
+            family_id = _int(row.get("PrimaryFamilyId"))
+            await self._write_family(family_id, family_changes)
+            family = await self._family(family_id)
+        return self._after_image(row, phones, family, None)
 
-    async def fetch_recent(self, since: datetime) -> list[ObservedPerson]:
-        """Everyone changed since ``since`` (the re-read a run makes before writing)."""
-        return [o async for o in self.fetch_changed(since)]
+    async def fetch_recent(
+        self, since: datetime, wanted: Callable[[], Collection[str]] | None = None
+    ) -> list[ObservedPerson]:
+        """Everyone changed since ``since`` (the re-read a run makes before writing).
+
+        ``wanted`` gives the Ids (as text) whose changes can still matter to the run (those
+        with a write to come): only they are read beyond their rows (phones, family,
+        address), for 3 requests per 15 people. Our own writes bump the records they
+        touch, so without it a re-check mostly re-read what the run itself just wrote. It
+        is asked again after each read, so someone who became wanted meanwhile (a
+        re-plan) is not left out of what this re-check hands over."""
+        rows = await self._changed_rows(since, wanted)
+        if wanted is None:
+            return await self._observe_rows(rows)
+        out: list[ObservedPerson] = []
+        left = {str(r["Id"]): r for r in rows}
+        while True:
+            now = wanted()
+            chosen = [r for pid, r in left.items() if pid in now]
+            if not chosen:
+                return out
+            for r in chosen:
+                del left[str(r["Id"])]
+            out += await self._observe_rows(chosen)
 
     async def delete_person(self, person_id: RecordId) -> bool:
         """Delete a person pcosync created (a revert), and the family Rock made with them
@@ -870,6 +1028,8 @@ class RockPeople:
                 await self.client.update_person(pid, {"ForeignKey": None})
         else:
             value = str(counterpart_id)
+            if self.links.get(pid) == value:
+                return  # already so, as read in this run (a store rebuilt from Rock's ids)
             await self.client.set_attribute_value("People", pid, self.link_attribute_key, value)
             self.links[pid] = value
 

@@ -200,6 +200,7 @@ class Applier:
         self._next_seq = 1
         if inflight is not None:
             inflight.on_fresh = self._on_fresh
+            inflight.wanted = self._awaiting_recheck
 
     # ------------------------------------------------------------------ the run
 
@@ -458,8 +459,11 @@ class Applier:
                 f: after for f, (_b, after) in op.changes.items()
             }
             assert link_id is not None
+            # the record as last read (the in-flight re-checks keep it current): the parts
+            # of it this update does not write need not be read again
+            known = self.records.current.get((op.side, target))
             try:
-                after = await writer.update_person(target, changes)
+                after = await writer.update_person(target, changes, known=known)
             except NotFoundError:
                 # merged (or deleted) since it was read: follow the merge, then write once more
                 survivor = await self._follow(op.side, link_id, target, op)
@@ -467,11 +471,22 @@ class Applier:
                     return False
                 after = await writer.update_person(survivor, changes)
             self.records.wrote(after)
-            journal.mark_applied(self.run_id, op.seq, after=after.person, link_id=link_id)
+            with self.store.transaction():  # one commit: the result and, if last, the base
+                journal.mark_applied(self.run_id, op.seq, after=after.person, link_id=link_id)
+                self._settle_if_last(op)
             self.summary.updated[op.side.value] += 1
             return True
         journal.mark_skipped(self.run_id, op.seq, f"{op.kind.value} is not handled here")
         return False
+
+    def _settle_if_last(self, op: Operation) -> None:
+        """Inside the transaction that records ``op`` as applied: when it was its person's
+        last operation, their base goes in the same commit (else at the end of the chain)."""
+        if self.after_person is None or self.queues.get(op.ref) or op.ref in self._settled:
+            return
+        self.applied.add(op.seq)  # (settling asks what went through; _step adds it too)
+        self._settled.add(op.ref)
+        self.after_person(op.ref)
 
     def _owe_pco_link(self, op: Operation, link_id: int) -> None:
         """People's data first: the link lives in the store (and on Rock as PcoPersonId);
@@ -666,23 +681,29 @@ class Applier:
         rock_id = int(created.id) if op.side is Side.ROCK else int(source_id)
         pco_id = str(created.id) if op.side is Side.PCO else str(source_id)
         alias = created.alias_id if op.side is Side.ROCK else None
-        link = self.store.links.add(rock_id, pco_id, rock_alias_id=alias)
-        self.link_of[op.ref] = link.id
-        self.records.wrote(created)
-        self.store.journal.mark_applied(
-            self.run_id,
-            op.seq,
-            after=created.person,
-            link_id=link.id,
-            rock_person_id=rock_id,
-            pco_person_id=pco_id,
-        )
+        # one commit for the link, the result and what it leaves owed (and the person's base
+        # when nothing else is to come for them): a crash before it leaves the create sent,
+        # which the next run finds again by its link id (app.recover)
+        with self.store.transaction():
+            link = self.store.links.add(rock_id, pco_id, rock_alias_id=alias)
+            self.link_of[op.ref] = link.id
+            self.records.wrote(created)
+            self.store.journal.mark_applied(
+                self.run_id,
+                op.seq,
+                after=created.person,
+                link_id=link.id,
+                rock_person_id=rock_id,
+                pco_person_id=pco_id,
+            )
+            # the source record learns its counterpart's id too: Rock's PcoPersonId now, a
+            # Planning Center remote_id with the budget left over (app.link_ids)
+            if source_side is Side.PCO:
+                self.store.links.owe_pco_link([link.id])
+                self._settle_if_last(op)
         self.summary.created[op.side.value] += 1
         self.summary.linked += 1
-        # the source record learns its counterpart's id too: Rock's PcoPersonId now, a
-        # Planning Center remote_id with the budget left over (app.link_ids)
         if source_side is Side.PCO:
-            self.store.links.owe_pco_link([link.id])
             self.summary.link_ids_owed += 1
         else:
             await self._side(source_side).write_link(source_id, created.id)
@@ -704,6 +725,20 @@ class Applier:
         )
 
     # ------------------------------------------------------------------ edits mid-run
+
+    def _awaiting_recheck(self, side: Side) -> set[str]:
+        """Records on ``side`` a re-read can still matter for: the targets of its updates
+        and deletes not done yet (a superset of what :meth:`_on_fresh` looks at: one being
+        sent is in it too, as it may be refused and queued again)."""
+        out: set[str] = set()
+        for state in self.people.values():
+            for op in state.ops:
+                if op.side is not side or op.kind not in RECHECKED_KINDS:
+                    continue
+                done = self._done.get(op.seq)
+                if done is not None and not done.is_set() and op.target_id is not None:
+                    out.add(str(op.target_id))
+        return out
 
     def _on_fresh(self, side: Side, records: Sequence[ObservedPerson]) -> None:
         pending: dict[tuple[Side, str], PersonRef] = {}

@@ -20,16 +20,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pcosync.domain.identity import Side
 from pcosync.engine.ports import ObservedPerson
 
 log = logging.getLogger("pcosync.sync")
 
-Reader = Callable[[datetime], Awaitable[Sequence[ObservedPerson]]]
+
+class Reader(Protocol):
+    """Everyone changed on a side since a moment; with ``wanted``, a reader may read no
+    further than their rows the people whose Ids (as text) it does not name."""
+
+    def __call__(
+        self, since: datetime, wanted: Callable[[], Collection[str]] | None = None, /
+    ) -> Awaitable[Sequence[ObservedPerson]]: ...
+
+
 OnFresh = Callable[[Side, Sequence[ObservedPerson]], None]
+Wanted = Callable[[Side], Collection[str]]
 
 DEFAULT_INTERVAL = timedelta(seconds=1.5)
 # edits are looked up from a little before the previous read started: the servers' clocks
@@ -65,6 +76,9 @@ class InFlight:
         self.margin = margin
         self.last_read: dict[Side, datetime] = {}
         self.reads: dict[Side, int] = {Side.ROCK: 0, Side.PCO: 0}
+        # the records whose changes still matter, per side (set by the applier, like
+        # on_fresh): on_fresh ignores the others, so a reader need not read them in full
+        self.wanted: Wanted | None = None
         self._locks = {side: asyncio.Lock() for side in Side}
 
     def _fresh_enough(self, side: Side) -> bool:
@@ -98,7 +112,14 @@ class InFlight:
         since = self.since[side] - self.margin
         first = side not in self.last_read
         reader = self.first_readers.get(side) if first else None
-        records = await (reader or self.readers[side])(since)
+        read = reader or self.readers[side]
+        wanted = self.wanted
+        if wanted is None:
+            records = await read(since)
+        else:
+            records = await read(since, lambda: wanted(side))
+        # (nothing awaits from here to on_fresh: what the reader last asked for is what
+        # on_fresh sees)
         self.since[side] = started
         self.last_read[side] = started
         self.reads[side] += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -300,7 +300,9 @@ def revalidating_inflight(sync: PeopleSync, since: datetime) -> InFlight:
     takes everything changed since the plan (contacts cross-checked), later ones are the
     run's usual one-request re-checks."""
 
-    async def pco_first(after: datetime) -> list[ObservedPerson]:
+    async def pco_first(
+        after: datetime, _wanted: Callable[[], Collection[str]] | None = None
+    ) -> list[ObservedPerson]:
         return [o async for o in sync.pco.fetch_changed(after)]
 
     return InFlight(

@@ -104,10 +104,16 @@ class PersonWriter(Protocol):
         ...
 
     async def update_person(
-        self, person_id: RecordId, changes: Mapping[FieldName, FieldValue]
+        self,
+        person_id: RecordId,
+        changes: Mapping[FieldName, FieldValue],
+        *,
+        known: ObservedPerson | None = None,
     ) -> ObservedPerson:
         """Set exactly these fields (others untouched) and return the record as re-read.
-        Setting a field to its current value is harmless, so a retry after a re-read is safe."""
+        Setting a field to its current value is harmless, so a retry after a re-read is safe.
+        ``known`` is the record as the caller last read it: a writer may take the parts it
+        did not write from it instead of reading them again."""
         ...
 
     async def write_link(self, person_id: RecordId, counterpart_id: RecordId | None) -> None:
