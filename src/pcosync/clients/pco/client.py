@@ -29,7 +29,7 @@ from pcosync.clients.http import (
 )
 from pcosync.clients.pco.auth import OAuthAuth, pat_auth
 from pcosync.clients.pco.errors import classify_pco
-from pcosync.clients.pco.jsonapi import MAX_PER_PAGE, Document, Query, Resource
+from pcosync.clients.pco.jsonapi import MAX_PER_PAGE, Document, Query, Resource, decode_document
 from pcosync.clients.pco.models import (
     PcoAddress,
     PcoAssignment,
@@ -178,7 +178,7 @@ class PcoClient:
         )
         if response.status_code == 204 or not response.content:
             return None
-        return Document.parse(response.json())
+        return decode_document(response.content)
 
     async def get(
         self, path: str, query: Query | None = None, params: Sequence[tuple[str, str]] | None = None
