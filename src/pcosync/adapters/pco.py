@@ -273,8 +273,10 @@ class PcoPeople:
 
     async def fetch_all(self) -> AsyncIterator[ObservedPerson]:
         """Everyone, with contacts included: ⌈N/100⌉ requests."""
-        for seen in self._observe_all(await self.client.people()):
-            yield seen
+        # mapped as each page arrives: the PcoPerson records are never all held at once
+        for seen in await self.client.people_as(self.observe):
+            if seen is not None:
+                yield seen
 
     async def fetch_changed(self, since: datetime) -> AsyncIterator[ObservedPerson]:
         """People updated since ``since``, plus (defensively, spec §8(c)) the owners of
