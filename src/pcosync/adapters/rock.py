@@ -40,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
-from pcosync.adapters.common import CampusMap, RejectedRecord, UnsyncedPhones, display_name
+from pcosync.adapters.common import (
+    CampusMap,
+    RejectedRecord,
+    SharedExtras,
+    UnsyncedPhones,
+    display_name,
+)
 from pcosync.adapters.sanitize import screen
 from pcosync.clients.rock import Guids, RockClient, odata
 from pcosync.domain import (
@@ -198,6 +204,7 @@ class RockPeople:
         self.links: dict[int, str] = {}  # Rock person Id -> PCO person id
         self._ids: RockSystemIds | None = None
         self._attribute_lock = asyncio.Lock()
+        self._extras = SharedExtras()
 
     # ------------------------------------------------------------------ run setup
 
@@ -485,12 +492,12 @@ class RockPeople:
             modified_at=max(present) if present else None,
             link_hint=self.links.get(pid),
             alias_id=_int(row.get("PrimaryAliasId")),
-            extra={
-                "family_id": _int(row.get("PrimaryFamilyId")),
-                "record_status": self.ids.record_statuses.get(
+            extra=self._extras.get(
+                family_id=_int(row.get("PrimaryFamilyId")),
+                record_status=self.ids.record_statuses.get(
                     _int(row.get("RecordStatusValueId")) or -1
                 ),
-            },
+            ),
         )
 
     # ------------------------------------------------------------------ PeopleSource
@@ -506,6 +513,7 @@ class RockPeople:
         # Each page is packed as it arrives (a tuple of the selected values, not a dict; the
         # newest Home location of a family only) and dropped: the whole read is never held
         # as rows (issue 14).
+        self._extras.clear()  # one run's families, not every family ever read
         first_alias: dict[int, int] = {}
         people: list[tuple[Any, ...]] = []
         phones_of: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
