@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -178,7 +179,13 @@ class PcoClient:
         )
         if response.status_code == 204 or not response.content:
             return None
-        return decode_document(response.content)
+        # the body's bytes are let go before the records are built: a one-page team sweep
+        # at 100,000 people is ~72 MB of JSON, as bytes and again as text while decoding
+        raw = response.content
+        del response
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        del raw
+        return decode_document(text)
 
     async def get(
         self, path: str, query: Query | None = None, params: Sequence[tuple[str, str]] | None = None
