@@ -321,6 +321,9 @@ def match_people(
             result.unmatched.append(rec)
         else:
             best[node] = found
+    for per_tier in index.values():  # the candidates are chosen: the index's keys (three
+        for keyed in per_tier:  # per record) go before the groups are built
+            keyed.clear()
 
     uf = _UnionFind()
     for node, (_tier, cands) in best.items():
