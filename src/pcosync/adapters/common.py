@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from pcosync.domain import InvalidValue, Side, field_spec
@@ -197,3 +198,22 @@ def display_name(first: str | None, nick: str | None, last: str | None) -> str:
     family = last.strip() if isinstance(last, str) else ""
     full = " ".join(p for p in (given, family) if p)
     return scrub(full) or "(no name)"  # shown and kept: no NUL or control character
+
+
+class SharedExtras:
+    """One read-only ``ObservedPerson.extra`` per distinct content, shared by every record
+    that carries it (a family's members, every active adult): at 100,000 people a small
+    dict per record is ~20 MiB (issue 14)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[tuple[str, Any], ...], Mapping[str, Any]] = {}
+
+    def get(self, **values: Any) -> Mapping[str, Any]:
+        key = tuple(values.items())
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = MappingProxyType(values)
+        return found
+
+    def clear(self) -> None:
+        self._seen.clear()

@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pcosync.adapters.common import CampusMap, RejectedRecord, UnsyncedPhones, display_name
+from pcosync.adapters.common import (
+    CampusMap,
+    RejectedRecord,
+    SharedExtras,
+    UnsyncedPhones,
+    display_name,
+)
 from pcosync.adapters.sanitize import screen
 from pcosync.clients.pco import PcoClient
 from pcosync.clients.pco.models import (
@@ -140,6 +146,7 @@ class PcoPeople:
         self.sweep: ServicesSweep | None = None  # this run's, once serving_ids has run
         self.campus_map = campus_map
         self.default_region = default_region
+        self._extras = SharedExtras()
         locations = dict(DEFAULT_PHONE_LOCATIONS, **(phone_locations or {}))
         self.phone_locations: dict[FieldName, str] = {f: locations[f.value] for f in PHONE_FIELDS}
         self.rejected: list[RejectedRecord] = []
@@ -249,7 +256,7 @@ class PcoPeople:
             link_hint=p.remote_id,
             alias_id=None,
             in_scope=self.scope is None or p.id in self.scope,
-            extra={"status": p.status, "child": p.child},
+            extra=self._extras.get(status=p.status, child=p.child),
         )
 
     def observe(self, p: PcoPerson) -> ObservedPerson | None:
@@ -273,8 +280,10 @@ class PcoPeople:
 
     async def fetch_all(self) -> AsyncIterator[ObservedPerson]:
         """Everyone, with contacts included: ⌈N/100⌉ requests."""
-        for seen in self._observe_all(await self.client.people()):
-            yield seen
+        # mapped as each page arrives: the PcoPerson records are never all held at once
+        for seen in await self.client.people_as(self.observe):
+            if seen is not None:
+                yield seen
 
     async def fetch_changed(self, since: datetime) -> AsyncIterator[ObservedPerson]:
         """People updated since ``since``, plus (defensively, spec §8(c)) the owners of

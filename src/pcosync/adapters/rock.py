@@ -40,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
-from pcosync.adapters.common import CampusMap, RejectedRecord, UnsyncedPhones, display_name
+from pcosync.adapters.common import (
+    CampusMap,
+    RejectedRecord,
+    SharedExtras,
+    UnsyncedPhones,
+    display_name,
+)
 from pcosync.adapters.sanitize import screen
 from pcosync.clients.rock import Guids, RockClient, odata
 from pcosync.domain import (
@@ -159,6 +165,15 @@ def _split_e164(e164: str) -> tuple[str, str]:
     return str(number.country_code), phonenumbers.national_significant_number(number)
 
 
+def _pack(row: Row, columns: Sequence[str]) -> tuple[Any, ...]:
+    """A row's selected values in column order: a fraction of a dict's memory."""
+    return tuple(row.get(c) for c in columns)
+
+
+def _unpack(values: tuple[Any, ...], columns: Sequence[str]) -> Row:
+    return dict(zip(columns, values, strict=True))
+
+
 def _foreign_key(pco_id: RecordId) -> str:
     return f"{FOREIGN_KEY_PREFIX}{pco_id}"
 
@@ -189,6 +204,7 @@ class RockPeople:
         self.links: dict[int, str] = {}  # Rock person Id -> PCO person id
         self._ids: RockSystemIds | None = None
         self._attribute_lock = asyncio.Lock()
+        self._extras = SharedExtras()
 
     # ------------------------------------------------------------------ run setup
 
@@ -476,12 +492,12 @@ class RockPeople:
             modified_at=max(present) if present else None,
             link_hint=self.links.get(pid),
             alias_id=_int(row.get("PrimaryAliasId")),
-            extra={
-                "family_id": _int(row.get("PrimaryFamilyId")),
-                "record_status": self.ids.record_statuses.get(
+            extra=self._extras.get(
+                family_id=_int(row.get("PrimaryFamilyId")),
+                record_status=self.ids.record_statuses.get(
                     _int(row.get("RecordStatusValueId")) or -1
                 ),
-            },
+            ),
         )
 
     # ------------------------------------------------------------------ PeopleSource
@@ -494,36 +510,78 @@ class RockPeople:
         # only the columns the mapping reads: full Rock entities are ~60 keys a row, and at
         # 100,000 people the difference is most of the sync's memory. `$select` drops the
         # computed PrimaryAliasId (spec §2.6), so aliases come from PersonAlias instead.
-        people, aliases, phones, groups, homes = await asyncio.gather(
-            c.query("People", filter=self._person_filter(), select=PERSON_COLUMNS),
-            c.query("PersonAlias", select=["Id", "PersonId"]),
-            c.query("PhoneNumbers", select=PHONE_COLUMNS),
-            c.query(
+        # Each page is packed as it arrives (a tuple of the selected values, not a dict; the
+        # newest Home location of a family only) and dropped: the whole read is never held
+        # as rows (issue 14).
+        self._extras.clear()  # one run's families, not every family ever read
+        first_alias: dict[int, int] = {}
+        people: list[tuple[Any, ...]] = []
+        phones_of: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+        group_of: dict[int, Row] = {}
+        home_of: dict[int, Row] = {}
+
+        async def read_people() -> None:
+            async for page in c.pages(
+                "People", filter=self._person_filter(), select=PERSON_COLUMNS
+            ):
+                people.extend(_pack(r, PERSON_COLUMNS) for r in page if self._is_person(r))
+
+        async def read_aliases() -> None:
+            async for page in c.pages("PersonAlias", select=["Id", "PersonId"]):
+                for alias in page:
+                    owner, alias_id = _int(alias.get("PersonId")), _int(alias.get("Id"))
+                    if owner is not None and alias_id is not None:
+                        first_alias[owner] = min(alias_id, first_alias.get(owner, alias_id))
+
+        async def read_phones() -> None:
+            async for page in c.pages("PhoneNumbers", select=PHONE_COLUMNS):
+                for ph in page:
+                    phones_of[int(ph.get("PersonId") or 0)].append(_pack(ph, PHONE_COLUMNS))
+
+        async def read_groups() -> None:
+            async for page in c.pages(
                 "Groups",
                 filter=f"GroupTypeId eq {ids.family_group_type}",
                 select=["Id", "CampusId", "ModifiedDateTime"],
-            ),
-            c.query(
+            ):
+                group_of.update((int(g["Id"]), g) for g in page)
+
+        async def read_homes() -> None:
+            async for page in c.pages(
                 "GroupLocations",
                 filter=f"GroupLocationTypeValueId eq {ids.home_location_type}",
                 expand=["Location"],
                 select=HOME_COLUMNS,  # a full GroupLocation with its Location is ~90 keys
-            ),
+            ):
+                for gl in page:  # the newest Home location of a family wins (as _assemble)
+                    if _int(gl.get("GroupLocationTypeValueId")) != ids.home_location_type:
+                        continue
+                    family = int(gl.get("GroupId") or 0)
+                    held = home_of.get(family)
+                    if held is None or int(held["Id"]) < int(gl["Id"]):
+                        home_of[family] = gl
+
+        await asyncio.gather(
+            read_people(), read_aliases(), read_phones(), read_groups(), read_homes()
         )
-        first_alias: dict[int, int] = {}
-        for alias in aliases:
-            owner, alias_id = _int(alias.get("PersonId")), _int(alias.get("Id"))
-            if owner is not None and alias_id is not None:
-                first_alias[owner] = min(alias_id, first_alias.get(owner, alias_id))
-        del aliases
-        rows = []
-        for r in people:
-            if self._is_person(r):
+        for chunk in range(0, len(people), 1_000):
+            rows = [_unpack(v, PERSON_COLUMNS) for v in people[chunk : chunk + 1_000]]
+            for r in rows:
                 r["PrimaryAliasId"] = first_alias.get(int(r["Id"]))
-                rows.append(r)
-        del people
-        for seen in self._assemble(rows, phones, groups, homes):
-            yield seen
+            families = {f for r in rows for f in [_int(r.get("PrimaryFamilyId"))] if f is not None}
+            for seen in self._assemble(
+                rows,
+                [
+                    _unpack(ph, PHONE_COLUMNS)
+                    for r in rows
+                    for ph in phones_of.pop(int(r["Id"]), ())
+                ],
+                [group_of[f] for f in families if f in group_of],
+                [home_of[f] for f in families if f in home_of],
+            ):
+                yield seen
+            for i in range(chunk, min(chunk + 1_000, len(people))):
+                people[i] = ()  # converted: its values go with it
 
     async def fetch_changed(self, since: datetime) -> AsyncIterator[ObservedPerson]:
         """People modified since ``since`` (phone saves bump the person), plus the members

@@ -10,6 +10,7 @@ along on ``.value`` for the one screen that shows an admin their own record.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from datetime import date, datetime
 
@@ -41,7 +42,10 @@ def clean_text(raw: object, *, field: str = "text") -> str | None:
 
 
 def normalize_name(raw: object, *, field: str = "name") -> str | None:
-    return clean_text(raw, field=field)
+    # names repeat a great deal (a church of 100,000 has a few thousand first names): one
+    # string per distinct name, not one per person (issue 14, memory)
+    text = clean_text(raw, field=field)
+    return None if text is None else sys.intern(text)
 
 
 _EMAIL_LOCAL = r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*"
@@ -188,8 +192,10 @@ def normalize_address(
         return None  # nothing, or a bare country (Rock fills it in by default)
     ctry = clean_text(country, field=field)
     if ctry is not None:
-        ctry = ctry.upper()
-    return Address(parts[0], parts[1], parts[2], parts[3], parts[4], ctry)
+        ctry = sys.intern(ctry.upper())
+    # city, state and country repeat from one address to the next: shared, not copied
+    city, state = (sys.intern(p) if p is not None else None for p in parts[2:4])
+    return Address(parts[0], parts[1], city, state, parts[4], ctry)
 
 
 def normalize_campus(raw: object, *, field: str = "campus") -> str | None:

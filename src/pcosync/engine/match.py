@@ -185,7 +185,10 @@ def _keys(person: Person) -> tuple[Hashable | None, Hashable | None, Hashable | 
     last = _fold(person.last_name)
     if last is None:
         return (None, None, None)
-    email = person.email.casefold() if person.email else None
+    email = person.email
+    if email:
+        folded = email.casefold()
+        email = email if folded == email else folded  # most are already: no second copy
     first = _fold(person.first_name)
     return (
         (email, last) if email else None,
@@ -266,9 +269,11 @@ def match_people(
     possible-duplicate issues instead of being created again (see the module docstring).
     """
     records: dict[NodeKey, MatchRecord] = {}
-    index: dict[Side, list[dict[Hashable, list[MatchRecord]]]] = {
-        Side.ROCK: [defaultdict(list) for _ in TIERS],
-        Side.PCO: [defaultdict(list) for _ in TIERS],
+    # a key held by one record (most are) maps to the record itself, not a list of one:
+    # at 100,000 people a side the lists were ~45 MiB of the matcher's peak (issue 14)
+    index: dict[Side, list[dict[Hashable, MatchRecord | list[MatchRecord]]]] = {
+        Side.ROCK: [{} for _ in TIERS],
+        Side.PCO: [{} for _ in TIERS],
     }
     for rec in (*rock, *pco):
         if rec.node in records:
@@ -276,7 +281,14 @@ def match_people(
         records[rec.node] = rec
         for t, key in enumerate(_keys(rec.person)):
             if key is not None:
-                index[rec.side][t][key].append(rec)
+                bucket = index[rec.side][t]
+                held = bucket.get(key)
+                if held is None:
+                    bucket[key] = rec
+                elif isinstance(held, list):
+                    held.append(rec)
+                else:
+                    bucket[key] = [held, rec]
     excluded = set(never_link)
 
     def excluded_pair(a: MatchRecord, b: MatchRecord) -> bool:
@@ -294,9 +306,12 @@ def match_people(
         for t, key in enumerate(_keys(rec.person)):
             if key is None:
                 continue
+            held = other[t].get(key)
+            if held is None:
+                continue
             cands = [
                 c
-                for c in other[t].get(key, ())
+                for c in (held if isinstance(held, list) else (held,))
                 if not contradicts(rec.person, c.person) and not excluded_pair(rec, c)
             ]
             if cands:
@@ -306,6 +321,9 @@ def match_people(
             result.unmatched.append(rec)
         else:
             best[node] = found
+    for per_tier in index.values():  # the candidates are chosen: the index's keys (three
+        for keyed in per_tier:  # per record) go before the groups are built
+            keyed.clear()
 
     uf = _UnionFind()
     for node, (_tier, cands) in best.items():

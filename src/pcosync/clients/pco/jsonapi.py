@@ -15,6 +15,8 @@ page whose records lost the link to what was included.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -46,6 +48,8 @@ class Resource:
     def rel_data(self, name: str) -> list[tuple[str, str]]:
         """(type, id) pairs a relationship points to; empty when unset or not sent."""
         rel = self.relationships.get(name)
+        if isinstance(rel, tuple):  # compacted while decoding (:func:`decode_document`)
+            return list(rel)
         if not isinstance(rel, Mapping):
             return []
         data = rel.get("data")
@@ -74,15 +78,18 @@ class Document:
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> Document:
+        """A decoded body; its resources may already be :class:`Resource`\\ s (decoded by
+        :func:`decode_document`) or still plain mappings."""
         raw = body.get("data")
-        single = isinstance(raw, Mapping)
+        single = isinstance(raw, Mapping | Resource)
         items = [raw] if single else (raw or [])
         included = {}
         for inc in body.get("included") or []:
-            res = Resource.parse(inc)
-            included[(res.type, res.id)] = res
+            res = _resource(inc)
+            if res is not None:
+                included[(res.type, res.id)] = res
         return cls(
-            data=[Resource.parse(r) for r in items if isinstance(r, Mapping)],
+            data=[res for r in items for res in [_resource(r)] if res is not None],
             included=included,
             meta=body.get("meta") or {},
             links=body.get("links") or {},
@@ -107,6 +114,51 @@ class Document:
     def total_count(self) -> int | None:
         total = self.meta.get("total_count")
         return int(total) if isinstance(total, int) else None
+
+
+def _resource(raw: object) -> Resource | None:
+    if isinstance(raw, Resource):
+        return raw
+    return Resource.parse(raw) if isinstance(raw, Mapping) else None
+
+
+_NO_LINKS: Mapping[str, Any] = {}
+
+
+def _compact(obj: dict[str, Any]) -> Any:
+    """``object_hook``: a resource object becomes a :class:`Resource` as soon as it is
+    decoded, its relationships reduced to ``(type, id)`` tuples and its ``links`` (the
+    record's own URL, never read) dropped. The JSON decoder builds inner objects first, so
+    each resource's nested dicts are freed right away instead of living as long as the page:
+    at 100,000 people the one-page team sweep (every assignment included) is ~36 MB of JSON
+    that plain decoding turns into ~185 MiB of dicts per 50,000 people."""
+    kind, rid, attributes = obj.get("type"), obj.get("id"), obj.get("attributes")
+    if not (isinstance(kind, str) and isinstance(rid, str) and isinstance(attributes, dict)):
+        return obj
+    rels = obj.get("relationships")
+    compact: dict[str, Any] = {}
+    if isinstance(rels, dict):
+        for name, rel in rels.items():
+            data = rel.get("data") if isinstance(rel, dict) else None
+            if isinstance(rel, dict) and "data" not in rel:
+                compact[name] = rel  # a link-only relationship: kept as sent
+                continue
+            items = data if isinstance(data, list) else [data] if data else []
+            compact[name] = tuple(
+                (sys.intern(str(d.get("type", ""))), str(d.get("id", "")))
+                for d in items
+                if isinstance(d, dict) and d
+            )
+    return Resource(sys.intern(kind), rid, attributes, compact, _NO_LINKS)
+
+
+def decode_document(content: bytes | str) -> Document:
+    """A response body as a :class:`Document`, each resource compacted while it is decoded
+    (see :func:`_compact`): the same records, a fraction of the memory of ``json.loads``."""
+    body = json.loads(content, object_hook=_compact)
+    if not isinstance(body, Mapping):
+        raise ValueError("a JSON:API document is an object")
+    return Document.parse(body)
 
 
 def format_time(when: datetime) -> str:

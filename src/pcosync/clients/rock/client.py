@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,8 +106,34 @@ class RockClient:
     ) -> list[dict[str, Any]]:
         """Every row of ``/api/{entity}`` matching ``filter``, page by page; at most ``top``
         rows when it is given (then without a second request to learn there are no more)."""
-        page = min(top, self.page_size) if top else self.page_size
         rows: list[dict[str, Any]] = []
+        async for batch in self.pages(
+            entity,
+            filter=filter,
+            orderby=orderby,
+            select=select,
+            expand=expand,
+            extra=extra,
+            top=top,
+        ):
+            rows.extend(batch)
+        return rows[:top] if top else rows
+
+    async def pages(
+        self,
+        entity: str,
+        *,
+        filter: str | None = None,
+        orderby: str = "Id",
+        select: Sequence[str] | None = None,
+        expand: Sequence[str] | None = None,
+        extra: Mapping[str, str] | None = None,
+        top: int | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The rows of :meth:`query`, one page at a time, so a caller reading a whole
+        table can convert each page and drop it (issue 14: memory at 100,000 people)."""
+        page = min(top, self.page_size) if top else self.page_size
+        count = 0
         skip = 0
         previous_first: Any = object()
         while True:
@@ -134,9 +160,10 @@ class RockClient:
                     method="GET",
                     path=f"/api/{entity}",
                 )
-            rows.extend(batch)
-            if len(batch) < page or (top and len(rows) >= top):
-                return rows[:top] if top else rows
+            count += len(batch)
+            yield batch
+            if len(batch) < page or (top and count >= top):
+                return
             previous_first = batch[0].get("Id")
             skip += page
 
