@@ -41,8 +41,7 @@ from pcosync.app.context import open_connection
 from pcosync.app.link_ids import LinkIdsResult, write_link_ids
 from pcosync.app.people_sync import RunSummary
 from pcosync.config import load_settings, write_settings
-from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET
-from pcosync.emulators.rock.app import DEFAULT_API_KEY
+from pcosync.emulators.credentials import DEFAULT_API_KEY, DEFAULT_APP_ID, DEFAULT_SECRET
 from pcosync.store import Store
 
 RESULTS = Path(__file__).parent / "results"

@@ -28,8 +28,7 @@ from pcosync.app.context import open_connection
 from pcosync.app.people_sync import SyncOptions
 from pcosync.app.progress import PhaseStarted, Progress, ProgressEvent
 from pcosync.config import load_settings, write_settings
-from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET
-from pcosync.emulators.rock.app import DEFAULT_API_KEY
+from pcosync.emulators.credentials import DEFAULT_API_KEY, DEFAULT_APP_ID, DEFAULT_SECRET
 
 RESULTS = Path(__file__).parent / "results"
 

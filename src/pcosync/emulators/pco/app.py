@@ -27,6 +27,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pcosync.emulators.control import Control, EmulatorMiddleware, RequestHook, control_routes
+from pcosync.emulators.credentials import (
+    DEFAULT_APP_ID,
+    DEFAULT_OAUTH_CLIENT_ID,
+    DEFAULT_OAUTH_CLIENT_SECRET,
+    DEFAULT_SECRET,
+)
 from pcosync.emulators.pco import people as people_api
 from pcosync.emulators.pco import services, webhooks
 from pcosync.emulators.pco.control_api import control_api_routes
@@ -58,10 +64,6 @@ from pcosync.emulators.seed import generate_church
 
 log = logging.getLogger("pcosync.emulators.pco")
 
-DEFAULT_APP_ID = "pcoemu-app-4d1f9a7c2b"
-DEFAULT_SECRET = "pcoemu-secret-8e3b6d0a5f1c47e9"
-DEFAULT_OAUTH_CLIENT_ID = "pcoemu-oauth-client-5a2c"
-DEFAULT_OAUTH_CLIENT_SECRET = "pcoemu-oauth-secret-b71e90d4"
 DEFAULT_TIME_ZONE = "America/Chicago"
 ORG_NAME = "Grace Community Church (emulated)"
 

@@ -20,6 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from pcosync.emulators.control import Control, EmulatorMiddleware, RequestHook, control_routes
+from pcosync.emulators.credentials import DEFAULT_API_KEY
 from pcosync.emulators.rock import groups, people
 from pcosync.emulators.rock.api import RockApi
 from pcosync.emulators.rock.attributes import AttributeValueHooks
@@ -32,7 +33,6 @@ from pcosync.emulators.rock.store import SqliteFile, Store
 from pcosync.emulators.rock.values import dumps
 from pcosync.emulators.seed import generate_church
 
-DEFAULT_API_KEY = "pcosync-rock-emulator-key"
 DEFAULT_TIME_ZONE = "America/Chicago"
 DEFAULT_VERSION = "1.16.4"
 REST_KEY_NAME = "Planning Center Sync"
