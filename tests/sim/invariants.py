@@ -412,7 +412,10 @@ def _merged_after(play: Play, e: Any, links: dict[int, Any]) -> bool:
     for key in list(involved):
         involved |= history.get(key, set())
     for t, side, kept, removed in play.merges:
-        if t > e.t and ({(side, kept), (side, removed)} & involved):
+        # at the same virtual instant: the merge ran while the edit's re-read was under way
+        # (seed 725 at 0662013: the re-read saw the address as edited, the merge then moved
+        # the survivor into the other record's family)
+        if t >= e.t and ({(side, kept), (side, removed)} & involved):
             return True
     return False
 
