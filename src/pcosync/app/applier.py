@@ -264,6 +264,15 @@ class Applier:
         self.refusal.raise_if_refused(written=len(self.applied))
         return self.applied
 
+    def as_narrowed(self, operations: Iterable[Operation]) -> list[Operation]:
+        """``operations`` as they went out: an approval or a revert narrows an operation to
+        the fields nobody changed since it was planned (see :meth:`_revalidate`). Bases and
+        a revert's split fields follow what was written, never the plan as reviewed (sim
+        seed 119: a field someone had set to the revert's value meanwhile was stored as left
+        differing on purpose, and their edit never reached the other side)."""
+        latest = {o.seq: o for state in self.people.values() for o in state.ops}
+        return [latest.get(op.seq, op) for op in operations]
+
     async def _step(self, op: Operation) -> bool:
         """Apply ``op`` and journal what happened; False only when it was superseded before
         anything was sent (re-planned or re-validated: the queue holds what replaces it)."""

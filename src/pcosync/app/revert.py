@@ -210,7 +210,8 @@ async def revert(
             applied = await applier.run(plan.operations)
             preview.left_alone.extend(s.message for s in applier.stale)
             summary.notes.extend(s.message for s in applier.stale)
-            finish_revert(sync, store.runs.get(run.id), plan.operations, applied, summary)
+            done = applier.as_narrowed(plan.operations)
+            finish_revert(sync, store.runs.get(run.id), done, applied, summary)
             summary.status = RunStatus.PARTIAL if summary.parked else RunStatus.DONE
             summary.seconds = time.monotonic() - started
             counts = summary.as_dict()
