@@ -206,6 +206,46 @@ def test_a_revert_over_the_safety_limits_is_held_and_approved_later(church: Chur
     assert original is not None and original.status is RunStatus.REVERTED
 
 
+def test_an_edit_made_while_a_revert_was_held_that_matches_it_is_an_edit_not_a_split(
+    church: Church,
+) -> None:
+    """Simulation seed 119 (sim tier): while a revert was held, a person set a field in
+    Rock to the very value the revert would restore. The approval wrote nothing there (the
+    field already held it), yet stored the field as left differing on purpose, from the
+    plan as reviewed: the person's Rock edit never reached Planning Center."""
+    church.sync()
+    a, b = links(church)[:2]
+    last = rock_person(church, a.rock_person_id)["LastName"]
+    for link in (a, b):
+        church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Before"})
+    church.sync()
+    # one operation with two fields for a: the approval narrows it, not drops it
+    church.pco_control(f"people/{a.pco_person_id}", {"middle_name": "Bulk", "last_name": "Bulk"})
+    church.pco_control(f"people/{b.pco_person_id}", {"middle_name": "Bulk"})
+    bad = church.sync()
+    assert bad.updated["rock"] == 2
+    configure(church, safety={"update": {"max_count": 1}})
+    assert cli(church, "revert", str(bad.run_id), "--yes").exit_code == 4
+    store = church.store()
+    held = store.runs.list(1)[0]
+    store.close()
+    assert held.status is RunStatus.HELD and held.mode is RunMode.REVERT
+    # a person puts a's middle name back in Rock themselves, before the approval
+    church.rock_control(f"people/{a.rock_person_id}", {"MiddleName": "Before"})
+    approved = approve(church, held.id)
+    assert approved.summary.status is RunStatus.DONE
+    assert rock_person(church, b.rock_person_id)["MiddleName"] == "Before"  # the revert's
+    assert rock_person(church, a.rock_person_id)["LastName"] == last
+    configure(church, safety={"update": {"max_count": 100}})
+    church.sync()
+    # the person's edit is an edit: it reaches Planning Center; the revert's stays split
+    assert pco_person(church, a.pco_person_id)["middle_name"] == "Before"
+    assert pco_person(church, b.pco_person_id)["middle_name"] == "Bulk"
+    assert pco_person(church, a.pco_person_id)["last_name"] == "Bulk"
+    assert rock_person(church, a.rock_person_id)["LastName"] == last
+    assert church.sync(full=True).planned == 0
+
+
 def test_only_an_applied_run_can_be_reverted(church: Church) -> None:
     held = church.sync(hold=True)
     result = cli(church, "revert", str(held.run_id), "--yes")

@@ -356,6 +356,13 @@ class Play:
             seen = await adapter.update_person(record, {name: value})
         except PcoSyncError:
             return  # the UI refused it (or the person is gone): no edit was made
+        if field_spec(name).same(
+            getattr(seen.person, name.value), getattr(current.person, name.value)
+        ):
+            # it landed as what was there (a nickname typed equal to the first name reads as
+            # none): no edit anyone could see, and no sync could tell it happened (seeds 664,
+            # 713 and 773 at 0662013 counted it, then a real edit from the other side "lost" it)
+            return
         twin = None
         for rock_id, pco_id in self._linked():
             if (side, record) in (("rock", rock_id), ("pco", pco_id)):

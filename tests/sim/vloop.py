@@ -4,7 +4,10 @@ Nothing in the simulation touches a socket, so the loop never has real I/O to wa
 ``asyncio.sleep`` (in the engine, the rate limiter, retries, the emulators' injected latency
 and timeouts) therefore costs no wall time at all, and a whole scenario of hours of virtual
 time runs in well under a second. When every task waits on something no timer will ever
-complete, the simulation is stuck: :class:`SimDeadlock` says so instead of hanging.
+complete, the simulation is stuck: :class:`SimDeadlock` says so instead of hanging. So it
+does when virtual time runs past :data:`HORIZON` (a scenario plays well under an hour): tasks
+that only ever wait on timers, such as a process polling for a run lease that a stuck run
+keeps renewing, would otherwise spin for ever (seed 123 of the sim tier did).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 EPOCH = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
+HORIZON = 12 * 3600.0  # virtual seconds: far beyond any scenario, quiescing included
 
 
 class SimDeadlock(RuntimeError):
@@ -46,6 +50,11 @@ class _VirtualSelector(selectors.BaseSelector):
             raise SimDeadlock("every task waits and nothing is scheduled")
         assert self.loop is not None
         self.loop.vtime += timeout
+        if self.loop.vtime > HORIZON:
+            raise SimDeadlock(
+                f"still running after {HORIZON / 3600:.0f} hours of virtual time: tasks wait on "
+                "timers only, and nothing they wait for ever happens"
+            )
         return []
 
     def close(self) -> None:

@@ -14,7 +14,17 @@ import httpx
 from pcosync.engine.match import IssueKind
 from pcosync.store import RunStatus
 from tests.teams.conftest import TeamsChurch
-from tests.teams.test_membership_sync import BAND, links, pco_roster, rock_active, synced_band
+from tests.teams.test_membership_sync import (
+    BAND,
+    BAND_SERVICE_TYPE,
+    links,
+    pco_http,
+    pco_roster,
+    rock_active,
+    rock_members,
+    synced_band,
+    team_positions,
+)
 
 
 def _rock(tc: TeamsChurch) -> httpx.Client:
@@ -151,3 +161,47 @@ def test_a_team_place_for_someone_deleted_in_pco_retires_the_link_once(tc: Teams
     assert any(pco_id in n and "retired" in n for n in first.notes), first.as_dict()
     settled = [tc.c.sync() for _ in range(3)]
     assert settled[-1].status is RunStatus.DONE and settled[-1].planned == 0, settled[-1].as_dict()
+
+
+def test_a_team_place_for_someone_merged_away_in_rock_follows_the_merge(tc: TeamsChurch) -> None:
+    """Simulation seed 761 (sim tier, at 0662013): a linked Rock person merged into another
+    record; then a Planning Center assignment to copy to Rock. Rock answers a member added
+    for the merged-away Id with a 500 (a key to no row), so every run failed that one
+    operation, for ever: nothing noticed the merge (an incremental run reads only the
+    survivor, and only a removal looked the person up)."""
+    groups, position, group = synced_band(tc)
+    pco_id = sorted(pco_roster(tc, BAND, position))[0]
+    rock_id = links(tc)[pco_id]
+    other = next(p for p in team_positions(tc, BAND) if pco_id not in pco_roster(tc, BAND, p))
+    # off every team first (in the seed: a revert took their Rock memberships away), so no
+    # removal of theirs is left to copy once the record is gone
+    tc.remove_member(int(rock_members(tc, group)[rock_id]["Id"]))
+    assert tc.c.sync().status is RunStatus.DONE
+    assert all(pco_id not in pco_roster(tc, BAND, p) for p in team_positions(tc, BAND))
+    with _rock(tc) as http:
+        kind = http.get(
+            "/api/DefinedValues", params={"$filter": f"Guid eq guid'{PERSON_RECORD_TYPE}'"}
+        ).json()[0]["Id"]
+        made = http.post(
+            "/api/People",
+            json={"FirstName": "Twin", "LastName": "Record", "RecordTypeValueId": kind},
+        )
+        made.raise_for_status()
+        twin = int(made.json())
+    tc.c.rock_control("merge", {"keep": twin, "remove": rock_id})
+    with pco_http(tc) as http:
+        http.post(
+            f"/services/v2/service_types/{BAND_SERVICE_TYPE}/team_positions/{other}"
+            "/person_team_position_assignments",
+            json={
+                "data": {
+                    "type": "PersonTeamPositionAssignment",
+                    "attributes": {"person_id": int(pco_id)},
+                }
+            },
+        ).raise_for_status()
+    runs = [tc.c.sync() for _ in range(3)]
+    assert all(r.status is RunStatus.DONE for r in runs), [r.as_dict() for r in runs]
+    assert links(tc)[pco_id] == twin
+    assert twin in rock_active(tc, groups[f"TeamPosition:{other}"])
+    assert runs[-1].planned == 0, runs[-1].as_dict()

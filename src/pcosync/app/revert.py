@@ -216,11 +216,12 @@ async def revert(
             applied = await applier.run(plan.operations)
             preview.left_alone.extend(s.message for s in applier.stale)
             summary.notes.extend(s.message for s in applier.stale)
-            snapshots = await snapshots_of_sources(sync, plan.operations, applied)
+            done = applier.as_narrowed(plan.operations)
+            snapshots = await snapshots_of_sources(sync, done, applied)
             finish_revert(
                 sync,
                 store.runs.get(run.id),
-                plan.operations,
+                done,
                 applied,
                 summary,
                 snapshots=snapshots,

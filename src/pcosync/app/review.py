@@ -388,6 +388,7 @@ async def _approve(
         )
         applied = await applier.run(ready)
         result.stale.extend(applier.stale)
+        ready = applier.as_narrowed(ready)
         _save_bases(sync, ready, applied, applier.link_of)
         if summary.link_ids_owed:  # as a run does: link ids with the rate budget left over
             from pcosync.app.link_ids import write_owed
