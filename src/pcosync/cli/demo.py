@@ -179,9 +179,8 @@ def _value(field: str, value: Any) -> str:
 def run_demo(
     *, people: int = 60, seed: int = 7, workdir: str | None = None, tricky_names: bool = False
 ) -> int:
-    from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET
+    from pcosync.emulators.credentials import DEFAULT_API_KEY, DEFAULT_APP_ID, DEFAULT_SECRET
     from pcosync.emulators.pco.app import create_app as create_pco
-    from pcosync.emulators.rock.app import DEFAULT_API_KEY
     from pcosync.emulators.rock.app import create_app as create_rock
 
     started = time.monotonic()

@@ -30,7 +30,8 @@ def emulate_pco(
     rate_period: float = typer.Option(20.0, help="Rate-limit period in seconds."),
 ) -> None:
     """Serve the Planning Center API (People, Services, Webhooks) with a seeded church."""
-    from pcosync.emulators.pco.app import DEFAULT_APP_ID, DEFAULT_SECRET, create_app
+    from pcosync.emulators.credentials import DEFAULT_APP_ID, DEFAULT_SECRET
+    from pcosync.emulators.pco.app import create_app
 
     app_id = app_id or DEFAULT_APP_ID
     secret = secret or DEFAULT_SECRET
@@ -65,7 +66,8 @@ def emulate_rock(
     ),
 ) -> None:
     """Serve the Rock RMS REST v1 API with a seeded church."""
-    from pcosync.emulators.rock.app import DEFAULT_API_KEY, create_app
+    from pcosync.emulators.credentials import DEFAULT_API_KEY
+    from pcosync.emulators.rock.app import create_app
 
     api_key = api_key or DEFAULT_API_KEY
     asgi = create_app(seed=seed, people=people, api_key=api_key, time_zone=time_zone, data=data)
