@@ -108,6 +108,17 @@ def test_empty_side_holds_even_without_a_previous_full_read() -> None:
     assert gate([], POP, observed={Side.PCO: 0}).held
 
 
+def test_an_empty_side_approved_as_such_is_not_held_again() -> None:
+    """Simulation seed 86: the last serving person left their team; the full run was held
+    ("no people in scope, but 1 were synced before") and approved, which records 0 as the
+    last full read; yet every later full run was held again, because the link to the person
+    now out of scope still counted as synced."""
+    after_approval = gate([], POP, observed={Side.PCO: 0}, previous_observed={Side.PCO: 0})
+    assert not after_approval.held
+    # a side that had people at its last full read and returns none is still held
+    assert gate([], POP, observed={Side.PCO: 0}, previous_observed={Side.PCO: 3}).held
+
+
 def test_drop_guard() -> None:
     prev = {Side.ROCK: 1000, Side.PCO: 1000}
     held = gate([], POP, observed={Side.ROCK: 1000, Side.PCO: 790}, previous_observed=prev)
