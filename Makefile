@@ -36,13 +36,15 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest -q -m serial $(PYTEST_ARGS); \
 	  rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
-# The whole-system simulation: SEEDS=N seeds (default 500) of the "sim" tier, or SEED=n to
-# replay one (TIER=test|sim|big). Ends with one line: "sim: N seeds, ... invariant violations".
+# The whole-system simulation: SEEDS=N seeds (default 500) of the "sim" tier from seed FIRST
+# (default 1: a long run can go in chunks), or SEED=n to replay one (TIER=test|sim|big).
+# Ends with one line: "sim: N seeds, ... invariant violations".
 SEEDS ?= 500
+FIRST ?= 1
 TIER  ?= sim
 sim: $(STAMP)
 	@PYTHONPATH=src:. $(BIN)/python -m tests.sim.runner --tier $(TIER) \
-	  $(if $(SEED),--seed $(SEED),--seeds $(SEEDS))
+	  $(if $(SEED),--seed $(SEED),--seeds $(SEEDS) --first $(FIRST))
 
 demo: $(STAMP)
 	@$(BIN)/pcosync demo
