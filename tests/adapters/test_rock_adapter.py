@@ -695,19 +695,46 @@ async def test_a_create_without_address_or_campus_reads_no_family(rock: Rock) ->
     _same_as_read(created, await rock.adapter.fetch_one(created.id))
 
 
-async def test_a_name_update_is_one_write_and_one_read(rock: Rock) -> None:
+async def test_an_email_update_is_one_write_and_one_read(rock: Rock) -> None:
+    known = await _settled(rock, FirstName="Old", LastName="Name")
+    changes: dict[FieldName, FieldValue] = {FieldName.EMAIL: "old@example.org"}
+    written = await rock.adapter.update_person(known.id, changes, known=known)
+    assert routes(rock.url) == {"PATCH /api/People/{id}": 1, "GET /api/People/{id}": 1}
+    assert written.person.email == "old@example.org"
+    _same_as_read(written, await rock.adapter.fetch_one(known.id))
+
+
+async def test_a_first_name_update_reads_the_row_before_and_after(rock: Rock) -> None:
     known = await _settled(rock, FirstName="Old", LastName="Name")
     changes: dict[FieldName, FieldValue] = {
         FieldName.FIRST_NAME: "Newton",
         FieldName.EMAIL: "newton@example.org",
     }
     written = await rock.adapter.update_person(known.id, changes, known=known)
-    assert routes(rock.url) == {"PATCH /api/People/{id}": 1, "GET /api/People/{id}": 1}
-    # no nickname before, none after (judged on the known record, not a read)
+    # Rock's nickname convention is judged on the row as it is now (review of 892625d)
+    assert routes(rock.url) == {"PATCH /api/People/{id}": 1, "GET /api/People/{id}": 2}
+    # no nickname before, none after
     assert rock.raw(f"People/{known.id}")["NickName"] == "Newton"
     assert written.person.nickname is None and written.person.first_name == "Newton"
     assert written.person.mobile_phone == known.person.mobile_phone == "+12145550111"
     _same_as_read(written, await rock.adapter.fetch_one(known.id))
+
+
+async def test_a_nickname_typed_after_the_read_survives_a_first_name_update(rock: Rock) -> None:
+    """Review of 892625d: judged on the record as the run read it (no nickname), a first
+    name written later overwrote a nickname a person had typed in Rock since."""
+    known = await _settled(rock, FirstName="Old", LastName="Name")
+    assert known.person.nickname is None
+    async with httpx.AsyncClient(base_url=rock.url, timeout=10) as http:
+        resp = await http.patch(
+            f"/api/People/{known.id}",
+            json={"NickName": "Ned"},
+            headers={"Authorization-Token": rock.api_key},
+        )
+        assert resp.status_code < 300
+    await rock.adapter.update_person(known.id, {FieldName.FIRST_NAME: "Edward"}, known=known)
+    row = rock.raw(f"People/{known.id}")
+    assert (row["FirstName"], row["NickName"]) == ("Edward", "Ned")
 
 
 async def test_a_phone_update_reads_the_row_with_the_phones_before_and_after(rock: Rock) -> None:

@@ -113,10 +113,29 @@ def test_an_empty_side_approved_as_such_is_not_held_again() -> None:
     ("no people in scope, but 1 were synced before") and approved, which records 0 as the
     last full read; yet every later full run was held again, because the link to the person
     now out of scope still counted as synced."""
-    after_approval = gate([], POP, observed={Side.PCO: 0}, previous_observed={Side.PCO: 0})
+    synced = POP[Side.PCO].people
+    after_approval = gate(
+        [],
+        POP,
+        observed={Side.PCO: 0},
+        previous_observed={Side.PCO: 0},
+        synced_at_previous={Side.PCO: synced},
+    )
     assert not after_approval.held
     # a side that had people at its last full read and returns none is still held
     assert gate([], POP, observed={Side.PCO: 0}, previous_observed={Side.PCO: 3}).held
+    # and so is one empty at its last full read when people were synced since (a first
+    # full read with nobody serving yet, then links made by incremental runs: review)
+    grown = gate(
+        [],
+        POP,
+        observed={Side.PCO: 0},
+        previous_observed={Side.PCO: 0},
+        synced_at_previous={Side.PCO: 0},
+    )
+    assert grown.held
+    # a 0 recorded without the synced count (an older store): any synced person counts
+    assert gate([], POP, observed={Side.PCO: 0}, previous_observed={Side.PCO: 0}).held
 
 
 def test_drop_guard() -> None:

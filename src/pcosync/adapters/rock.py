@@ -520,11 +520,21 @@ class RockPeople:
         group_of: dict[int, Row] = {}
         home_of: dict[int, Row] = {}
 
+        # offset paging repeats a row when one with a lower Id enters the filter mid-read:
+        # a person or phone is kept once (a second copy of a person would get no phones,
+        # and would read as their numbers emptied)
+        seen_people: set[int] = set()
+        seen_phones: set[int] = set()
+
         async def read_people() -> None:
             async for page in c.pages(
                 "People", filter=self._person_filter(), select=PERSON_COLUMNS
             ):
-                people.extend(_pack(r, PERSON_COLUMNS) for r in page if self._is_person(r))
+                for r in page:
+                    pid = int(r["Id"])
+                    if pid not in seen_people and self._is_person(r):
+                        seen_people.add(pid)
+                        people.append(_pack(r, PERSON_COLUMNS))
 
         async def read_aliases() -> None:
             async for page in c.pages("PersonAlias", select=["Id", "PersonId"]):
@@ -536,6 +546,11 @@ class RockPeople:
         async def read_phones() -> None:
             async for page in c.pages("PhoneNumbers", select=PHONE_COLUMNS):
                 for ph in page:
+                    phone_id = _int(ph.get("Id"))
+                    if phone_id is not None:
+                        if phone_id in seen_phones:
+                            continue
+                        seen_phones.add(phone_id)
                     phones_of[int(ph.get("PersonId") or 0)].append(_pack(ph, PHONE_COLUMNS))
 
         async def read_groups() -> None:
@@ -564,6 +579,8 @@ class RockPeople:
         await asyncio.gather(
             read_people(), read_aliases(), read_phones(), read_groups(), read_homes()
         )
+        seen_people.clear()
+        seen_phones.clear()
         for chunk in range(0, len(people), 1_000):
             rows = [_unpack(v, PERSON_COLUMNS) for v in people[chunk : chunk + 1_000]]
             for r in rows:
@@ -879,8 +896,11 @@ class RockPeople:
                 path="/api/People",
             )
         row = rows[0]
-        phones = row.pop("PhoneNumbers", None) or []
-        return row, [p for p in phones if isinstance(p, dict)]
+        phones = [p for p in row.pop("PhoneNumbers", None) or [] if isinstance(p, dict)]
+        # oldest first, as everywhere a person is assembled (the first of a type syncs);
+        # an expanded collection comes in no promised order
+        phones.sort(key=lambda p: _int(p.get("Id")) or 0)
+        return row, phones
 
     async def _family(self, family_id: int | None) -> tuple[Row | None, Row | None]:
         """A family group and its Home group location (with its Location), in one request
@@ -947,9 +967,10 @@ class RockPeople:
         ``known`` is the record as the run last read it (the in-flight re-checks keep it
         current); the parts of it this write did not touch make up the rest of the
         after-image, so an update re-reads only what it wrote. Requests: a row change is the
-        PATCH and one row read; phones add one read before and after (the row comes with
-        them) and a write each; address or campus add their writes and one family read.
-        Without ``known``, everything is re-read."""
+        PATCH and one row read (a first name or nickname one more, before: Rock's nickname
+        convention is judged on the row as it is); phones add one read before and after
+        (the row comes with them) and a write each; address or campus add their writes and
+        one family read. Without ``known``, everything is re-read."""
         await self._ready()
         pid = int(person_id)
         campus = changes.get(FieldName.CAMPUS)
@@ -961,8 +982,11 @@ class RockPeople:
         phones: list[Row] = []
         if phones_written:  # also shows a person gone before anything is written
             current, phones = await self._row_with_phones(pid)
-        elif known is None and FieldName.FIRST_NAME in changes:
-            current = await self._row_or_gone(pid)  # Rock's nickname convention needs it
+        elif FieldName.FIRST_NAME in changes or FieldName.NICKNAME in changes:
+            # Rock's nickname convention is judged on the row as it is now, not as the run
+            # read it (a nickname typed meanwhile is not overwritten), and an emptied
+            # nickname is written as the first name the row holds
+            current = await self._row_or_gone(pid)
         values = self._person_values(changes, current, known.person if known else None)
         if values:
             await self.client.update_person(pid, values)  # a person gone: 404

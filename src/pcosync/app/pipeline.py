@@ -83,6 +83,9 @@ log = logging.getLogger("pcosync.sync")
 WM_PCO = "pco.people"
 WM_ROCK = "rock.people"
 OBSERVED_PCO = "observed.pco.people"
+# how many people were synced (linked) when that full read was accepted: the drop guard
+# tells a side still empty from one emptied since people were synced
+OBSERVED_PCO_SYNCED = "observed.pco.synced"
 
 
 @dataclass
@@ -184,6 +187,7 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             store.watermarks.advance_time(WM_ROCK, observed_at - timedelta(seconds=1))
             if full:
                 store.watermarks.set(OBSERVED_PCO, str(len(obs.serving)))
+                store.watermarks.set(OBSERVED_PCO_SYNCED, str(store.links.count()))
         summary.link_ids_pending = len(store.links.owed_pco_links())
         if summary.link_ids_pending and not opts.dry_run:
             summary.notes.append(
@@ -646,6 +650,8 @@ def gate_plan(
     previous = sync.store.watermarks.get(OBSERVED_PCO)
     observed = {Side.PCO: len(obs.serving)} if full else None
     prev = {Side.PCO: int(previous)} if full and previous and previous.isdigit() else None
+    then = sync.store.watermarks.get(OBSERVED_PCO_SYNCED)
+    synced_then = {Side.PCO: int(then)} if prev and then and then.isdigit() else None
     # people, memberships and groups each against their own count; with none synced yet
     # (the first sync, the first teams) a positive percent cannot be measured: app.safety
     people_ops = [
@@ -663,6 +669,7 @@ def gate_plan(
             for_population(config, synced),
             observed=observed,
             previous_observed=prev,
+            synced_at_previous=synced_then,
         ),
         gate(member_ops, population, for_population(config, members)),
     ]

@@ -40,13 +40,7 @@ from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import MEMBERSHIP_KINDS, Operation, OpKind
 from pcosync.engine.revert import plan_revert
-from pcosync.errors import (
-    PcoSyncError,
-    RetriesExhausted,
-    RetryableError,
-    SyncDataError,
-    TransportError,
-)
+from pcosync.errors import ApiError, PcoSyncError, SyncDataError
 from pcosync.store import OpStatus, Run, RunMode, RunStateError, RunStatus
 from pcosync.store.runs import APPLIED
 
@@ -462,8 +456,10 @@ async def snapshots_of_sources(
             continue
         try:
             seen = await sync._side(side).fetch_many(ids)
-        except (TransportError, RetryableError, RetriesExhausted, SyncDataError):
-            continue  # no snapshot: the modified time decides (docs/operations.md)
+        except (ApiError, SyncDataError):
+            # any refusal or failure (a 401/403 included): the revert has written, and must
+            # still finish; without a snapshot the modified time decides (docs/operations.md)
+            continue
         found.update({(side, str(o.id)): o.person for o in seen})
     return found
 

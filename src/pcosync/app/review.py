@@ -432,7 +432,7 @@ def _advance_marks(sync: PeopleSync, run: Run, *, left_out: bool) -> None:
     next run reads only what changed since (a first sync approved is not read in full
     again). Not when operations were left out: their records must be read again for the
     next run to plan them. An approved full run's population is the drop guard's baseline."""
-    from pcosync.app.pipeline import OBSERVED_PCO, WM_PCO, WM_ROCK
+    from pcosync.app.pipeline import OBSERVED_PCO, OBSERVED_PCO_SYNCED, WM_PCO, WM_ROCK
 
     if run.mode is RunMode.REVERT:
         return
@@ -442,6 +442,7 @@ def _advance_marks(sync: PeopleSync, run: Run, *, left_out: bool) -> None:
         # next full read against it, not against the count before the drop it was held for
         # (else every full run is held again for the same drop: simulation seed 8)
         sync.store.watermarks.set(OBSERVED_PCO, str(observed))
+        sync.store.watermarks.set(OBSERVED_PCO_SYNCED, str(sync.store.links.count()))
     if left_out or run.observed_at is None:
         return
     mark = run.observed_at - timedelta(seconds=1)

@@ -120,12 +120,14 @@ def gate(
     *,
     observed: Mapping[Side, int] | None = None,
     previous_observed: Mapping[Side, int] | None = None,
+    synced_at_previous: Mapping[Side, int] | None = None,
 ) -> GateResult:
     """Decide ``proceed`` or ``hold``, with every reason that applies.
 
     ``observed`` is how many in-scope people each side returned on a *full* read (leave it
     out on incremental runs, where few changes are normal); ``previous_observed`` is the
-    same number from the last full read, for the drop guard.
+    same number from the last full read, for the drop guard; ``synced_at_previous`` how many
+    people were synced when that read was accepted.
     """
     counts = count_operations(operations)
     reasons: list[HoldReason] = []
@@ -168,11 +170,13 @@ def gate(
         for side, seen in sorted(observed.items()):
             before = (previous_observed or {}).get(side)
             synced = population.get(side, Population(0)).people
-            # measured against the last full read when there is one: a side found empty
-            # and approved so (its count recorded as 0) is not held again for the same
-            # emptiness because links to people now out of scope remain (sim seed 86);
-            # with no full read on record, the synced people are the measure
-            if seen == 0 and (before > 0 if before is not None else synced > 0):
+            # people synced since the last full read count as before: a side found empty
+            # and approved so is not held again for the same emptiness because links to
+            # people now out of scope remain (sim seed 86), but is when people were synced
+            # after it (with no count on record, any synced person counts)
+            then = (synced_at_previous or {}).get(side)
+            grown = synced > (then if then is not None and before is not None else 0)
+            if seen == 0 and ((before or 0) > 0 or grown):
                 reasons.append(
                     HoldReason(
                         HoldCode.EMPTY_SIDE,
