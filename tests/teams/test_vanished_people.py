@@ -114,15 +114,8 @@ def test_two_linked_people_merged_in_pco_leave_one_link_and_a_duplicate_issue(
 PERSON_RECORD_TYPE = "36CF10D6-C695-413D-8E7C-4546EFEF385E"  # Rock's "Person" record type
 
 
-def test_a_rock_merge_into_an_unlinked_record_never_creates_them_again(
-    tc: TeamsChurch,
-) -> None:
-    """Simulation seed 1023 (sim tier): a linked Rock person merged into a second, unlinked
-    record of theirs; the next (incremental) run read only the survivor, took it for someone
-    new and created them in Planning Center a second time."""
-    _groups, position, _group = synced_band(tc)
-    pco_id = sorted(pco_roster(tc, BAND, position))[0]
-    rock_id = links(tc)[pco_id]
+def _rock_twin(tc: TeamsChurch) -> int:
+    """A second, unlinked Rock record (made through the plain API) to merge a linked one into."""
     with _rock(tc) as http:
         kind = http.get(
             "/api/DefinedValues", params={"$filter": f"Guid eq guid'{PERSON_RECORD_TYPE}'"}
@@ -132,7 +125,19 @@ def test_a_rock_merge_into_an_unlinked_record_never_creates_them_again(
             json={"FirstName": "Twin", "LastName": "Record", "RecordTypeValueId": kind},
         )
         made.raise_for_status()
-        twin = int(made.json())
+        return int(made.json())
+
+
+def test_a_rock_merge_into_an_unlinked_record_never_creates_them_again(
+    tc: TeamsChurch,
+) -> None:
+    """Simulation seed 1023 (sim tier): a linked Rock person merged into a second, unlinked
+    record of theirs; the next (incremental) run read only the survivor, took it for someone
+    new and created them in Planning Center a second time."""
+    _groups, position, _group = synced_band(tc)
+    pco_id = sorted(pco_roster(tc, BAND, position))[0]
+    rock_id = links(tc)[pco_id]
+    twin = _rock_twin(tc)
     tc.c.rock_control("merge", {"keep": twin, "remove": rock_id})
     before = tc.c.pco_get("/people/v2/people", **{"where[remote_id]": str(twin)})["data"]
     summary = tc.c.sync()
@@ -178,16 +183,7 @@ def test_a_team_place_for_someone_merged_away_in_rock_follows_the_merge(tc: Team
     tc.remove_member(int(rock_members(tc, group)[rock_id]["Id"]))
     assert tc.c.sync().status is RunStatus.DONE
     assert all(pco_id not in pco_roster(tc, BAND, p) for p in team_positions(tc, BAND))
-    with _rock(tc) as http:
-        kind = http.get(
-            "/api/DefinedValues", params={"$filter": f"Guid eq guid'{PERSON_RECORD_TYPE}'"}
-        ).json()[0]["Id"]
-        made = http.post(
-            "/api/People",
-            json={"FirstName": "Twin", "LastName": "Record", "RecordTypeValueId": kind},
-        )
-        made.raise_for_status()
-        twin = int(made.json())
+    twin = _rock_twin(tc)
     tc.c.rock_control("merge", {"keep": twin, "remove": rock_id})
     with pco_http(tc) as http:
         http.post(
