@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from pcosync.config import load_settings
+from pcosync.domain.fields import FieldName
 from pcosync.domain.identity import PersonRef, Side
 from pcosync.engine.merge import Reason
 from pcosync.engine.plan import Operation, OpKind
 from pcosync.store import OpStatus, RunMode, RunStatus
 from tests.sync.conftest import Church
-from tests.sync.test_people_sync import _link_values
+from tests.sync.test_people_sync import _link_values, _links, _pco_person, _rock_person
 
 # timing matters here (edits landing mid-run, a second process, a kill): run alone
 pytestmark = pytest.mark.serial
@@ -115,3 +116,47 @@ def test_an_interrupted_write_to_a_person_gone_since_does_not_fail_later_runs(
     assert [j.status for j in carried] == [OpStatus.SKIPPED]
     assert gone in (carried[0].error or "")
     assert killed_run is not None and killed_run.status is RunStatus.INTERRUPTED
+
+
+def test_an_interrupted_write_that_landed_then_was_undone_by_hand_is_not_written_again(
+    church: Church,
+) -> None:
+    """Simulation seed 622: a run copied a Rock edit to Planning Center and died before the
+    answer; the write had landed, and later a person put the old value back by hand. The
+    settled run may not tell "never landed" from "landed, then undone": it must not write
+    the Rock value over that person's edit without a recorded conflict."""
+    church.sync()
+    link = _links(church)[2]
+    old = _pco_person(church, link.pco_person_id)["middle_name"]
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rose"})
+    store = church.store()
+    try:
+        killed = store.runs.start(RunMode.INCREMENTAL)
+        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
+        changes = {FieldName.MIDDLE_NAME: (old, "Rose")}
+        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
+        store.journal.record(killed.id, [op])
+        store.journal.mark_sent(killed.id, 1)  # the process died waiting for the answer
+    finally:
+        store.close()
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Rose"})  # it landed
+    church.pco_control("clock", {"advance_seconds": 120})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": old})  # undone by hand
+
+    summary = church.sync()
+
+    assert summary.status is RunStatus.DONE
+    pco = _pco_person(church, link.pco_person_id)["middle_name"]
+    rock = _rock_person(church, link.rock_person_id)["MiddleName"]
+    store = church.store()
+    try:
+        conflicts = store.journal.conflicts(summary.run_id)
+        settled = store.journal.get(killed.id, 1)
+    finally:
+        store.close()
+    assert settled.status is OpStatus.SKIPPED
+    # the later edit (the one made by hand in Planning Center) wins, on both sides, and the
+    # value it overruled is kept as a conflict's loser
+    assert (pco or None, rock or None) == (old or None, old or None)
+    lost = [c for c in conflicts if c.field is FieldName.MIDDLE_NAME]
+    assert [(c.winner, c.loser_value) for c in lost] == [(Side.PCO, "Rose")]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pcosync.app.applier import safe
@@ -155,10 +156,67 @@ async def settle_in_doubt(sync: PeopleSync, summary: RunSummary) -> Carried:
                     jop.run_id, jop.seq, "interrupted before it was made; not reverted"
                 )
             continue
+        if op.kind is OpKind.UPDATE and op.target_id is not None and op.ref.link_id is not None:
+            await _settle_update(sync, jop.run_id, op, jop.sent_at, summary)
         journal.mark_skipped(
             jop.run_id, jop.seq, "interrupted before its answer; replanned by a later run"
         )
     return carried
+
+
+# Planning Center keeps ``updated_at`` to the second, and the servers' clocks are not ours
+_CLOCKS = timedelta(seconds=2)
+
+
+async def _settle_update(
+    sync: PeopleSync, run_id: int, op: Operation, sent_at: datetime | None, summary: RunSummary
+) -> None:
+    """An update sent without an answer: read the record. A field that holds the value sent
+    is settled by the next plan (both sides agree). A field that does not may never have
+    been written, or been written and then changed back by a person (simulation seed 622):
+    when the record was modified after the write was sent, nothing tells the two apart, so
+    the field is left *split* between the two values, and the next plan treats both sides as
+    edited — a conflict decided by the later edit, its losing value recorded — instead of
+    copying the value across again over what may be a person's edit."""
+    assert op.target_id is not None and op.ref.link_id is not None
+    writer = sync.rock if op.side is Side.ROCK else sync.pco
+    try:
+        now = await writer.fetch_one(op.target_id)
+    except ClientError:
+        return  # unreadable now: replanned as before (a later run reads it again)
+    if now is None:
+        return
+    if sent_at is not None and sent_at.tzinfo is None:
+        sent_at = sent_at.replace(tzinfo=UTC)
+    touched = now.modified_at is None or sent_at is None or now.modified_at >= sent_at - _CLOCKS
+    unsure = [
+        (name, old, new)
+        for name, (old, new) in op.changes.items()
+        if not FIELD_SPECS[name].same(getattr(now.person, name.value), new)
+    ]
+    if not touched or not unsure:
+        return
+    link_id = op.ref.link_id
+    base = sync.store.links.load_bases([link_id]).get(link_id)
+    if base is None or sync.store.links.get(link_id) is None:
+        return
+    split = {n: (r, p) for n, r, p in base.split}
+    for name, old, new in unsure:
+        # the side written counts as edited unless it holds the value sent, the other side
+        # unless it holds the value the write replaced
+        split[name] = (new, old) if op.side is Side.ROCK else (old, new)
+    sync.store.links.save_base(
+        link_id, replace(base, split=tuple((n, r, p) for n, (r, p) in split.items()))
+    )
+    fields = ", ".join(FIELD_SPECS[name].label for name, _old, _new in unsure)
+    who = " ".join(
+        x for x in (now.person.nickname or now.person.first_name, now.person.last_name) if x
+    )
+    summary.notes.append(
+        f"A change to {who or op.ref.describe()} ({fields}) interrupted in run {run_id} may have "
+        f"been made, and their {op.side.label} record was edited since: the next sync "
+        "decides it as a conflict (the later edit wins; the other value is kept)."
+    )
 
 
 def _of_a_revert(sync: PeopleSync, run_id: int) -> bool:
