@@ -155,6 +155,9 @@ def test_an_interrupted_write_that_landed_then_was_undone_by_hand_is_not_written
     finally:
         store.close()
     assert settled.status is OpStatus.SKIPPED
+    last = _pco_person(church, link.pco_person_id)["last_name"]
+    told = [n for n in summary.notes if f"interrupted in run {killed.id}" in n]
+    assert len(told) == 1 and "(Middle name)" in told[0] and last in told[0]
     # the later edit (the one made by hand in Planning Center) wins, on both sides, and the
     # value it overruled is kept as a conflict's loser
     assert (pco or None, rock or None) == (old or None, old or None)
