@@ -523,11 +523,30 @@ def test_first_sync_shortcut_plans_what_the_field_merge_plans(
     slow = _plan_people(people, policy, (), 7, fast_paths=False)
     assert fast == slow
     assert repr(fast) == repr(slow)  # refs' names (not part of equality) and dict order too
-    by_rock_id = {p.rock_id: p for p in people}
+    by_rock_id: dict[int | None, PersonPair] = {p.rock_id: p for p in people}
     for op in fast.operations:
         assert repr(op.ref) == repr(by_rock_id[op.ref.rock_id].ref)
     for ref, base in fast.bases.items():
         pair = by_rock_id[ref.rock_id]
         assert repr(ref) == repr(pair.ref)
+        assert pair.rock is not None
         if pair.rock == pair.pco and Direction.OFF not in policy.directions_in_order():
             assert base == Base(pair.rock)
+
+
+@given(
+    st.sampled_from(FIELDS).flatmap(
+        lambda f: st.tuples(
+            st.just(f),
+            st.sampled_from([*VALUES[f], "", Address()]),
+            st.sampled_from([*VALUES[f], "", Address()]),
+        )
+    )
+)
+def test_same_is_equality_or_equal_keys(case: tuple[FieldName, object, object]) -> None:
+    """``FieldSpec.same`` answers "a value against no value" without computing keys: that
+    must agree with its definition (equal, or equal comparison keys) for every field."""
+    name, a, b = case
+    spec = FIELD_SPECS[name]
+    expected = a == b or (spec.key is not None and spec.key(a) == spec.key(b))  # type: ignore[arg-type]
+    assert spec.same(a, b) is expected  # type: ignore[arg-type]
