@@ -36,6 +36,7 @@ from pcosync.engine import (
     plan_people,
 )
 from pcosync.engine.merge import Outcome, merge_flag
+from pcosync.engine.plan import _plan_people
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 EARLY, LATE = T0, T0 + timedelta(minutes=5)
@@ -481,3 +482,71 @@ def test_people_are_planned_independently(ps: list[PersonPair], policy: SyncPoli
         ]
         assert mine == _ops(alone)
         assert together.bases.get(p.ref) == alone.bases.get(p.ref)
+
+
+@st.composite
+def fresh_matches(draw: st.DrawFn) -> PersonPair:
+    """A first sync's pair: no base, and mostly two records that agree already (the same
+    object, or an equal copy as two clients would read), sometimes not."""
+    rock = draw(persons)
+    how = draw(st.sampled_from(["same object", "equal copy", "differ"]))
+    if how == "same object":
+        pco = rock
+    elif how == "equal copy":
+        pco = replace(rock)
+    else:
+        pco = edited(draw, rock, draw(st.sets(st.sampled_from(FIELDS), min_size=1, max_size=3)))
+    return PersonPair(
+        link_id=draw(st.sampled_from([None, None, 1])),
+        rock_id=10,
+        pco_id="20",
+        base=None,
+        rock=rock,
+        pco=pco,
+        rock_modified=draw(times),
+        pco_modified=draw(times),
+        rock_link_ok=draw(st.booleans()),
+        pco_link_ok=draw(st.booleans()),
+    )
+
+
+@settings(max_examples=300)
+@given(st.lists(fresh_matches(), min_size=1, max_size=6), policies_both | policies)
+def test_first_sync_shortcut_plans_what_the_field_merge_plans(
+    ps: list[PersonPair], policy: SyncPolicy
+) -> None:
+    """The planner's shortcut for fresh matches whose records agree (and its faster way of
+    building refs, bases and operations) plans exactly what merging field by field plans:
+    the same operations in the same order, conflicts, bases, and names on every ref."""
+    people = [replace(p, rock_id=10 + i, pco_id=str(20 + i)) for i, p in enumerate(ps)]
+    fast = _plan_people(people, policy, (), 7)
+    slow = _plan_people(people, policy, (), 7, fast_paths=False)
+    assert fast == slow
+    assert repr(fast) == repr(slow)  # refs' names (not part of equality) and dict order too
+    by_rock_id: dict[int | None, PersonPair] = {p.rock_id: p for p in people}
+    for op in fast.operations:
+        assert repr(op.ref) == repr(by_rock_id[op.ref.rock_id].ref)
+    for ref, base in fast.bases.items():
+        pair = by_rock_id[ref.rock_id]
+        assert repr(ref) == repr(pair.ref)
+        assert pair.rock is not None
+        if pair.rock == pair.pco and Direction.OFF not in policy.directions_in_order():
+            assert base == Base(pair.rock)
+
+
+@given(
+    st.sampled_from(FIELDS).flatmap(
+        lambda f: st.tuples(
+            st.just(f),
+            st.sampled_from([*VALUES[f], "", Address()]),
+            st.sampled_from([*VALUES[f], "", Address()]),
+        )
+    )
+)
+def test_same_is_equality_or_equal_keys(case: tuple[FieldName, object, object]) -> None:
+    """``FieldSpec.same`` answers "a value against no value" without computing keys: that
+    must agree with its definition (equal, or equal comparison keys) for every field."""
+    name, a, b = case
+    spec = FIELD_SPECS[name]
+    expected = a == b or (spec.key is not None and spec.key(a) == spec.key(b))  # type: ignore[arg-type]
+    assert spec.same(a, b) is expected  # type: ignore[arg-type]

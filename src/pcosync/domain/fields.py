@@ -121,7 +121,8 @@ class FieldSpec:
         """True when the two values are the same for the purpose of syncing."""
         if a == b:
             return True
-        if self.key is None:
+        # every key maps None, and only None, to None: a value is never the same as no value
+        if self.key is None or a is None or b is None:
             return False
         return self.key(a) == self.key(b)
 
