@@ -7,6 +7,7 @@ are the truth; the state store is what the sync claims.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ async def check(play: Play) -> list[str]:
     out += held_wrote_nothing(play)
     out += writes_accounted(play)
     out += link_ids_accounted(play)
+    out += person_writes_accounted(play)
     out += no_duplicates(play)
     out += nothing_deleted(play)
     out += await edits_kept(play)
@@ -157,6 +159,45 @@ def writes_accounted(play: Play) -> list[str]:
                     f"{proc.name} sent {creates[(proc.name, side)]} person create(s) to {side} "
                     f"for {made} journaled create(s)"
                 )
+    return out
+
+
+# a write to one person's record, or to a record under it (Planning Center's emails, phone
+# numbers and addresses of a person; Rock's person attribute values)
+PERSON_PATHS = {
+    "pco": re.compile(r"^/people/v2/people/(\d+)(?:/|$)"),
+    "rock": re.compile(r"^/api/People/(?:AttributeValue/)?(\d+)$"),
+}
+
+
+def person_writes_accounted(play: Play) -> list[str]:
+    """Every write request a process sent to a person's record (answered or not, applied or
+    refused) is covered by an operation of one of that process's runs for that very person:
+    the request log, not the journal, is the truth. Link-id writes are checked by
+    :func:`link_ids_accounted`."""
+    named: dict[str, set[tuple[str, str]]] = {}
+    for proc in play.world.processes:
+        ids: set[tuple[str, str]] = set()
+        for rid in _runs_of(play, proc):
+            for j in play.store.journal.list(rid):
+                ref = j.operation.ref
+                if ref.rock_id is not None:
+                    ids.add(("rock", str(ref.rock_id)))
+                if ref.pco_id is not None:
+                    ids.add(("pco", str(ref.pco_id)))
+        named[proc.name] = ids
+    out = []
+    for r in play.world.log:
+        if r.method not in WRITES or r.actor in ("human", "import") or r.link_id is not None:
+            continue
+        found = PERSON_PATHS[r.side].match(r.path)
+        if found is None:
+            continue
+        if (r.side, found.group(1)) not in named.get(r.actor, set()):
+            out.append(
+                f"{r.actor} sent {r.method} {r.path} to {r.side} (answer {r.status}), "
+                "a person no operation of its runs names"
+            )
     return out
 
 
