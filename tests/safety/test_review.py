@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 
 from pcosync.domain.fields import FieldName
-from pcosync.store import OpStatus, RunStatus
+from pcosync.domain.identity import Side
+from pcosync.engine.plan import OpKind
+from pcosync.store import OpStatus, RunMode, RunStatus
 from tests.safety.conftest import (
     Church,
     approve,
@@ -198,3 +202,71 @@ def test_approving_an_old_held_run_after_a_newer_sync_duplicates_no_one(church: 
     assert result.summary.created["rock"] == 0
     assert len(church.rock_get("/api/People", **{"$select": "Id"})) == rock_before
     assert any("linked after the run was held" in s.message for s in result.stale)
+
+
+def test_approving_a_held_create_after_a_killed_run_had_made_that_person_duplicates_no_one(
+    church: Church,
+) -> None:
+    """Simulation seed 1159: a later run created the person in Rock and was killed before
+    the answer (its create in doubt); approving the held run created them a second time,
+    because an approval did not settle what a dead run had sent."""
+    configure(church, safety={"create": {"percent": 0}})
+    init_rock(church)
+    held = church.sync()
+    assert held.status is RunStatus.HELD and held.created["rock"] > 0
+    store = church.store()
+    try:
+        create = next(
+            j.operation
+            for j in store.journal.list(held.run_id)
+            if j.operation.kind is OpKind.CREATE and j.operation.side is Side.ROCK
+        )
+        dead = store.runs.start(RunMode.INCREMENTAL)
+        store.journal.record(dead.id, [replace(create, seq=1)])
+        store.journal.mark_sent(dead.id, 1)  # the process died waiting for the answer
+    finally:
+        store.close()
+    pco_id = str(create.ref.pco_id)
+    assert create.record is not None
+
+    async def made_by_the_dead_run() -> int:  # the create had landed, with its link hint
+        async with church.rock() as rock:
+            return await rock.create_person(
+                {
+                    "FirstName": create.record.first_name,
+                    "LastName": create.record.last_name,
+                    "ForeignKey": f"pcosync:pco:{pco_id}",
+                }
+            )
+
+    made = asyncio.run(made_by_the_dead_run())
+    configure(church, safety={})
+
+    result = approve(church, held.run_id)
+
+    carrying = church.rock_get(
+        "/api/People", **{"$filter": f"ForeignKey eq 'pcosync:pco:{pco_id}'", "$select": "Id"}
+    )
+    assert [p["Id"] for p in carrying] == [made]
+    assert result.summary.created["rock"] == held.created["rock"] - 1
+    store = church.store()
+    try:
+        link = store.links.by_pco(pco_id)
+        settled = store.journal.get(dead.id, 1)
+    finally:
+        store.close()
+    assert link is not None and link.rock_person_id == made
+    assert settled.status is OpStatus.APPLIED
+    after = church.sync()
+    store = church.store()
+    try:
+        ops = [j.operation for j in store.journal.list(after.run_id)]
+    finally:
+        store.close()
+    # what the dead run's create had not written yet (its link id, the values after the
+    # names) is completed on that one record; nobody is created
+    assert ops and {(o.kind, o.ref.pco_id) for o in ops} <= {
+        (OpKind.LINK, pco_id),
+        (OpKind.UPDATE, pco_id),
+    }
+    assert church.sync().planned == 0

@@ -186,6 +186,17 @@ def person_writes_accounted(play: Play) -> list[str]:
                 if ref.pco_id is not None:
                     ids.add(("pco", str(ref.pco_id)))
         named[proc.name] = ids
+    # a record a create made carries the counterpart it was made for (Rock's ForeignKey,
+    # Planning Center's remote_id): a create whose answer was lost names only that one
+    data = play.world.rock_emu.data
+    made_for: dict[tuple[str, str], tuple[str, str]] = {}
+    for row in data.table("Person"):
+        foreign = str(data.val("Person", row, "ForeignKey") or "")
+        if foreign.startswith("pcosync:pco:"):
+            made_for[("rock", str(row[0]))] = ("pco", foreign.removeprefix("pcosync:pco:"))
+    for pid, person in play.world.pco_emu.store.people.rows.items():
+        if person.remote_id:
+            made_for[("pco", str(pid))] = ("rock", str(person.remote_id))
     out = []
     for r in play.world.log:
         if r.method not in WRITES or r.actor in ("human", "import") or r.link_id is not None:
@@ -193,7 +204,9 @@ def person_writes_accounted(play: Play) -> list[str]:
         found = PERSON_PATHS[r.side].match(r.path)
         if found is None:
             continue
-        if (r.side, found.group(1)) not in named.get(r.actor, set()):
+        mine = named.get(r.actor, set())
+        record = (r.side, found.group(1))
+        if record not in mine and made_for.get(record) not in mine:
             out.append(
                 f"{r.actor} sent {r.method} {r.path} to {r.side} (answer {r.status}), "
                 "a person no operation of its runs names"

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pcosync.app.applier import Applier, OnFresh, Stale, safe
 from pcosync.app.inflight import InFlight
 from pcosync.app.lease import RunLease
-from pcosync.app.recover import close_unfinished
+from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.summary import RunSummary
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
 from pcosync.domain.identity import PersonRef, Side
@@ -356,15 +356,19 @@ async def _approve(
     store.runs.transition(run_id, RunStatus.RUNNING)
     lease.attach(run_id)
     summary = RunSummary(run_id, RunStatus.RUNNING, run.mode, False)
-    close_unfinished(sync, run_id, summary)  # runs a dead process left behind
     # what the held run found stays part of its record
     summary.conflicts = int(run.counts.get("conflicts", 0))
     summary.match_issues = int(run.counts.get("match_issues", 0))
     result = ApproveResult(summary, left_out=[j.seq for j in left_out])
     try:
+        await sync.rock.prepare()
+        # what a dead process had sent is settled first, as a sync does: a create it made
+        # whose answer was lost is linked, so the held plan's create of that person is
+        # stale (simulation seed 1159 created them twice)
+        carried = (await settle_in_doubt(sync, summary)).operations
+        close_unfinished(sync, run_id, summary)  # runs a dead process left behind
         for j in left_out:
             store.journal.mark_skipped(run_id, j.seq, "left out when the run was approved")
-        await sync.rock.prepare()
         ready: list[Operation] = []
         sync.progress.phase("Checking the plan against what is there now", total=len(chosen))
         for j in chosen:
@@ -375,6 +379,11 @@ async def _approve(
                 result.stale.append(Stale(j.seq, j.operation.side, j.operation.ref, None, str(why)))
                 continue
             ready.append(j.operation)
+        if carried:  # what the settled writes still owe (a source record's link id)
+            seq = max((j.seq for j in store.journal.list(run_id)), default=0) + 1
+            owed = [replace(op, seq=seq + i) for i, op in enumerate(carried)]
+            store.journal.record(run_id, owed)
+            ready += owed
         summary.planned = len(ready)
         sync.progress.phase("Writing changes", total=len(ready))
         applier = Applier(
