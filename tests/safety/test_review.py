@@ -270,3 +270,29 @@ def test_approving_a_held_create_after_a_killed_run_had_made_that_person_duplica
         (OpKind.UPDATE, pco_id),
     }
     assert church.sync().planned == 0
+
+
+def test_approving_an_old_hold_writes_no_value_over_an_edit_that_restored_what_it_replaces(
+    church: Church,
+) -> None:
+    """Simulation seed 1163: a held run would copy a Rock edit across; a later run copied
+    it, then a person set the Planning Center value back to what the held plan expected to
+    replace. Approving the old hold wrote the Rock value over that person's edit."""
+    church.sync()
+    link = links(church)[5]
+    old = pco_person(church, link.pco_person_id)["middle_name"]
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    held = church.sync(hold=True)
+    assert held.status is RunStatus.HELD and held.updated["pco"] == 1
+    church.sync()  # a later run copies it across
+    assert pco_person(church, link.pco_person_id)["middle_name"] == "Heldover"
+    church.pco_control("clock", {"advance_seconds": 60})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": old})  # put back
+
+    result = approve(church, held.run_id)
+
+    assert (pco_person(church, link.pco_person_id)["middle_name"] or None) == (old or None)
+    assert result.summary.updated["pco"] == 0
+    assert any("after the run was held" in s.message for s in result.stale)
+    church.sync()  # the person's edit is the newest: it is copied to Rock
+    assert (rock_person(church, link.rock_person_id)["MiddleName"] or None) == (old or None)

@@ -240,6 +240,15 @@ def _still_valid(store: Store, op: Operation) -> str | None:
     return None
 
 
+def _synced_since(op: Operation, link_ids: set[int]) -> str | None:
+    if op.kind is OpKind.UPDATE and op.ref.link_id in link_ids:
+        return (
+            f"{op.ref.label()} was synced again after the run was held; the next sync "
+            "merges what is left"
+        )
+    return None
+
+
 async def _fresh_aliases(
     sync: PeopleSync, ops: Iterable[Operation]
 ) -> dict[tuple[int, str], int | None]:
@@ -371,9 +380,20 @@ async def _approve(
             store.journal.mark_skipped(run_id, j.seq, "left out when the run was approved")
         ready: list[Operation] = []
         sync.progress.phase("Checking the plan against what is there now", total=len(chosen))
+        # a person a later run synced since the hold: the plan's "before" values may have
+        # come back by hand (seed 1163: copied across, then set back), so its writes would
+        # land on an edit; the next sync merges them against the base that run left
+        synced_since = store.links.bases_saved_since(
+            (
+                j.operation.ref.link_id
+                for j in chosen
+                if j.operation.kind is OpKind.UPDATE and j.operation.ref.link_id is not None
+            ),
+            run.observed_at or run.started_at,
+        )
         for j in chosen:
             sync.progress.advance()
-            why = _still_valid(store, j.operation)
+            why = _still_valid(store, j.operation) or _synced_since(j.operation, synced_since)
             if why is not None:
                 store.journal.mark_skipped(run_id, j.seq, f"not applied: {why}")
                 result.stale.append(Stale(j.seq, j.operation.side, j.operation.ref, None, str(why)))

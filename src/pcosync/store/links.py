@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -301,6 +301,25 @@ class LinkRepo:
                 for lid, raw in s.execute(stmt.where(PersonBaseRow.link_id.in_(part))):
                     out[lid] = Base.from_json(raw)
             return out
+
+    def bases_saved_since(self, link_ids: Iterable[int], since: datetime) -> set[int]:
+        """The links among these whose base was saved after ``since``: a run synced them."""
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        out: set[int] = set()
+        with self._store.transaction() as s:
+            stmt = (
+                select(PersonBaseRow.link_id, PersonBaseRow.updated_at)
+                .join(LinkRow, LinkRow.id == PersonBaseRow.link_id)
+                .where(LinkRow.connection == self._conn)
+            )
+            for part in chunks(sorted(set(link_ids))):
+                for lid, saved in s.execute(stmt.where(PersonBaseRow.link_id.in_(part))):
+                    if saved.tzinfo is None:
+                        saved = saved.replace(tzinfo=UTC)
+                    if saved > since:
+                        out.add(lid)
+        return out
 
     def save_bases(self, bases: Mapping[int, Base]) -> None:
         """Insert or replace the bases of these links, in one statement per chunk."""
