@@ -37,6 +37,7 @@ from pcosync.app.summary import RunSummary
 from pcosync.clients.http import write_guard
 from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
+from pcosync.domain.person import Person
 from pcosync.domain.policy import SyncPolicy
 from pcosync.engine.merge import Base
 from pcosync.engine.plan import (
@@ -710,6 +711,12 @@ class Applier:
                 rock_person_id=rock_id,
                 pco_person_id=pco_id,
             )
+            # the person's base as created, at once: the run may die before their other
+            # writes, and a link without a base would fill their empty fields from the
+            # created record over an edit made meanwhile (simulation seed 1285); the base
+            # the chain settles at its end replaces it
+            if self.after_person is not None:
+                self.store.links.save_base(link.id, created_base(op, created.person))
             # the source record learns its counterpart's id too: Rock's PcoPersonId now, a
             # Planning Center remote_id with the budget left over (app.link_ids)
             if source_side is Side.PCO:
@@ -966,6 +973,22 @@ def _same_updates(old: Sequence[Operation], new: Sequence[Operation]) -> bool:
         a.side is b.side and dict(a.changes) == dict(b.changes)
         for a, b in zip(old, new, strict=True)
     )
+
+
+def created_base(op: Operation, held: Person | None = None) -> Base:
+    """The base of a create: the values sent, or those the created record ``held``."""
+    assert op.record is not None
+    person = op.record
+    if held is not None:
+        person = replace(
+            person,
+            **{
+                f.value: getattr(held, f.value)
+                for f in FieldName
+                if not FIELD_SPECS[f].same(getattr(held, f.value), getattr(person, f.value))
+            },
+        )
+    return Base(person, frozenset(f for f in FieldName if f not in op.changes))
 
 
 def _person_name(seen: ObservedPerson | None) -> str:

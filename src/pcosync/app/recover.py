@@ -20,12 +20,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pcosync.app.applier import safe
+from pcosync.app.applier import created_base, safe
 from pcosync.app.summary import RunSummary, summary_of_applied
-from pcosync.domain.fields import FIELD_SPECS, FieldName
+from pcosync.domain.fields import FIELD_SPECS
 from pcosync.domain.identity import PersonRef, Side
-from pcosync.domain.person import Person
-from pcosync.engine.merge import Base, Reason
+from pcosync.engine.merge import Reason
 from pcosync.engine.plan import Operation, OpKind
 from pcosync.errors import ClientError
 from pcosync.store import OpStatus
@@ -80,7 +79,7 @@ async def settle_in_doubt(sync: PeopleSync, summary: RunSummary) -> Carried:
                 if op.record is not None:
                     # what the record holds: a create killed between its person and its
                     # contact writes holds less than was sent (sim seed 25 of the sim tier)
-                    sync.store.links.save_base(link.id, _base_of(op, created.person))
+                    sync.store.links.save_base(link.id, created_base(op, created.person))
                 summary.notes.append(
                     f"A create interrupted in run {jop.run_id} had happened; it is now "
                     "linked (no duplicate was made)."
@@ -256,22 +255,6 @@ def close_unfinished(sync: PeopleSync, current_run_id: int | None, summary: RunS
             f"({len(applied)} change(s) it made are in its record and can be reverted)."
         )
         log.info("sync.run_interrupted run=%s applied=%s", run.id, len(applied))
-
-
-def _base_of(op: Operation, held: Person | None = None) -> Base:
-    """The base of a create: the values sent, or those the created record ``held``."""
-    assert op.record is not None
-    person = op.record
-    if held is not None:
-        person = replace(
-            person,
-            **{
-                f.value: getattr(held, f.value)
-                for f in FieldName
-                if not FIELD_SPECS[f].same(getattr(held, f.value), getattr(person, f.value))
-            },
-        )
-    return Base(person, frozenset(f for f in FieldName if f not in op.changes))
 
 
 __all__ = ["Carried", "close_unfinished", "settle_in_doubt"]
