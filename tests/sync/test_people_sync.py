@@ -9,6 +9,7 @@ from pcosync.app import parked
 from pcosync.clients.rock import Guids
 from pcosync.domain.fields import FieldName
 from pcosync.domain.identity import Side
+from pcosync.engine.plan import OpKind
 from pcosync.store import LinkStatus, RunStatus
 from tests.sync.conftest import Church
 
@@ -351,10 +352,17 @@ def test_an_update_to_a_person_merged_away_since_the_read_follows_the_merge(
     summary = church.sync()
     store = church.store()
     moved = store.links.by_pco(link.pco_person_id)
+    written = [
+        j.operation.target_id
+        for j in store.journal.list(summary.run_id)
+        if j.operation.kind is OpKind.UPDATE and j.operation.ref.pco_id == link.pco_person_id
+    ]
     store.close()
     assert moved is not None and moved.rock_person_id == keep
     assert _rock_person(church, keep)["MiddleName"] == "Followed"
     assert any("followed a merge" in n for n in summary.notes)
+    # the run's record names the record written, so a revert undoes it there (seed 1570)
+    assert written == [keep]
 
 
 def test_a_refused_write_is_retried_after_its_edit_left_the_look_back(church: Church) -> None:

@@ -452,8 +452,11 @@ class Applier:
                 if survivor is None:
                     return False
                 await writer.write_link(survivor, counterpart)
+                target = survivor
             with self.store.transaction():  # the person's base too, when this was the last
-                journal.mark_applied(self.run_id, op.seq, link_id=link_id)
+                journal.mark_applied(
+                    self.run_id, op.seq, link_id=link_id, **_written(op.side, target)
+                )
                 last = not self.queues.get(op.ref) and op.ref not in self._settled
                 if last and self.after_person is not None:
                     self._settled.add(op.ref)
@@ -480,9 +483,18 @@ class Applier:
                 if survivor is None:
                     return False
                 after = await writer.update_person(survivor, changes)
+                target = survivor
             self.records.wrote(after)
             with self.store.transaction():  # one commit: the result and, if last, the base
-                journal.mark_applied(self.run_id, op.seq, after=after.person, link_id=link_id)
+                # the journal names the record written (a merge's survivor, when followed):
+                # a revert undoes it there (simulation seed 1570)
+                journal.mark_applied(
+                    self.run_id,
+                    op.seq,
+                    after=after.person,
+                    link_id=link_id,
+                    **_written(op.side, target),
+                )
                 self._settle_if_last(op)
             self.summary.updated[op.side.value] += 1
             return True
@@ -586,7 +598,10 @@ class Applier:
                 if survivor is None:
                     return False
                 after = await writer.add_member(op.group, survivor)
-            self.store.journal.mark_applied(self.run_id, op.seq, after=after, link_id=link_id)
+                target = survivor
+            self.store.journal.mark_applied(
+                self.run_id, op.seq, after=after, link_id=link_id, **_written(op.side, target)
+            )
             self.summary.members_added[op.side.value] += 1
         else:
             before = await writer.remove_member(op.group, target)
@@ -973,6 +988,13 @@ def _same_updates(old: Sequence[Operation], new: Sequence[Operation]) -> bool:
         a.side is b.side and dict(a.changes) == dict(b.changes)
         for a, b in zip(old, new, strict=True)
     )
+
+
+def _written(side: Side, record: RockPersonId | PcoPersonId) -> dict[str, Any]:
+    """The journal's id of the record an operation wrote on ``side``."""
+    if side is Side.ROCK:
+        return {"rock_person_id": int(record)}
+    return {"pco_person_id": str(record)}
 
 
 def created_base(op: Operation, held: Person | None = None) -> Base:
