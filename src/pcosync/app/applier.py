@@ -729,9 +729,8 @@ class Applier:
             # the person's base as created, at once: the run may die before their other
             # writes, and a link without a base would fill their empty fields from the
             # created record over an edit made meanwhile (simulation seed 1285); the base
-            # the chain settles at its end replaces it
-            if self.after_person is not None:
-                self.store.links.save_base(link.id, created_base(op, created.person))
+            # settled at the end of the person's chain (an approval: of the run) replaces it
+            self.store.links.save_base(link.id, created_base(op, created.person))
             # the source record learns its counterpart's id too: Rock's PcoPersonId now, a
             # Planning Center remote_id with the budget left over (app.link_ids)
             if source_side is Side.PCO:
