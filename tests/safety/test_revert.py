@@ -8,6 +8,7 @@ over the side a person edited). It previews, asks, and is gated like any run.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 
@@ -306,3 +307,53 @@ def test_a_revert_killed_after_its_write_landed_keeps_it_undone_and_the_edit_kep
         store.close()
     assert settled.status is OpStatus.APPLIED
     assert run is not None and run.status is RunStatus.INTERRUPTED
+
+
+def test_a_revert_write_whose_answer_is_lost_after_it_landed_stays_reverted(
+    church: Church,
+) -> None:
+    """Simulation seed 1971: the revert's write to Rock (a phone number put back) landed but
+    its answer was lost; the revert recorded it as failed, so the next sync took the restored
+    number for a Rock edit and copied it back over the Planning Center record the reverted
+    run had carried."""
+    church.sync()
+    link = next(
+        lk
+        for lk in links(church)
+        if len(_pco_mobiles(church, lk.pco_person_id)) == 1
+        and len(_rock_mobiles(church, lk.rock_person_id)) == 1
+    )
+    [before] = _rock_mobiles(church, link.rock_person_id)
+    [phone] = church.pco_get(f"/people/v2/people/{link.pco_person_id}/phone_numbers")["data"]
+
+    async def empty_the_mobile() -> None:
+        async with church.pco() as pco:
+            await pco.delete_phone(phone["id"])
+
+    asyncio.run(empty_the_mobile())
+    carried = church.sync()
+    assert _rock_mobiles(church, link.rock_person_id) == []
+    lost = {"kind": "drop", "method": "POST", "path": "/api/PhoneNumbers", "count": 1}
+    church.rock_control("faults", {"faults": [{**lost, "after_apply": True}]})
+
+    result = revert(church, carried.run_id)
+
+    assert [p["Number"] for p in _rock_mobiles(church, link.rock_person_id)] == [
+        before["Number"]
+    ]  # it landed
+    assert result.summary.parked == 0 and result.summary.updated["rock"] == 1
+    church.sync()
+    # left differing on purpose, as after any revert: nobody's value is copied back
+    assert _pco_mobiles(church, link.pco_person_id) == []
+    assert len(_rock_mobiles(church, link.rock_person_id)) == 1
+
+
+def _pco_mobiles(church: Church, pid: str) -> list[str]:
+    phones = church.pco_get(f"/people/v2/people/{pid}/phone_numbers")["data"]
+    return [p["attributes"]["number"] for p in phones if p["attributes"]["location"] == "Mobile"]
+
+
+def _rock_mobiles(church: Church, rock_id: int) -> list[dict]:
+    mobile = church.rock_control("info")["ids"]["dv:phone_type:mobile"]
+    rows = church.rock_get("/api/PhoneNumbers", **{"$filter": f"PersonId eq {rock_id}"})
+    return [r for r in rows if r["NumberTypeValueId"] == mobile]

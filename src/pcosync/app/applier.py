@@ -477,6 +477,14 @@ class Applier:
             known = self.records.current.get((op.side, target))
             try:
                 after = await writer.update_person(target, changes, known=known)
+            except AmbiguousWriteError:
+                # the answer was lost: read the record back, never resend blindly. A write
+                # that landed is recorded as applied (a revert's undo stays undone: seed 1971
+                # took the restored value for a person's edit and copied it back across)
+                landed = await self._landed(op, target)
+                if landed is None:
+                    raise
+                after = landed
             except NotFoundError:
                 # merged (or deleted) since it was read: follow the merge, then write once more
                 survivor = await self._follow(op.side, link_id, target, op)
@@ -500,6 +508,22 @@ class Applier:
             return True
         journal.mark_skipped(self.run_id, op.seq, f"{op.kind.value} is not handled here")
         return False
+
+    async def _landed(
+        self, op: Operation, target: RockPersonId | PcoPersonId
+    ) -> ObservedPerson | None:
+        """After an update's answer was lost: the record as re-read when it holds every
+        value sent (the write landed), else None (it is parked and tried again)."""
+        try:
+            seen = await self._side(op.side).fetch_one(target)
+        except ApiError:
+            return None
+        if seen is None or not all(
+            FIELD_SPECS[name].same(getattr(seen.person, name.value), new)
+            for name, (_old, new) in op.changes.items()
+        ):
+            return None
+        return seen
 
     def _settle_if_last(self, op: Operation) -> None:
         """Inside the transaction that records ``op`` as applied: when it was its person's
