@@ -216,6 +216,17 @@ def test_conflicts_round_trip(store: Store) -> None:
     assert store.journal.conflicts(other.id) == []
 
 
+def test_many_conflicts_are_recorded_in_batches_in_order(store: Store) -> None:
+    rock = replace(JANE, email="rock@example.org")
+    pco = replace(JANE, email="pco@example.org")
+    (one,) = plan_people([PersonPair(7, 45, "123", Base(JANE), rock, pco, T0, T0)]).conflicts
+    many = [replace(one, ref=PersonRef(n, n, str(n))) for n in range(1, 2502)]  # 3 batches
+    run = store.runs.start(RunMode.FULL)
+    assert store.journal.record_conflicts(run.id, iter(many)) == 2501
+    assert store.journal.conflicts(run.id) == many
+    assert store.journal.record_conflicts(run.id, []) == 0
+
+
 def test_transaction_is_all_or_nothing(store: Store) -> None:
     run = store.runs.start(RunMode.FULL)
     plan = sample_plan()

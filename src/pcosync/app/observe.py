@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pcosync.adapters.common import RejectedRecord
 from pcosync.app.applier import record_key, retire_link
+from pcosync.app.memory import release_free_memory
 from pcosync.app.names import link_owner
 from pcosync.app.summary import RunSummary
 from pcosync.domain.identity import PcoPersonId, RockPersonId, Side
@@ -57,6 +58,7 @@ async def observe(
             sync.pco.services_archived = set(json.loads(saved))
             sync.pco.services_mark = marks.get_time(SERVICES_MARK)
     serving = await sync.pco.serving_ids(full=full, since=pco_since)
+    release_free_memory()  # the team sweep's page (~72 MB at 100,000 people) is freed
     if sync.pco.services_archived is not None:
         marks.set(SERVICES_ARCHIVED, json.dumps(sorted(sync.pco.services_archived)))
     if sync.pco.services_mark is not None:

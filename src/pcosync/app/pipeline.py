@@ -33,6 +33,7 @@ from pcosync.app.inflight import InFlight
 from pcosync.app.lease import RunLease
 from pcosync.app.link_ids import write_owed
 from pcosync.app.memberships import Rosters, membership_inputs
+from pcosync.app.memory import release_free_memory
 from pcosync.app.names import name_plan
 from pcosync.app.observe import (
     Observation,
@@ -142,6 +143,7 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             scope = rosters.rock_scope if rosters is not None else set()
             await follow_rock_merges_seen(sync, {*obs.rock, *scope}, obs)
         links = {lk.id: lk for lk in store.links.all(LinkStatus.ACTIVE)}
+        release_free_memory()  # what the reads freed, before the matcher's peak (issue 14)
         sync.progress.phase("Matching and planning")
         # a dry run records its match issues too, so `people issues` agrees with its "Match
         # issues: N" (findings in our own store, nothing written to Rock or Planning Center)

@@ -255,6 +255,25 @@ class _UnionFind:
             self.parent[ra] = rb
 
 
+def _index(records: Iterable[MatchRecord]) -> list[dict[Hashable, MatchRecord | list[MatchRecord]]]:
+    """One side's records by each tier's key. A key held by one record (most are) maps to
+    the record itself, not a list of one: at 100,000 people a side the lists were ~45 MiB
+    of the matcher's peak (issue 14)."""
+    index: list[dict[Hashable, MatchRecord | list[MatchRecord]]] = [{} for _ in TIERS]
+    for rec in records:
+        for t, key in enumerate(_keys(rec.person)):
+            if key is not None:
+                bucket = index[t]
+                held = bucket.get(key)
+                if held is None:
+                    bucket[key] = rec
+                elif isinstance(held, list):
+                    held.append(rec)
+                else:
+                    bucket[key] = [held, rec]
+    return index
+
+
 def match_people(
     rock: Iterable[MatchRecord],
     pco: Iterable[MatchRecord],
@@ -269,61 +288,47 @@ def match_people(
     possible-duplicate issues instead of being created again (see the module docstring).
     """
     records: dict[NodeKey, MatchRecord] = {}
-    # a key held by one record (most are) maps to the record itself, not a list of one:
-    # at 100,000 people a side the lists were ~45 MiB of the matcher's peak (issue 14)
-    index: dict[Side, list[dict[Hashable, MatchRecord | list[MatchRecord]]]] = {
-        Side.ROCK: [{} for _ in TIERS],
-        Side.PCO: [{} for _ in TIERS],
-    }
     for rec in (*rock, *pco):
         if rec.node in records:
             raise ValueError(f"{rec.side.label} id {rec.id} offered twice to the matcher")
         records[rec.node] = rec
-        for t, key in enumerate(_keys(rec.person)):
-            if key is not None:
-                bucket = index[rec.side][t]
-                held = bucket.get(key)
-                if held is None:
-                    bucket[key] = rec
-                elif isinstance(held, list):
-                    held.append(rec)
-                else:
-                    bucket[key] = [held, rec]
     excluded = set(never_link)
 
     def excluded_pair(a: MatchRecord, b: MatchRecord) -> bool:
         pair = (a.id, b.id) if a.side is Side.ROCK else (b.id, a.id)
         return pair in excluded
 
-    # Each unlinked record's candidates at its strongest productive tier.
+    # Each unlinked record's candidates at its strongest productive tier: Rock's records
+    # against an index of Planning Center's, then the other way round. One side's index at
+    # a time (three keys per record): at 100,000 people a side both at once were the
+    # matcher's peak (issue 14). Records come Rock first, so ``best`` keeps their order.
     best: dict[NodeKey, tuple[Evidence, list[MatchRecord]]] = {}
     result = MatchResult()
-    for node, rec in records.items():
-        if rec.linked_to is not None:
-            continue
-        other = index[rec.side.other]
-        found: tuple[Evidence, list[MatchRecord]] | None = None
-        for t, key in enumerate(_keys(rec.person)):
-            if key is None:
+    for side in (Side.ROCK, Side.PCO):
+        other = _index(rec for rec in records.values() if rec.side is side.other)
+        for node, rec in records.items():
+            if rec.side is not side or rec.linked_to is not None:
                 continue
-            held = other[t].get(key)
-            if held is None:
-                continue
-            cands = [
-                c
-                for c in (held if isinstance(held, list) else (held,))
-                if not contradicts(rec.person, c.person) and not excluded_pair(rec, c)
-            ]
-            if cands:
-                found = (TIERS[t], cands)
-                break
-        if found is None:
-            result.unmatched.append(rec)
-        else:
-            best[node] = found
-    for per_tier in index.values():  # the candidates are chosen: the index's keys (three
-        for keyed in per_tier:  # per record) go before the groups are built
-            keyed.clear()
+            found: tuple[Evidence, list[MatchRecord]] | None = None
+            for t, key in enumerate(_keys(rec.person)):
+                if key is None:
+                    continue
+                held = other[t].get(key)
+                if held is None:
+                    continue
+                cands = [
+                    c
+                    for c in (held if isinstance(held, list) else (held,))
+                    if not contradicts(rec.person, c.person) and not excluded_pair(rec, c)
+                ]
+                if cands:
+                    found = (TIERS[t], cands)
+                    break
+            if found is None:
+                result.unmatched.append(rec)
+            else:
+                best[node] = found
+        del other  # the candidates are chosen: this index goes before the next is built
 
     uf = _UnionFind()
     for node, (_tier, cands) in best.items():
