@@ -207,6 +207,36 @@ def test_a_revert_over_the_safety_limits_is_held_and_approved_later(church: Chur
     assert original is not None and original.status is RunStatus.REVERTED
 
 
+def test_a_held_revert_approved_after_other_syncs_of_its_people_still_restores_them(
+    church: Church,
+) -> None:
+    """Review of this stop's approval change: an approval skipped every person a later run
+    had synced since the hold; for a held revert that left their values unrestored, yet the
+    reverted run was marked reverted (and could not be reverted again)."""
+    church.sync()
+    synced = links(church)[:3]
+    for link in synced:
+        church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Bulk"})
+    bad = church.sync()
+    configure(church, safety={"update": {"max_count": 1}})
+    assert cli(church, "revert", str(bad.run_id), "--yes").exit_code == 4
+    configure(church, safety={})
+    store = church.store()
+    held = store.runs.list(1)[0]
+    store.close()
+    # a routine sync meanwhile saves a base for one of those people (another field edited)
+    church.pco_control(f"people/{synced[0].pco_person_id}", {"nickname": "Meanwhile"})
+    church.sync()
+
+    approved = approve(church, held.id)
+
+    assert approved.summary.status is RunStatus.DONE
+    assert [rock_person(church, lk.rock_person_id)["MiddleName"] for lk in synced].count(
+        "Bulk"
+    ) == 0
+    assert not approved.stale
+
+
 def test_an_edit_made_while_a_revert_was_held_that_matches_it_is_an_edit_not_a_split(
     church: Church,
 ) -> None:

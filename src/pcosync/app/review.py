@@ -383,13 +383,19 @@ async def _approve(
         # a person a later run synced since the hold: the plan's "before" values may have
         # come back by hand (seed 1163: copied across, then set back), so its writes would
         # land on an edit; the next sync merges them against the base that run left
-        synced_since = store.links.bases_saved_since(
-            (
-                j.operation.ref.link_id
-                for j in chosen
-                if j.operation.kind is OpKind.UPDATE and j.operation.ref.link_id is not None
-            ),
-            run.observed_at or run.started_at,
+        # (not a revert's: each of its fields is checked against what the reverted run
+        # wrote, and a restore left out would leave the run marked reverted, undone)
+        synced_since = (
+            store.links.bases_saved_since(
+                (
+                    j.operation.ref.link_id
+                    for j in chosen
+                    if j.operation.kind is OpKind.UPDATE and j.operation.ref.link_id is not None
+                ),
+                run.observed_at or run.started_at,
+            )
+            if run.mode is not RunMode.REVERT
+            else set()
         )
         for j in chosen:
             sync.progress.advance()
