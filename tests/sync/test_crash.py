@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pcosync.app.context import open_connection
+from pcosync.app.review import ApproveResult, approve
 from pcosync.config import load_settings
 from pcosync.domain.fields import FieldName
 from pcosync.domain.identity import PersonRef, Side
@@ -163,3 +166,73 @@ def test_an_interrupted_write_that_landed_then_was_undone_by_hand_is_not_written
     assert (pco or None, rock or None) == (old or None, old or None)
     lost = [c for c in conflicts if c.field is FieldName.MIDDLE_NAME]
     assert [(c.winner, c.loser_value) for c in lost] == [(Side.PCO, "Rose")]
+
+
+def test_an_interrupted_write_that_landed_is_recorded_as_made(church: Church) -> None:
+    """Review of this stop: an update whose answer never came but which had landed was
+    recorded as skipped, so `runs show` under-reported the dead run and reverting it left
+    that write in place."""
+    church.sync()
+    link = _links(church)[4]
+    old = _pco_person(church, link.pco_person_id)["middle_name"]
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Landed"})
+    store = church.store()
+    try:
+        killed = store.runs.start(RunMode.INCREMENTAL)
+        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
+        changes = {FieldName.MIDDLE_NAME: (old, "Landed")}
+        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
+        store.journal.record(killed.id, [op])
+        store.journal.mark_sent(killed.id, 1)  # the process died waiting for the answer
+    finally:
+        store.close()
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Landed"})  # it landed
+
+    summary = church.sync()
+
+    store = church.store()
+    try:
+        settled = store.journal.get(killed.id, 1)
+        dead = store.runs.get(killed.id)
+    finally:
+        store.close()
+    assert settled.status is OpStatus.APPLIED
+    assert dead is not None and dead.status is RunStatus.INTERRUPTED
+    assert dead.counts.get("applied_operations") == 1
+    assert summary.conflicts == 0
+    assert _pco_person(church, link.pco_person_id)["middle_name"] == "Landed"
+
+
+def test_a_held_run_that_settled_a_dead_runs_write_is_approved_whole(church: Church) -> None:
+    """Review of this stop: a run that settled a dead run's write (storing that person's
+    base) and was then held took its own settling, on approval, for a later sync of that
+    person, and left their update out as "synced again after the run was held"."""
+    church.sync()
+    link = _links(church)[5]
+    old = _pco_person(church, link.pco_person_id)["middle_name"]
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rose"})
+    store = church.store()
+    try:
+        killed = store.runs.start(RunMode.INCREMENTAL)
+        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
+        changes = {FieldName.MIDDLE_NAME: (old, "Rose")}
+        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
+        store.journal.record(killed.id, [op])
+        store.journal.mark_sent(killed.id, 1)
+    finally:
+        store.close()
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Rose"})  # it landed
+    church.pco_control("clock", {"advance_seconds": 120})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": old})  # undone by hand
+
+    held = church.sync(hold=True)
+    assert held.status is RunStatus.HELD and held.planned >= 1
+    result = asyncio.run(_approve(church, held.run_id))
+
+    assert not [s for s in result.stale if "synced again" in s.message]
+    assert (_rock_person(church, link.rock_person_id)["MiddleName"] or None) == (old or None)
+
+
+async def _approve(church: Church, run_id: int) -> ApproveResult:
+    async with open_connection(load_settings(church.config)) as conn:
+        return await approve(conn.people, run_id, wait=True)

@@ -119,13 +119,15 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
     run = store.runs.start(mode, dry_run=opts.dry_run, host=lease.host)
     lease.attach(run.id)
     summary = RunSummary(run.id, RunStatus.RUNNING, mode, opts.dry_run)
-    observed_at = sync.clock()
     try:
         await sync.rock.prepare()
         carried: list[Operation] = []
         if not opts.dry_run:
             carried = (await settle_in_doubt(sync, summary)).operations
             close_unfinished(sync, run.id, summary)
+        # after settling (which may store bases): an approval of this run, if it is held,
+        # tells people synced since from what this run itself settled
+        observed_at = sync.clock()
         store.runs.set_observed(run.id, observed_at)
         sync.progress.phase("Reading Planning Center and Rock", unit="requests")
         pco_since = (pco_mark - sync.lookback) if pco_mark else None

@@ -26,7 +26,8 @@ from pcosync.domain.fields import FIELD_SPECS
 from pcosync.domain.identity import PersonRef, Side
 from pcosync.engine.merge import Reason
 from pcosync.engine.plan import Operation, OpKind
-from pcosync.errors import ClientError
+from pcosync.engine.ports import ObservedPerson
+from pcosync.errors import ApiError, ClientError
 from pcosync.store import OpStatus
 from pcosync.store.links import LinkConflict
 from pcosync.store.runs import RunMode, RunStatus
@@ -156,7 +157,10 @@ async def settle_in_doubt(sync: PeopleSync, summary: RunSummary) -> Carried:
                 )
             continue
         if op.kind is OpKind.UPDATE and op.target_id is not None and op.ref.link_id is not None:
-            await _settle_update(sync, jop.run_id, op, jop.sent_at, summary)
+            written = await _settle_update(sync, jop.run_id, op, jop.sent_at, summary)
+            if written is not None:  # every value sent is there: the run's record says so
+                journal.mark_applied(jop.run_id, jop.seq, after=written.person)
+                continue
         journal.mark_skipped(
             jop.run_id, jop.seq, "interrupted before its answer; replanned by a later run"
         )
@@ -169,22 +173,23 @@ _CLOCKS = timedelta(seconds=2)
 
 async def _settle_update(
     sync: PeopleSync, run_id: int, op: Operation, sent_at: datetime | None, summary: RunSummary
-) -> None:
+) -> ObservedPerson | None:
     """An update sent without an answer: read the record. A field that holds the value sent
     is settled by the next plan (both sides agree). A field that does not may never have
     been written, or been written and then changed back by a person (simulation seed 622):
     when the record was modified after the write was sent, nothing tells the two apart, so
     the field is left *split* between the two values, and the next plan treats both sides as
     edited — a conflict decided by the later edit, its losing value recorded — instead of
-    copying the value across again over what may be a person's edit."""
+    copying the value across again over what may be a person's edit. Returns the record
+    when every value sent is there (the write landed)."""
     assert op.target_id is not None and op.ref.link_id is not None
     writer = sync.rock if op.side is Side.ROCK else sync.pco
     try:
         now = await writer.fetch_one(op.target_id)
-    except ClientError:
-        return  # unreadable now: replanned as before (a later run reads it again)
+    except ApiError:
+        return None  # unreadable now: replanned as before (a later run reads it again)
     if now is None:
-        return
+        return None
     if sent_at is not None and sent_at.tzinfo is None:
         sent_at = sent_at.replace(tzinfo=UTC)
     touched = now.modified_at is None or sent_at is None or now.modified_at >= sent_at - _CLOCKS
@@ -193,12 +198,14 @@ async def _settle_update(
         for name, (old, new) in op.changes.items()
         if not FIELD_SPECS[name].same(getattr(now.person, name.value), new)
     ]
-    if not touched or not unsure:
-        return
+    if not unsure:
+        return now
+    if not touched:
+        return None
     link_id = op.ref.link_id
     base = sync.store.links.load_bases([link_id]).get(link_id)
     if base is None or sync.store.links.get(link_id) is None:
-        return
+        return None
     split = {n: (r, p) for n, r, p in base.split}
     for name, old, new in unsure:
         # the side written counts as edited unless it holds the value sent, the other side
@@ -216,6 +223,7 @@ async def _settle_update(
         f"been made, and their {op.side.label} record was edited since: the next sync "
         "decides it as a conflict (the later edit wins; the other value is kept)."
     )
+    return None
 
 
 def _of_a_revert(sync: PeopleSync, run_id: int) -> bool:

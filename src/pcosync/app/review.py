@@ -361,20 +361,21 @@ async def _approve(
     started = time.monotonic()
     planned = store.journal.list(run_id, OpStatus.PLANNED)
     chosen, left_out = _select(planned, only, skip)
+    summary = RunSummary(run_id, RunStatus.RUNNING, run.mode, False)
+    await sync.rock.prepare()
+    # what a dead process had sent is settled first, as a sync does: a create it made whose
+    # answer was lost is linked, so the held plan's create of that person is stale
+    # (simulation seed 1159 created them twice). Before the run leaves "held": if a read
+    # fails here, it stays held, to be approved again.
+    carried = (await settle_in_doubt(sync, summary)).operations
     store.runs.approve(run_id, by)
     store.runs.transition(run_id, RunStatus.RUNNING)
     lease.attach(run_id)
-    summary = RunSummary(run_id, RunStatus.RUNNING, run.mode, False)
     # what the held run found stays part of its record
     summary.conflicts = int(run.counts.get("conflicts", 0))
     summary.match_issues = int(run.counts.get("match_issues", 0))
     result = ApproveResult(summary, left_out=[j.seq for j in left_out])
     try:
-        await sync.rock.prepare()
-        # what a dead process had sent is settled first, as a sync does: a create it made
-        # whose answer was lost is linked, so the held plan's create of that person is
-        # stale (simulation seed 1159 created them twice)
-        carried = (await settle_in_doubt(sync, summary)).operations
         close_unfinished(sync, run_id, summary)  # runs a dead process left behind
         for j in left_out:
             store.journal.mark_skipped(run_id, j.seq, "left out when the run was approved")
