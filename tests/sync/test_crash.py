@@ -236,3 +236,51 @@ def test_a_held_run_that_settled_a_dead_runs_write_is_approved_whole(church: Chu
 async def _approve(church: Church, run_id: int) -> ApproveResult:
     async with open_connection(load_settings(church.config)) as conn:
         return await approve(conn.people, run_id, wait=True)
+
+
+def test_an_interrupted_write_cut_short_by_the_kill_is_finished_not_a_conflict(
+    church: Church,
+) -> None:
+    """Review of this stop: a run copying a Rock edit of two fields was killed after its
+    first request landed; our own write had bumped the record's modified time, and the
+    field never sent was taken for a possible undo by hand, then decided as a conflict
+    that our own bump won, writing the old value back over the person's Rock edit."""
+    church.sync()
+    link = _links(church)[6]
+    pco_before = _pco_person(church, link.pco_person_id)
+    old_email = _pco_emails(church, link.pco_person_id)
+    church.rock_control(
+        f"people/{link.rock_person_id}", {"MiddleName": "Rose", "Email": "rose@example.org"}
+    )
+    store = church.store()
+    try:
+        killed = store.runs.start(RunMode.INCREMENTAL)
+        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
+        changes = {
+            FieldName.MIDDLE_NAME: (pco_before["middle_name"], "Rose"),
+            FieldName.EMAIL: (old_email[0] if old_email else None, "rose@example.org"),
+        }
+        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
+        store.journal.record(killed.id, [op])
+        store.journal.mark_sent(killed.id, 1)
+    finally:
+        store.close()
+    church.pco_control("clock", {"advance_seconds": 120})
+    # the person PATCH landed; the process died before the email request
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Rose"})
+
+    summary = church.sync()
+
+    assert church.rock_get(f"/api/People/{link.rock_person_id}")["Email"] == "rose@example.org"
+    assert "rose@example.org" in _pco_emails(church, link.pco_person_id)
+    store = church.store()
+    try:
+        conflicts = store.journal.conflicts(summary.run_id)
+    finally:
+        store.close()
+    assert [c for c in conflicts if c.ref.link_id == link.id] == []
+
+
+def _pco_emails(church: Church, pid: str) -> list[str]:
+    data = church.pco_get(f"/people/v2/people/{pid}/emails")["data"]
+    return [e["attributes"]["address"] for e in data]

@@ -200,7 +200,11 @@ async def _settle_update(
     ]
     if not unsure:
         return now
-    if not touched:
+    if not touched or len(unsure) < len(op.changes):
+        # untouched since: it never landed. Part of it there: the process died between its
+        # requests, and the record's newer time may be our own write's; what was not sent
+        # is planned again like any edit (a person's undo of one field of a write that
+        # landed whole is the case this cannot see)
         return None
     link_id = op.ref.link_id
     base = sync.store.links.load_bases([link_id]).get(link_id)
