@@ -206,6 +206,8 @@ def person_writes_accounted(play: Play) -> list[str]:
             continue
         mine = named.get(r.actor, set())
         record = (r.side, found.group(1))
+        if record in play.world.created.get(r.actor, set()):
+            continue  # a person this process created (its create may be settled otherwise)
         if record not in mine and made_for.get(record) not in mine:
             out.append(
                 f"{r.actor} sent {r.method} {r.path} to {r.side} (answer {r.status}), "

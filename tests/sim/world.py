@@ -198,6 +198,10 @@ class SimTransport(httpx.AsyncBaseTransport):
                 await proc.freeze()
         if "req" in seen:
             seen["req"].status = status
+            if proc is not None and 200 <= status < 300:
+                made = _created_id(self.side, request, body)
+                if made is not None:  # a person this process created (the answer says who)
+                    world.created.setdefault(proc.name, set()).add((self.side, made))
         return httpx.Response(status, headers=headers, content=body, request=request)
 
     async def _call(
@@ -249,6 +253,21 @@ class SimTransport(httpx.AsyncBaseTransport):
         return status, headers, b"".join(chunks)
 
 
+def _created_id(side: str, request: httpx.Request, body: bytes) -> str | None:
+    """The id of the person a create request made, from its answer."""
+    if request.method != "POST":
+        return None
+    path = request.url.path.rstrip("/")
+    try:
+        if side == "pco" and path == "/people/v2/people":
+            return str(json.loads(body)["data"]["id"])
+        if side == "rock" and path == "/api/People":
+            return str(int(json.loads(body)))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return None
+
+
 class _AppDropped(Exception):
     pass
 
@@ -266,6 +285,7 @@ class World:
     settings: Settings
     pco_limiter: HeaderPacedRateLimiter
     log: list[Req] = field(default_factory=list)
+    created: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # by process
     crashes: int = 0
     on_request: Hook | None = None  # set by the scenario: edits between requests
     processes: list[SimProcess] = field(default_factory=list)
