@@ -652,7 +652,9 @@ class Play:
                     lambda conn, p=approver, rid=summary.run_id: self._approve_quiet(conn, p, rid),
                 )
                 continue
-            if summary.planned == 0:
+            # quiet: nothing planned, and no link id owed from an earlier run written either
+            # (those go out with the budget left over, in the runs after the one linking)
+            if summary.planned == 0 and not summary.link_ids_written:
                 if full:
                     return summaries
                 full = True
