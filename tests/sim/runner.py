@@ -52,7 +52,7 @@ def play_many(
             if not o.ok():
                 print(o.report(), file=out, flush=True)
             elif verbose:
-                print(f"seed {o.seed}: ok in {o.seconds:.1f} s", file=out, flush=True)
+                print(_ok_line(o), file=out, flush=True)
         return outcomes
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(jobs, maxtasksperchild=50) as pool:
@@ -61,8 +61,16 @@ def play_many(
             if not o.ok():
                 print(o.report(), file=out, flush=True)
             elif verbose:
-                print(f"seed {o.seed}: ok in {o.seconds:.1f} s", file=out, flush=True)
+                print(_ok_line(o), file=out, flush=True)
     return outcomes
+
+
+def _ok_line(o: Outcome) -> str:
+    """A passing seed, with its counts (a long run stopped early can still be summed)."""
+    return (
+        f"seed {o.seed}: ok in {o.seconds:.1f} s ({o.edits} edits, {o.faults} faults, "
+        f"{o.crashes} crashes, {o.runs} runs)"
+    )
 
 
 def summary_line(outcomes: list[Outcome]) -> str:
