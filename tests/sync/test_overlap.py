@@ -118,7 +118,9 @@ def _wait_for_lease(church: Church, first: subprocess.Popen[str], *, may_end: bo
 
 
 def test_two_syncs_at_once_one_runs_and_the_other_exits_75(church: Church, store_kind: str) -> None:
-    _slow_writes(church, 15)  # so the first sync is still working when the second starts
+    # so the first sync is still working when the second starts (15 ms was not always
+    # enough on an idle machine: the first finished before the second process was up)
+    _slow_writes(church, 60)
     first = _start(church, "sync", "--json")
     _wait_for_lease(church, first)
     second = _start(church, "sync", "--json")
