@@ -24,6 +24,7 @@ from tests.safety.conftest import (
     revert,
     rock_person,
 )
+from tests.sync.test_phone_emptied import _pco_mobiles, _rock_mobiles
 
 
 def _created(church: Church, run_id: int) -> list:
@@ -376,14 +377,3 @@ def test_a_revert_write_whose_answer_is_lost_after_it_landed_stays_reverted(
     # left differing on purpose, as after any revert: nobody's value is copied back
     assert _pco_mobiles(church, link.pco_person_id) == []
     assert len(_rock_mobiles(church, link.rock_person_id)) == 1
-
-
-def _pco_mobiles(church: Church, pid: str) -> list[str]:
-    phones = church.pco_get(f"/people/v2/people/{pid}/phone_numbers")["data"]
-    return [p["attributes"]["number"] for p in phones if p["attributes"]["location"] == "Mobile"]
-
-
-def _rock_mobiles(church: Church, rock_id: int) -> list[dict]:
-    mobile = church.rock_control("info")["ids"]["dv:phone_type:mobile"]
-    rows = church.rock_get("/api/PhoneNumbers", **{"$filter": f"PersonId eq {rock_id}"})
-    return [r for r in rows if r["NumberTypeValueId"] == mobile]

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from pcosync.domain.identity import PersonRef, Side
 from pcosync.engine.merge import Reason
 from pcosync.engine.plan import Operation, OpKind
 from pcosync.store import OpStatus, RunMode, RunStatus
+from pcosync.store.runs import Run
 from tests.sync.conftest import Church
 from tests.sync.test_people_sync import _link_values, _links, _pco_person, _rock_person
 
@@ -132,16 +134,7 @@ def test_an_interrupted_write_that_landed_then_was_undone_by_hand_is_not_written
     link = _links(church)[2]
     old = _pco_person(church, link.pco_person_id)["middle_name"]
     church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rose"})
-    store = church.store()
-    try:
-        killed = store.runs.start(RunMode.INCREMENTAL)
-        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
-        changes = {FieldName.MIDDLE_NAME: (old, "Rose")}
-        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
-        store.journal.record(killed.id, [op])
-        store.journal.mark_sent(killed.id, 1)  # the process died waiting for the answer
-    finally:
-        store.close()
+    killed = _died_sending(church, link, {FieldName.MIDDLE_NAME: (old, "Rose")})
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Rose"})  # it landed
     church.pco_control("clock", {"advance_seconds": 120})
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": old})  # undone by hand
@@ -176,16 +169,7 @@ def test_an_interrupted_write_that_landed_is_recorded_as_made(church: Church) ->
     link = _links(church)[4]
     old = _pco_person(church, link.pco_person_id)["middle_name"]
     church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Landed"})
-    store = church.store()
-    try:
-        killed = store.runs.start(RunMode.INCREMENTAL)
-        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
-        changes = {FieldName.MIDDLE_NAME: (old, "Landed")}
-        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
-        store.journal.record(killed.id, [op])
-        store.journal.mark_sent(killed.id, 1)  # the process died waiting for the answer
-    finally:
-        store.close()
+    killed = _died_sending(church, link, {FieldName.MIDDLE_NAME: (old, "Landed")})
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Landed"})  # it landed
 
     summary = church.sync()
@@ -211,16 +195,7 @@ def test_a_held_run_that_settled_a_dead_runs_write_is_approved_whole(church: Chu
     link = _links(church)[5]
     old = _pco_person(church, link.pco_person_id)["middle_name"]
     church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rose"})
-    store = church.store()
-    try:
-        killed = store.runs.start(RunMode.INCREMENTAL)
-        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
-        changes = {FieldName.MIDDLE_NAME: (old, "Rose")}
-        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
-        store.journal.record(killed.id, [op])
-        store.journal.mark_sent(killed.id, 1)
-    finally:
-        store.close()
+    _died_sending(church, link, {FieldName.MIDDLE_NAME: (old, "Rose")})
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Rose"})  # it landed
     church.pco_control("clock", {"advance_seconds": 120})
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": old})  # undone by hand
@@ -252,19 +227,14 @@ def test_an_interrupted_write_cut_short_by_the_kill_is_finished_not_a_conflict(
     church.rock_control(
         f"people/{link.rock_person_id}", {"MiddleName": "Rose", "Email": "rose@example.org"}
     )
-    store = church.store()
-    try:
-        killed = store.runs.start(RunMode.INCREMENTAL)
-        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
-        changes = {
+    _died_sending(
+        church,
+        link,
+        {
             FieldName.MIDDLE_NAME: (pco_before["middle_name"], "Rose"),
             FieldName.EMAIL: (old_email[0] if old_email else None, "rose@example.org"),
-        }
-        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
-        store.journal.record(killed.id, [op])
-        store.journal.mark_sent(killed.id, 1)
-    finally:
-        store.close()
+        },
+    )
     church.pco_control("clock", {"advance_seconds": 120})
     # the person PATCH landed; the process died before the email request
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Rose"})
@@ -284,3 +254,18 @@ def test_an_interrupted_write_cut_short_by_the_kill_is_finished_not_a_conflict(
 def _pco_emails(church: Church, pid: str) -> list[str]:
     data = church.pco_get(f"/people/v2/people/{pid}/emails")["data"]
     return [e["attributes"]["address"] for e in data]
+
+
+def _died_sending(church: Church, link: Any, changes: dict[FieldName, Any]) -> Run:
+    """A run that sent an update of ``link``'s Planning Center record and died waiting
+    for the answer (its journal entry left *sent*)."""
+    store = church.store()
+    try:
+        killed = store.runs.start(RunMode.INCREMENTAL)
+        ref = PersonRef(link.id, link.rock_person_id, link.pco_person_id)
+        op = Operation(1, OpKind.UPDATE, Side.PCO, ref, Reason.EDIT, changes=changes)
+        store.journal.record(killed.id, [op])
+        store.journal.mark_sent(killed.id, 1)
+        return killed
+    finally:
+        store.close()
