@@ -296,3 +296,38 @@ def test_approving_an_old_hold_writes_no_value_over_an_edit_that_restored_what_i
     assert any("after the run was held" in s.message for s in result.stale)
     church.sync()  # the person's edit is the newest: it is copied to Rock
     assert (rock_person(church, link.rock_person_id)["MiddleName"] or None) == (old or None)
+
+
+def test_a_value_put_back_after_a_change_only_a_held_run_read_still_counts_as_an_edit(
+    church: Church,
+) -> None:
+    """Simulation seed 1385: a Rock change was read only by a run held for review; a person
+    then put the field back to the value both sides last agreed on, after Planning Center's
+    value of it had changed. Compared with the base alone Rock looked untouched, so
+    Planning Center's older value was copied over that later edit with no conflict kept.
+    The held run's reading tells otherwise: both sides changed, the later edit wins and
+    the other value is kept as a conflict."""
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    held = church.sync(hold=True)
+    assert held.status is RunStatus.HELD and held.updated["pco"] == 1
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Plannedside"})
+    church.rock_control("clock", {"advance_seconds": 300})
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+
+    after = church.sync()
+
+    assert (rock_person(church, link.rock_person_id)["MiddleName"] or None) == agreed
+    assert (pco_person(church, link.pco_person_id)["middle_name"] or None) == agreed
+    assert after.conflicts == 1
+    store = church.store()
+    try:
+        (kept,) = [c for c in store.journal.conflicts() if c.ref.link_id == link.id]
+    finally:
+        store.close()
+    assert kept.field is FieldName.MIDDLE_NAME and kept.winner is Side.ROCK
+    assert kept.pco_value == "Plannedside"
+    church.sync()
+    assert church.sync().planned == 0

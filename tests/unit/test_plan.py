@@ -27,6 +27,7 @@ from pcosync.engine import (
     PersonPair,
     Reason,
     base_after_ops,
+    held_changes,
     plan_leavers,
     plan_memberships,
     plan_people,
@@ -465,3 +466,46 @@ def test_reverting_an_archive_restores_the_person() -> None:
     undo = plan_revert(plan.operations, lambda _side, _ref: JANE, lambda *_: False)
     kinds = [op.kind for op in undo.plan.operations]
     assert kinds[0] is OpKind.RESTORE and OpKind.ADD_MEMBER in kinds
+
+
+def test_a_side_a_held_run_read_as_changed_counts_as_changed_when_put_back() -> None:
+    """Seed 1385: Rock's email changed, a held run read it, a person put it back; Planning
+    Center's changed meanwhile. Both sides changed: the later record wins, the other value
+    is a conflict; without the held mark Planning Center's value was copied silently."""
+    held = Base(JANE, held=frozenset({(FieldName.EMAIL, Side.ROCK)}))
+    pco = replace(JANE, email="new@example.org")
+    ref = PersonRef(7, 45, "123")
+    rock_later = plan_people([PersonPair(7, 45, "123", held, JANE, pco, T0 + timedelta(1), T0)])
+    (op,) = rock_later.operations
+    assert op.side is Side.PCO and op.changes == {FieldName.EMAIL: (pco.email, JANE.email)}
+    (conflict,) = rock_later.conflicts
+    assert conflict.winner is Side.ROCK and conflict.loser_value == "new@example.org"
+    assert rock_later.bases[ref] == Base(JANE)  # the mark is used up
+    pco_later = plan_people([PersonPair(7, 45, "123", held, JANE, pco, T0, T0 + timedelta(1))])
+    (op,) = pco_later.operations
+    assert op.side is Side.ROCK and pco_later.conflicts[0].loser_value == JANE.email
+    # put back where the other side still is: nothing to write, the mark is dropped
+    quiet = plan_people([PersonPair(7, 45, "123", held, JANE, JANE, T0, T0)])
+    assert quiet.operations == [] and quiet.conflicts == [] and quiet.bases[ref] == Base(JANE)
+    # without the mark: an edit on one side only, copied across
+    plain = plan_people([PersonPair(7, 45, "123", Base(JANE), JANE, pco, T0 + timedelta(1), T0)])
+    assert plain.conflicts == [] and plain.operations[0].side is Side.ROCK
+
+
+def test_a_held_plan_marks_the_sides_it_read_as_changed() -> None:
+    rock = replace(JANE, email="rock@example.org", campus="north")
+    pco = replace(JANE, campus="south")
+    later = T0 + timedelta(1)
+    plan = plan_people([PersonPair(7, 45, "123", Base(JANE), rock, pco, T0, later)])
+    marks = held_changes(plan.operations)
+    assert marks == {
+        7: {
+            (FieldName.EMAIL, Side.ROCK),
+            (FieldName.CAMPUS, Side.ROCK),
+            (FieldName.CAMPUS, Side.PCO),
+        }
+    }
+    marked = Base(JANE).with_held(marks[7])
+    assert Base.from_json(marked.to_json()) == marked
+    settled = base_after_ops(marked, [op for op in plan.operations if op.side is Side.PCO])
+    assert settled.held == {(FieldName.CAMPUS, Side.ROCK), (FieldName.CAMPUS, Side.PCO)}

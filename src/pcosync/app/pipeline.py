@@ -59,6 +59,7 @@ from pcosync.engine.plan import (
     OpKind,
     PersonPair,
     SyncPlan,
+    held_changes,
     plan_leavers,
     plan_memberships,
     plan_people,
@@ -172,6 +173,8 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             summary.linked = _planned_links(plan)
             summary.hold_reasons = decision
             summary.status = RunStatus.DONE if opts.dry_run else RunStatus.HELD
+            if not opts.dry_run:  # what it read stays an edit if put back (seed 1385)
+                store.links.mark_held(held_changes(plan.operations))
         else:
             sync.progress.phase("Writing changes", total=len(plan.operations))
             for side, key in obs.readable:  # read cleanly now (a failed write re-parks)

@@ -551,6 +551,7 @@ def _left_differing(base: Base, op: Operation) -> Base:
         Person(**{n.value: v for n, v in values.items()}),
         frozenset(unknown),
         tuple((n, r, p) for n, (r, p) in split.items()),
+        frozenset(m for m in base.held if m[0] not in op.changes),
     )
 
 

@@ -278,7 +278,8 @@ def _fill_agreed(base: Base, ops: Iterable[Operation]) -> Base:
         if FIELD_SPECS[name].same(a, b):
             values[name] = a
             unknown.discard(name)
-    return Base(Person(**{n.value: v for n, v in values.items()}), frozenset(unknown), base.split)
+    person = Person(**{n.value: v for n, v in values.items()})
+    return Base(person, frozenset(unknown), base.split, base.held)
 
 
 def _save_bases(

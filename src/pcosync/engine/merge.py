@@ -21,7 +21,7 @@ is recorded as a conflict (rule ``one_way``), so even policy-driven losses are v
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -70,11 +70,18 @@ class Base:
     ``split`` holds fields the two sides are *left differing* on purpose (after a revert):
     each maps to the (Rock, Planning Center) values as they were left. Such a field is
     written only once a person edits it on either side; until then both values stay.
+
+    ``held`` names (field, side) pairs a run held for review read as changed from this base
+    (and never wrote). That side counts as changed even if a person has since put the value
+    back to the base: putting it back is an edit too, later than the change the hold saw,
+    and may win a conflict (simulation seed 1385). The next run that plans the pair drops
+    them (its new base has none).
     """
 
     person: Person
     unknown: frozenset[FieldName] = frozenset()
     split: tuple[tuple[FieldName, Any, Any], ...] = ()
+    held: frozenset[tuple[FieldName, Side]] = frozenset()
 
     def knows(self, name: FieldName) -> bool:
         return name not in self.unknown
@@ -94,6 +101,11 @@ class Base:
                 name.value: [value_to_json(rock), value_to_json(pco)]
                 for name, rock, pco in self.split
             }
+        if self.held:
+            sides: dict[str, list[str]] = {}
+            for name, side in sorted(self.held):
+                sides.setdefault(name.value, []).append(side.value)
+            out[HELD_KEY] = sides
         return out
 
     @classmethod
@@ -107,10 +119,24 @@ class Base:
                 continue
             spec = FIELD_SPECS[name]
             split.append((name, spec.from_json(pair[0]), spec.from_json(pair[1])))
-        return cls(person, frozenset(FIELDS) - present, tuple(split))
+        held: set[tuple[FieldName, Side]] = set()
+        for key, sides in (raw.get(HELD_KEY) or {}).items():
+            try:
+                held.update((FieldName(key), Side(side)) for side in sides)
+            except ValueError:
+                continue
+        return cls(person, frozenset(FIELDS) - present, tuple(split), frozenset(held))
+
+    def with_held(self, marks: Iterable[tuple[FieldName, Side]]) -> Base:
+        """This base with more fields a held run read as changed (see ``held``)."""
+        more = frozenset(marks) - self.held
+        if not more:
+            return self
+        return Base(self.person, self.unknown, self.split, self.held | more)
 
 
 SPLIT_KEY = "_split"
+HELD_KEY = "_held"
 
 
 _ROCK, _PCO = Side.ROCK, Side.PCO
@@ -163,19 +189,26 @@ def merge_value(
     direction: Direction,
     winner: Side,
     empty: Any = None,
+    *,
+    rock_held: bool = False,
+    pco_held: bool = False,
 ) -> Outcome:
     """Merge one value. ``winner`` is the side a conflict would go to (see conflict_winner).
 
     ``empty`` is the "no value" of the domain: None for person fields, False for membership.
+    ``rock_held`` / ``pco_held``: a run held for review read that side as changed from the
+    base (``Base.held``), so it counts as changed even where it equals the base again.
     """
     if direction is _OFF:
         return Outcome(None, base, base_known, None, None)
     if direction is _BOTH:
         if base_known:
-            rock_changed = not same(rock, base)
-            pco_changed = not same(pco, base)
+            rock_changed = rock_held or not same(rock, base)
+            pco_changed = pco_held or not same(pco, base)
             if not rock_changed and not pco_changed:
                 return Outcome(None, base, True, None, None)
+            if (rock_held or pco_held) and same(rock, pco):
+                return Outcome(None, rock, True, None, None)  # put back where the other is
             if not pco_changed:
                 return Outcome(_PCO, rock, True, None, _EDIT)
             if not rock_changed:

@@ -299,15 +299,16 @@ def link_op(seq: int, side: Side, ref: PersonRef, before: Person) -> Operation:
 # directly instead of going through the frozen __init__ (half the time). The field lists are
 # checked here so a new field cannot be left unset.
 assert tuple(f.name for f in fields(PersonRef)) == ("link_id", "rock_id", "pco_id", "name")
-assert tuple(f.name for f in fields(Base)) == ("person", "unknown", "split")
+assert tuple(f.name for f in fields(Base)) == ("person", "unknown", "split", "held")
 _new_instance = object.__new__
 _set_link_id, _set_rock_id, _set_pco_id, _set_name = (
     PersonRef.__dict__[n].__set__ for n in ("link_id", "rock_id", "pco_id", "name")
 )
-_set_person, _set_unknown, _set_split = (
-    Base.__dict__[n].__set__ for n in ("person", "unknown", "split")
+_set_person, _set_unknown, _set_split, _set_held = (
+    Base.__dict__[n].__set__ for n in ("person", "unknown", "split", "held")
 )
 _NOTHING_UNKNOWN: frozenset[FieldName] = frozenset()
+_NOTHING_HELD: frozenset[tuple[FieldName, Side]] = frozenset()
 assert len(PERSON_ATTRS) == 13
 (_p0, _p1, _p2, _p3, _p4, _p5, _p6, _p7, _p8, _p9, _p10, _p11, _p12) = (
     Person.__dict__[n].__set__ for n in PERSON_ATTRS
@@ -351,11 +352,12 @@ def _new_base(
     unknown: frozenset[FieldName] = _NOTHING_UNKNOWN,
     split: tuple[tuple[FieldName, Any, Any], ...] = (),
 ) -> Base:
-    """``Base(person, unknown, split)``, built faster."""
+    """``Base(person, unknown, split)``, built faster (a planned base holds no ``held``)."""
     base: Base = _new_instance(Base)
     _set_person(base, person)
     _set_unknown(base, unknown)
     _set_split(base, split)
+    _set_held(base, _NOTHING_HELD)
     return base
 
 
@@ -443,6 +445,7 @@ def _plan_people(
             unknown = base.unknown
             if (
                 not base.split
+                and not base.held
                 and rock == base_person
                 and pco == base_person
                 and pair.link_id is not None
@@ -466,6 +469,8 @@ def _plan_people(
         # fields a revert left differing (rare): merged against each side's own value
         split = dict((n, (sr, sp)) for n, sr, sp in base.split) if base and base.split else None
         new_split = dict(split) if split else None
+        # fields a run held for review read as changed (rare): that side counts as changed
+        held = base.held if base is not None and base.held else None
 
         for (name, same, direction), r, p, b, i in zip(
             columns, rt, pt, bt, range(n_fields), strict=True
@@ -499,7 +504,20 @@ def _plan_people(
                         new_unknown = set()
                     new_unknown.add(name)
                     continue
-                out = merge_value(same, b, known, r, p, direction, winner)
+                if held is None:
+                    out = merge_value(same, b, known, r, p, direction, winner)
+                else:
+                    out = merge_value(
+                        same,
+                        b,
+                        known,
+                        r,
+                        p,
+                        direction,
+                        winner,
+                        rock_held=(name, rock_side) in held,
+                        pco_held=(name, pco_side) in held,
+                    )
                 if not out.known:
                     if new_unknown is None:
                         new_unknown = set()
@@ -571,6 +589,7 @@ def _plan_people(
             and new_values is None
             and still_unknown == unknown
             and new_split == split
+            and held is None
         ):
             continue  # the base does not move (e.g. only our own link writes are planned)
         kept_split = tuple((n, v[0], v[1]) for n, v in new_split.items()) if new_split else ()
@@ -735,11 +754,28 @@ def plan_leavers(plan: SyncPlan, positions_held: Mapping[PcoPersonId, Iterable[s
     return out
 
 
+def held_changes(ops: Iterable[Operation]) -> dict[int, set[tuple[FieldName, Side]]]:
+    """Per link, the (field, side) pairs a plan held for review read as changed from the
+    base: the side copied from, and both sides of a conflict (see ``Base.held``)."""
+    out: dict[int, set[tuple[FieldName, Side]]] = {}
+    for op in ops:
+        link_id = op.ref.link_id
+        if op.kind is not OpKind.UPDATE or link_id is None:
+            continue
+        for name, reason in op.field_reasons.items():
+            if reason is Reason.EDIT:
+                out.setdefault(link_id, set()).add((name, op.side.other))
+            elif reason is Reason.CONFLICT_WINNER:
+                out.setdefault(link_id, set()).update(((name, Side.ROCK), (name, Side.PCO)))
+    return out
+
+
 def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] = ()) -> Base:
     """The base to store when some of a link's planned writes did not happen.
 
-    A field whose write failed (parked) keeps its old base (and an old ``split``), so the
-    next run sees the edit again and retries it; every other field takes the planned base.
+    A field whose write failed (parked) keeps its old base (and an old ``split`` or
+    ``held``), so the next run sees the edit again and retries it; every other field takes
+    the planned base.
     """
     failed = frozenset(unapplied)
     if not failed:
@@ -758,8 +794,12 @@ def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] 
             kept = old.split_of(name) if old is not None else None
             if kept is not None:
                 split[name] = kept
+    held = frozenset(m for m in old.held if m[0] in failed) if old is not None else frozenset()
     return Base(
-        Person(*values), frozenset(unknown), tuple((n, r, p) for n, (r, p) in split.items())
+        Person(*values),
+        frozenset(unknown),
+        tuple((n, r, p) for n, (r, p) in split.items()),
+        planned.held | held,
     )
 
 
@@ -784,6 +824,7 @@ def base_after_ops(old: Base | None, applied: Iterable[Operation]) -> Base:
     values = list(_values(old.person)) if old is not None else [None] * len(FIELDS)
     unknown = set(old.unknown) if old is not None else set(FIELDS)
     split = {n: (r, p) for n, r, p in old.split} if old is not None else {}
+    held = set(old.held) if old is not None else set()
     index = {name: i for i, name in enumerate(FIELDS)}
     for op in applied:
         if op.kind not in (OpKind.UPDATE, OpKind.CREATE):
@@ -792,6 +833,11 @@ def base_after_ops(old: Base | None, applied: Iterable[Operation]) -> Base:
             values[index[name]] = after
             unknown.discard(name)
             split.pop(name, None)
+            held.discard((name, Side.ROCK))
+            held.discard((name, Side.PCO))
     return Base(
-        Person(*values), frozenset(unknown), tuple((n, r, p) for n, (r, p) in split.items())
+        Person(*values),
+        frozenset(unknown),
+        tuple((n, r, p) for n, (r, p) in split.items()),
+        frozenset(held),
     )

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from pcosync.domain.identity import GroupKind, PcoPersonId, RockPersonId
+from pcosync.domain.fields import FieldName
+from pcosync.domain.identity import GroupKind, PcoPersonId, RockPersonId, Side
 from pcosync.engine.merge import Base
 from pcosync.errors import PcoSyncError
 from pcosync.store.base import chunks, upsert
@@ -342,6 +343,28 @@ class LinkRepo:
 
     def save_base(self, link_id: int, base: Base) -> None:
         self.save_bases({link_id: base})
+
+    def mark_held(self, marks: Mapping[int, Iterable[tuple[FieldName, Side]]]) -> None:
+        """Note on these links' bases the fields a run held for review read as changed
+        (``Base.held``). The base's saved time stays: no run synced them (an approval
+        tells people synced since the hold by it)."""
+        if not marks:
+            return
+        table = PersonBaseRow.__table__
+        with self._store.transaction() as s:
+            for part in chunks(sorted(marks), 1000):
+                stmt = select(PersonBaseRow.link_id, PersonBaseRow.fields).where(
+                    PersonBaseRow.link_id.in_(part)
+                )
+                for lid, raw in s.execute(stmt).all():
+                    base = Base.from_json(raw)
+                    marked = base.with_held(marks[lid])
+                    if marked is not base:
+                        s.execute(
+                            update(table)  # type: ignore[arg-type]
+                            .where(table.c.link_id == lid)
+                            .values(fields=marked.to_json())
+                        )
 
     # --- membership bases ---------------------------------------------------------------
 
