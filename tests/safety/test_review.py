@@ -331,3 +331,31 @@ def test_a_value_put_back_after_a_change_only_a_held_run_read_still_counts_as_an
     assert kept.pco_value == "Plannedside"
     church.sync()
     assert church.sync().planned == 0
+
+
+def test_a_later_hold_that_reads_both_sides_agreeing_again_leaves_no_note_behind(
+    church: Church,
+) -> None:
+    """Review of the seed 1385 fix: a held run noted Rock's change, the person put it back,
+    a second held run read both sides agreeing and was approved (its approval stores no
+    base for people it wrote nothing to). The first hold's note outlived it, so a genuine
+    Planning Center edit made afterwards lost to Rock's older, unchanged value."""
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    assert church.sync(hold=True).status is RunStatus.HELD
+    church.rock_control("clock", {"advance_seconds": 60})
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    second = church.sync(hold=True)
+    assert second.status is RunStatus.HELD
+    approve(church, second.run_id)
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Genuine"})
+    church.rock_control("clock", {"advance_seconds": 3600})
+    church.rock_control(f"people/{link.rock_person_id}", {"NickName": "Touched"})
+
+    after = church.sync()
+
+    assert (pco_person(church, link.pco_person_id)["middle_name"] or None) == "Genuine"
+    assert (rock_person(church, link.rock_person_id)["MiddleName"] or None) == "Genuine"
+    assert after.conflicts == 0

@@ -46,7 +46,7 @@ from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.safety import for_population
 from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.app.unsynced import report_unsynced
-from pcosync.domain.fields import FIELD_SPECS, FIELDS
+from pcosync.domain.fields import FIELD_SPECS, FIELDS, FieldName
 from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, Side
 from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.match import IssueKind, MatchRecord, match_people
@@ -174,7 +174,7 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             summary.hold_reasons = decision
             summary.status = RunStatus.DONE if opts.dry_run else RunStatus.HELD
             if not opts.dry_run:  # what it read stays an edit if put back (seed 1385)
-                store.links.mark_held(held_changes(plan.operations))
+                store.links.set_held(_held_marks(plan))
         else:
             sync.progress.phase("Writing changes", total=len(plan.operations))
             for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
@@ -220,6 +220,15 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
         log.error("sync.run_failed run=%s error=%s", run.id, message)
         store.runs.finish(run.id, RunStatus.FAILED, error=message, counts=summary.as_dict())
         raise
+
+
+def _held_marks(plan: SyncPlan) -> dict[int, set[tuple[FieldName, Side]]]:
+    """For every linked person a held plan planned, the sides it read as changed: this
+    reading replaces an earlier hold's (none left where both sides agree again)."""
+    marks = held_changes(plan.operations)
+    planned = {ref.link_id for ref in plan.bases if ref.link_id is not None}
+    planned |= marks.keys()
+    return {link_id: marks.get(link_id, set()) for link_id in planned}
 
 
 def _append(plan: SyncPlan, carried: Iterable[Operation]) -> None:

@@ -74,8 +74,9 @@ class Base:
     ``held`` names (field, side) pairs a run held for review read as changed from this base
     (and never wrote). That side counts as changed even if a person has since put the value
     back to the base: putting it back is an edit too, later than the change the hold saw,
-    and may win a conflict (simulation seed 1385). The next run that plans the pair drops
-    them (its new base has none).
+    and may win a conflict (simulation seed 1385). A later held run that plans the pair
+    replaces them with what it read; the next applied run that plans it drops them (its
+    new base has none).
     """
 
     person: Person
@@ -128,11 +129,11 @@ class Base:
         return cls(person, frozenset(FIELDS) - present, tuple(split), frozenset(held))
 
     def with_held(self, marks: Iterable[tuple[FieldName, Side]]) -> Base:
-        """This base with more fields a held run read as changed (see ``held``)."""
-        more = frozenset(marks) - self.held
-        if not more:
+        """This base noting exactly ``marks`` as read changed by a held run (see ``held``)."""
+        held = frozenset(marks)
+        if held == self.held:
             return self
-        return Base(self.person, self.unknown, self.split, self.held | more)
+        return Base(self.person, self.unknown, self.split, held)
 
 
 SPLIT_KEY = "_split"

@@ -344,10 +344,11 @@ class LinkRepo:
     def save_base(self, link_id: int, base: Base) -> None:
         self.save_bases({link_id: base})
 
-    def mark_held(self, marks: Mapping[int, Iterable[tuple[FieldName, Side]]]) -> None:
+    def set_held(self, marks: Mapping[int, Iterable[tuple[FieldName, Side]]]) -> None:
         """Note on these links' bases the fields a run held for review read as changed
-        (``Base.held``). The base's saved time stays: no run synced them (an approval
-        tells people synced since the hold by it)."""
+        (``Base.held``), replacing what an earlier held run noted: the latest reading is
+        what a later put-back differs from (an empty set clears). The base's saved time
+        stays: no run synced them (an approval tells people synced since the hold by it)."""
         if not marks:
             return
         table = PersonBaseRow.__table__

@@ -1,0 +1,37 @@
+"""The notes a held run leaves on bases (``Base.held``), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pcosync.domain import FieldName
+from pcosync.domain.identity import Side
+from pcosync.engine import Base
+from pcosync.store import Store
+
+from .conftest import FakeClock
+from .test_store_links import JANE
+
+
+def test_a_held_runs_notes_replace_the_last_ones_and_keep_the_saved_time(
+    store: Store, clock: FakeClock
+) -> None:
+    a = store.links.add(45, "123")
+    b = store.links.add(46, "124")  # no base: nothing to note
+    store.links.save_base(a.id, Base(JANE))
+    saved_at = clock()
+    clock.advance(minutes=5)
+    store.links.set_held(
+        {a.id: {(FieldName.EMAIL, Side.ROCK)}, b.id: {(FieldName.EMAIL, Side.PCO)}}
+    )
+    assert store.links.load_bases()[a.id].held == {(FieldName.EMAIL, Side.ROCK)}
+    store.links.set_held({a.id: {(FieldName.CAMPUS, Side.PCO)}})
+    bases = store.links.load_bases()
+    assert bases[a.id].held == {(FieldName.CAMPUS, Side.PCO)}
+    assert bases[a.id].person == JANE and b.id not in bases
+    assert store.links.bases_saved_since([a.id], saved_at + timedelta(seconds=1)) == set()
+    store.links.set_held({a.id: set()})
+    assert store.links.load_bases()[a.id].held == frozenset()
+    store.links.set_held({a.id: {(FieldName.EMAIL, Side.ROCK)}})
+    store.links.save_base(a.id, Base(JANE))  # a run synced them: the note is used up
+    assert store.links.load_bases()[a.id].held == frozenset()
