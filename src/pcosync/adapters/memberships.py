@@ -360,7 +360,7 @@ class RockMemberships:
                 continue
             rows += [r for r in typed if int(r["GroupId"]) in wanted]
         if rest:
-            rows += await self.client.query_any("GroupMembers", "GroupId", rest)
+            rows += await self.client.query_any("GroupMembers", "GroupId", rest, gap=0)
         self._rosters.update({gid: [] for gid in ids})
         self._stale.difference_update(ids)
         for row in rows:

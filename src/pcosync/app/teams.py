@@ -908,7 +908,7 @@ class TeamImport:
                 candidates.append((depth, link))
         ids = [link.rock_group_id for _, link in candidates]
         members = await self.rock.group_members(group_ids=ids) if ids else []
-        children = await self.rock.query_any("Groups", "ParentGroupId", ids) if ids else []
+        children = await self.rock.query_any("Groups", "ParentGroupId", ids, gap=0) if ids else []
         history = await self._group_history(ids)
         managed = self._managed_people(candidates)
         members_by_group: dict[int, list[int]] = {}
@@ -980,6 +980,7 @@ class TeamImport:
             group_ids,
             filter=f"RelatedEntityTypeId eq {group_type}",
             select=["Id", "EntityId", "RelatedEntityId"],
+            gap=0,  # a group in a hole could hold any amount of history
         )
         out: dict[int, list[int]] = {}
         for row in rows:
