@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from typing import Any
 
 from pcosync.domain.fields import FieldName
 from pcosync.domain.identity import Side
@@ -359,3 +360,82 @@ def test_a_later_hold_that_reads_both_sides_agreeing_again_leaves_no_note_behind
     assert (pco_person(church, link.pco_person_id)["middle_name"] or None) == "Genuine"
     assert (rock_person(church, link.rock_person_id)["MiddleName"] or None) == "Genuine"
     assert after.conflicts == 0
+
+
+def _middle_names(church: Church, link: Any) -> tuple[str | None, str | None]:
+    return (
+        rock_person(church, link.rock_person_id)["MiddleName"] or None,
+        pco_person(church, link.pco_person_id)["middle_name"] or None,
+    )
+
+
+def test_approving_an_older_hold_writes_nothing_over_a_put_back_a_newer_hold_read(
+    church: Church,
+) -> None:
+    """Review of the seed 1385 fix: hold 1 would copy Rock's edit; Planning Center's value
+    changed (hold 2 read both); a person put Planning Center back to the agreed value.
+    Approving hold 1 found Planning Center holding its "before" value again and wrote
+    Rock's older value over the put-back, the newest edit of all."""
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rockside"})
+    first = church.sync(hold=True)
+    assert first.status is RunStatus.HELD and first.updated["pco"] == 1
+    church.pco_control("clock", {"advance_seconds": 120})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Pcoside"})
+    second = church.sync(hold=True)
+    assert second.status is RunStatus.HELD and second.conflicts == 1
+    church.pco_control("clock", {"advance_seconds": 120})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": agreed or ""})
+
+    result = approve(church, first.run_id)
+    assert any("later run held for review" in s.message for s in result.stale)
+    church.sync()
+
+    assert _middle_names(church, link) == (agreed, agreed)
+    assert church.sync().planned == 0
+
+
+def test_a_put_back_after_a_hold_read_both_sides_changed_alike_is_the_later_edit(
+    church: Church,
+) -> None:
+    """Review of the seed 1385 fix: a hold read both sides changed to the same value (no
+    operation, so nothing was noted); Rock's person then put the field back. Planning
+    Center's value was copied over that later edit with no conflict kept."""
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
+    assert church.sync(hold=True).status is RunStatus.HELD
+    church.rock_control("clock", {"advance_seconds": 300})
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+
+    after = church.sync()
+
+    assert _middle_names(church, link) == (agreed, agreed)
+    assert after.conflicts == 1
+
+
+def test_a_second_hold_reading_both_sides_agree_on_a_new_value_keeps_the_note(
+    church: Church,
+) -> None:
+    """Review of cd6b245: hold 1 noted Rock's change, Planning Center's person made the same
+    change, hold 2 read both agreeing on it and replaced the note with none; Rock's person
+    then put the field back (the latest edit) and it was overwritten silently."""
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    assert church.sync(hold=True).status is RunStatus.HELD
+    church.pco_control("clock", {"advance_seconds": 60})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
+    assert church.sync(hold=True).status is RunStatus.HELD
+    church.rock_control("clock", {"advance_seconds": 300})
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+
+    after = church.sync()
+
+    assert _middle_names(church, link) == (agreed, agreed)
+    assert after.conflicts == 1

@@ -22,16 +22,16 @@ def test_a_held_runs_notes_replace_the_last_ones_and_keep_the_saved_time(
     saved_at = clock()
     clock.advance(minutes=5)
     store.links.set_held(
-        {a.id: {(FieldName.EMAIL, Side.ROCK)}, b.id: {(FieldName.EMAIL, Side.PCO)}}
+        {a.id: {(FieldName.EMAIL, Side.ROCK)}, b.id: {(FieldName.EMAIL, Side.PCO)}}, 3
     )
     assert store.links.load_bases()[a.id].held == {(FieldName.EMAIL, Side.ROCK)}
-    store.links.set_held({a.id: {(FieldName.CAMPUS, Side.PCO)}})
+    store.links.set_held({a.id: {(FieldName.CAMPUS, Side.PCO)}}, 4)
     bases = store.links.load_bases()
     assert bases[a.id].held == {(FieldName.CAMPUS, Side.PCO)}
-    assert bases[a.id].person == JANE and b.id not in bases
+    assert bases[a.id].person == JANE and bases[a.id].held_by == 4 and b.id not in bases
     assert store.links.bases_saved_since([a.id], saved_at + timedelta(seconds=1)) == set()
-    store.links.set_held({a.id: set()})
+    store.links.set_held({a.id: set()}, 5)
     assert store.links.load_bases()[a.id].held == frozenset()
-    store.links.set_held({a.id: {(FieldName.EMAIL, Side.ROCK)}})
+    store.links.set_held({a.id: {(FieldName.EMAIL, Side.ROCK)}}, 6)
     store.links.save_base(a.id, Base(JANE))  # a run synced them: the note is used up
     assert store.links.load_bases()[a.id].held == frozenset()

@@ -27,7 +27,7 @@ from pcosync.engine import (
     PersonPair,
     Reason,
     base_after_ops,
-    held_changes,
+    held_reading,
     plan_leavers,
     plan_memberships,
     plan_people,
@@ -492,20 +492,25 @@ def test_a_side_a_held_run_read_as_changed_counts_as_changed_when_put_back() -> 
     assert plain.conflicts == [] and plain.operations[0].side is Side.ROCK
 
 
-def test_a_held_plan_marks_the_sides_it_read_as_changed() -> None:
+def test_a_held_reading_notes_every_side_that_differs_from_the_base() -> None:
     rock = replace(JANE, email="rock@example.org", campus="north")
-    pco = replace(JANE, campus="south")
-    later = T0 + timedelta(1)
-    plan = plan_people([PersonPair(7, 45, "123", Base(JANE), rock, pco, T0, later)])
-    marks = held_changes(plan.operations)
+    pco = replace(JANE, campus="north", nickname="Janie")
+    base = Base(JANE, frozenset({FieldName.NICKNAME}))
+    marks = held_reading(base, rock, pco)
+    # both sides changed alike (campus) is noted too; a field without a base is not
     assert marks == {
-        7: {
-            (FieldName.EMAIL, Side.ROCK),
-            (FieldName.CAMPUS, Side.ROCK),
-            (FieldName.CAMPUS, Side.PCO),
-        }
+        (FieldName.EMAIL, Side.ROCK),
+        (FieldName.CAMPUS, Side.ROCK),
+        (FieldName.CAMPUS, Side.PCO),
     }
-    marked = Base(JANE).with_held(marks[7])
-    assert Base.from_json(marked.to_json()) == marked
-    settled = base_after_ops(marked, [op for op in plan.operations if op.side is Side.PCO])
+    # a side the run did not read keeps what an earlier hold noted of it
+    earlier = Base(
+        JANE, held=frozenset({(FieldName.EMAIL, Side.PCO), (FieldName.LAST_NAME, Side.ROCK)})
+    )
+    assert held_reading(earlier, None, JANE) == {(FieldName.LAST_NAME, Side.ROCK)}
+    marked = Base(JANE).with_held(marks, 12)
+    assert marked.held_by == 12 and Base.from_json(marked.to_json()) == marked
+    ops = plan_people([PersonPair(7, 45, "123", marked, rock, pco, T0, T0)]).operations
+    settled = base_after_ops(marked, [op for op in ops if op.side is Side.PCO])
     assert settled.held == {(FieldName.CAMPUS, Side.ROCK), (FieldName.CAMPUS, Side.PCO)}
+    assert settled.held_by == 12

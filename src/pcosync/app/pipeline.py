@@ -59,7 +59,7 @@ from pcosync.engine.plan import (
     OpKind,
     PersonPair,
     SyncPlan,
-    held_changes,
+    held_reading,
     plan_leavers,
     plan_memberships,
     plan_people,
@@ -74,6 +74,7 @@ from pcosync.engine.scope import (
     matches_in_scope,
     pair_of,
 )
+from pcosync.store import Store
 from pcosync.store.links import Link, LinkConflict, LinkStatus
 from pcosync.store.runs import RunMode, RunStatus
 
@@ -174,7 +175,7 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             summary.hold_reasons = decision
             summary.status = RunStatus.DONE if opts.dry_run else RunStatus.HELD
             if not opts.dry_run:  # what it read stays an edit if put back (seed 1385)
-                store.links.set_held(_held_marks(plan))
+                store.links.set_held(_held_marks(store, plan, planned.records), run.id)
         else:
             sync.progress.phase("Writing changes", total=len(plan.operations))
             for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
@@ -222,13 +223,24 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
         raise
 
 
-def _held_marks(plan: SyncPlan) -> dict[int, set[tuple[FieldName, Side]]]:
-    """For every linked person a held plan planned, the sides it read as changed: this
-    reading replaces an earlier hold's (none left where both sides agree again)."""
-    marks = held_changes(plan.operations)
-    planned = {ref.link_id for ref in plan.bases if ref.link_id is not None}
-    planned |= marks.keys()
-    return {link_id: marks.get(link_id, set()) for link_id in planned}
+def _held_marks(
+    store: Store, plan: SyncPlan, records: Records
+) -> dict[int, frozenset[tuple[FieldName, Side]]]:
+    """For every linked person a held plan planned, the fields it read as changed on each
+    side (seed 1385): this reading replaces an earlier hold's."""
+    refs = {ref.link_id: ref for ref in plan.bases if ref.link_id is not None}
+    for op in plan.operations:
+        if op.kind is OpKind.UPDATE and op.ref.link_id is not None:
+            refs.setdefault(op.ref.link_id, op.ref)
+    out: dict[int, frozenset[tuple[FieldName, Side]]] = {}
+    for link_id, base in store.links.load_bases(refs).items():
+        ref = refs[link_id]
+        rock = records.current.get((Side.ROCK, ref.rock_id))
+        pco = records.current.get((Side.PCO, ref.pco_id))
+        out[link_id] = held_reading(
+            base, rock.person if rock is not None else None, pco.person if pco else None
+        )
+    return out
 
 
 def _append(plan: SyncPlan, carried: Iterable[Operation]) -> None:

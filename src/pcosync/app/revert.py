@@ -552,6 +552,7 @@ def _left_differing(base: Base, op: Operation) -> Base:
         frozenset(unknown),
         tuple((n, r, p) for n, (r, p) in split.items()),
         frozenset(m for m in base.held if m[0] not in op.changes),
+        base.held_by,
     )
 
 

@@ -249,6 +249,15 @@ def _synced_since(op: Operation, link_ids: set[int]) -> str | None:
     return None
 
 
+def _read_since(op: Operation, link_ids: set[int]) -> str | None:
+    if op.kind is OpKind.UPDATE and op.ref.link_id in link_ids:
+        return (
+            f"{op.ref.label()} was read again by a later run held for review; the next "
+            "sync merges what is left"
+        )
+    return None
+
+
 async def _fresh_aliases(
     sync: PeopleSync, ops: Iterable[Operation]
 ) -> dict[tuple[int, str], int | None]:
@@ -279,7 +288,7 @@ def _fill_agreed(base: Base, ops: Iterable[Operation]) -> Base:
             values[name] = a
             unknown.discard(name)
     person = Person(**{n.value: v for n, v in values.items()})
-    return Base(person, frozenset(unknown), base.split, base.held)
+    return Base(person, frozenset(unknown), base.split, base.held, base.held_by)
 
 
 def _save_bases(
@@ -387,21 +396,29 @@ async def _approve(
         # land on an edit; the next sync merges them against the base that run left
         # (not a revert's: each of its fields is checked against what the reverted run
         # wrote, and a restore left out would leave the run marked reverted, undone)
-        synced_since = (
-            store.links.bases_saved_since(
-                (
-                    j.operation.ref.link_id
-                    for j in chosen
-                    if j.operation.kind is OpKind.UPDATE and j.operation.ref.link_id is not None
-                ),
-                run.observed_at or run.started_at,
-            )
-            if run.mode is not RunMode.REVERT
-            else set()
-        )
+        updated = [
+            j.operation.ref.link_id
+            for j in chosen
+            if j.operation.kind is OpKind.UPDATE and j.operation.ref.link_id is not None
+        ]
+        synced_since: set[int] = set()
+        read_since: set[int] = set()
+        if run.mode is not RunMode.REVERT:
+            synced_since = store.links.bases_saved_since(updated, run.observed_at or run.started_at)
+            # likewise a person a later run held for review read (what it read is noted
+            # on the base: a put-back since is an edit only that note tells)
+            read_since = {
+                link_id
+                for link_id, base in store.links.load_bases(updated).items()
+                if base.held_by is not None and base.held_by > run_id
+            }
         for j in chosen:
             sync.progress.advance()
-            why = _still_valid(store, j.operation) or _synced_since(j.operation, synced_since)
+            why = (
+                _still_valid(store, j.operation)
+                or _synced_since(j.operation, synced_since)
+                or _read_since(j.operation, read_since)
+            )
             if why is not None:
                 store.journal.mark_skipped(run_id, j.seq, f"not applied: {why}")
                 result.stale.append(Stale(j.seq, j.operation.side, j.operation.ref, None, str(why)))

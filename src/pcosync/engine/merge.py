@@ -74,15 +74,17 @@ class Base:
     ``held`` names (field, side) pairs a run held for review read as changed from this base
     (and never wrote). That side counts as changed even if a person has since put the value
     back to the base: putting it back is an edit too, later than the change the hold saw,
-    and may win a conflict (simulation seed 1385). A later held run that plans the pair
-    replaces them with what it read; the next applied run that plans it drops them (its
-    new base has none).
+    and may win a conflict (simulation seed 1385). A later held run that reads the side
+    replaces its pairs with what it read; the next applied run that plans the pair drops
+    them (its new base has none). ``held_by`` is the newest held run that read the pair:
+    approving an older one leaves the pair's field writes to the next sync.
     """
 
     person: Person
     unknown: frozenset[FieldName] = frozenset()
     split: tuple[tuple[FieldName, Any, Any], ...] = ()
     held: frozenset[tuple[FieldName, Side]] = frozenset()
+    held_by: int | None = None
 
     def knows(self, name: FieldName) -> bool:
         return name not in self.unknown
@@ -107,6 +109,8 @@ class Base:
             for name, side in sorted(self.held):
                 sides.setdefault(name.value, []).append(side.value)
             out[HELD_KEY] = sides
+        if self.held_by is not None:
+            out[HELD_BY_KEY] = self.held_by
         return out
 
     @classmethod
@@ -126,18 +130,26 @@ class Base:
                 held.update((FieldName(key), Side(side)) for side in sides)
             except ValueError:
                 continue
-        return cls(person, frozenset(FIELDS) - present, tuple(split), frozenset(held))
+        by = raw.get(HELD_BY_KEY)
+        return cls(
+            person,
+            frozenset(FIELDS) - present,
+            tuple(split),
+            frozenset(held),
+            by if isinstance(by, int) else None,
+        )
 
-    def with_held(self, marks: Iterable[tuple[FieldName, Side]]) -> Base:
-        """This base noting exactly ``marks`` as read changed by a held run (see ``held``)."""
+    def with_held(self, marks: Iterable[tuple[FieldName, Side]], run_id: int) -> Base:
+        """This base as held run ``run_id`` read it: exactly ``marks`` (see ``held``)."""
         held = frozenset(marks)
-        if held == self.held:
+        if held == self.held and self.held_by == run_id:
             return self
-        return Base(self.person, self.unknown, self.split, held)
+        return Base(self.person, self.unknown, self.split, held, run_id)
 
 
 SPLIT_KEY = "_split"
 HELD_KEY = "_held"
+HELD_BY_KEY = "_held_by"
 
 
 _ROCK, _PCO = Side.ROCK, Side.PCO

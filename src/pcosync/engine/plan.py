@@ -299,13 +299,13 @@ def link_op(seq: int, side: Side, ref: PersonRef, before: Person) -> Operation:
 # directly instead of going through the frozen __init__ (half the time). The field lists are
 # checked here so a new field cannot be left unset.
 assert tuple(f.name for f in fields(PersonRef)) == ("link_id", "rock_id", "pco_id", "name")
-assert tuple(f.name for f in fields(Base)) == ("person", "unknown", "split", "held")
+assert tuple(f.name for f in fields(Base)) == ("person", "unknown", "split", "held", "held_by")
 _new_instance = object.__new__
 _set_link_id, _set_rock_id, _set_pco_id, _set_name = (
     PersonRef.__dict__[n].__set__ for n in ("link_id", "rock_id", "pco_id", "name")
 )
-_set_person, _set_unknown, _set_split, _set_held = (
-    Base.__dict__[n].__set__ for n in ("person", "unknown", "split", "held")
+_set_person, _set_unknown, _set_split, _set_held, _set_held_by = (
+    Base.__dict__[n].__set__ for n in ("person", "unknown", "split", "held", "held_by")
 )
 _NOTHING_UNKNOWN: frozenset[FieldName] = frozenset()
 _NOTHING_HELD: frozenset[tuple[FieldName, Side]] = frozenset()
@@ -358,6 +358,7 @@ def _new_base(
     _set_unknown(base, unknown)
     _set_split(base, split)
     _set_held(base, _NOTHING_HELD)
+    _set_held_by(base, None)
     return base
 
 
@@ -754,20 +755,25 @@ def plan_leavers(plan: SyncPlan, positions_held: Mapping[PcoPersonId, Iterable[s
     return out
 
 
-def held_changes(ops: Iterable[Operation]) -> dict[int, set[tuple[FieldName, Side]]]:
-    """Per link, the (field, side) pairs a plan held for review read as changed from the
-    base: the side copied from, and both sides of a conflict (see ``Base.held``)."""
-    out: dict[int, set[tuple[FieldName, Side]]] = {}
-    for op in ops:
-        link_id = op.ref.link_id
-        if op.kind is not OpKind.UPDATE or link_id is None:
+def held_reading(
+    base: Base, rock: Person | None, pco: Person | None
+) -> frozenset[tuple[FieldName, Side]]:
+    """The (field, side) pairs a run held for review read as changed from ``base`` (see
+    ``Base.held``): every known field a side holds differently, both sides alike included
+    (nothing is planned for that, yet a later put-back is an edit). A side the run did not
+    read keeps what an earlier hold noted of it."""
+    out: set[tuple[FieldName, Side]] = set()
+    for side, person in ((Side.ROCK, rock), (Side.PCO, pco)):
+        if person is None:
+            out.update(m for m in base.held if m[1] is side)
             continue
-        for name, reason in op.field_reasons.items():
-            if reason is Reason.EDIT:
-                out.setdefault(link_id, set()).add((name, op.side.other))
-            elif reason is Reason.CONFLICT_WINNER:
-                out.setdefault(link_id, set()).update(((name, Side.ROCK), (name, Side.PCO)))
-    return out
+        for spec in SPECS_IN_ORDER:
+            name = spec.name
+            if not base.knows(name) or base.split_of(name) is not None:
+                continue
+            if not spec.same(getattr(person, name.value), getattr(base.person, name.value)):
+                out.add((name, side))
+    return frozenset(out)
 
 
 def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] = ()) -> Base:
@@ -840,4 +846,5 @@ def base_after_ops(old: Base | None, applied: Iterable[Operation]) -> Base:
         frozenset(unknown),
         tuple((n, r, p) for n, (r, p) in split.items()),
         frozenset(held),
+        old.held_by if old is not None else None,
     )

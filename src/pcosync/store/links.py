@@ -344,11 +344,12 @@ class LinkRepo:
     def save_base(self, link_id: int, base: Base) -> None:
         self.save_bases({link_id: base})
 
-    def set_held(self, marks: Mapping[int, Iterable[tuple[FieldName, Side]]]) -> None:
+    def set_held(self, marks: Mapping[int, Iterable[tuple[FieldName, Side]]], run_id: int) -> None:
         """Note on these links' bases the fields a run held for review read as changed
         (``Base.held``), replacing what an earlier held run noted: the latest reading is
         what a later put-back differs from (an empty set clears). The base's saved time
-        stays: no run synced them (an approval tells people synced since the hold by it)."""
+        stays: no run synced them (an approval tells people synced since the hold by it);
+        ``run_id`` is kept with them (``Base.held_by``)."""
         if not marks:
             return
         table = PersonBaseRow.__table__
@@ -359,7 +360,7 @@ class LinkRepo:
                 )
                 for lid, raw in s.execute(stmt).all():
                     base = Base.from_json(raw)
-                    marked = base.with_held(marks[lid])
+                    marked = base.with_held(marks[lid], run_id)
                     if marked is not base:
                         s.execute(
                             update(table)  # type: ignore[arg-type]
