@@ -439,3 +439,72 @@ def test_a_second_hold_reading_both_sides_agree_on_a_new_value_keeps_the_note(
 
     assert _middle_names(church, link) == (agreed, agreed)
     assert after.conflicts == 1
+
+
+def test_a_put_back_a_second_hold_read_is_still_the_later_edit(church: Church) -> None:
+    """Third review of the seed 1385 fix: hold 1 read Rock's change; Planning Center's value
+    changed; Rock's person put the field back (the latest edit); hold 2 read Rock back at
+    the agreed value and its reading replaced hold 1's note. The next sync copied Planning
+    Center's older value over the put-back with no conflict kept."""
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    assert church.sync(hold=True).status is RunStatus.HELD
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Plannedside"})
+    church.rock_control("clock", {"advance_seconds": 300})
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    assert church.sync(hold=True).status is RunStatus.HELD
+
+    after = church.sync()
+
+    assert _middle_names(church, link) == (agreed, agreed)
+    assert after.conflicts == 1
+
+
+def test_approving_an_older_hold_after_rejecting_a_newer_one_writes_its_edit(
+    church: Church,
+) -> None:
+    """Third review of the seed 1385 fix: two holds read the same Rock edit; the newer one is
+    rejected and the older approved. The approval left the write to "the next sync" and
+    moved the watermarks past the edit, so no sync ever wrote it."""
+    configure(church, sync={"lookback_minutes": 0})
+    church.sync()
+    link = links(church)[5]
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rockside"})
+    church.rock_control("clock", {"advance_seconds": 5})
+    church.pco_control("clock", {"advance_seconds": 5})
+    first = church.sync(hold=True)
+    assert first.status is RunStatus.HELD and first.updated["pco"] == 1
+    second = church.sync(hold=True)
+    assert second.status is RunStatus.HELD
+    assert cli(church, "reject", str(second.run_id)).exit_code == 0
+
+    result = approve(church, first.run_id)
+
+    assert result.summary.updated["pco"] == 1
+    assert _middle_names(church, link) == ("Rockside", "Rockside")
+    assert church.sync().planned == 0
+
+
+def test_approving_the_last_hold_that_read_a_put_back_clears_the_older_note(
+    church: Church,
+) -> None:
+    """First review of the seed 1385 fix, with the notes kept until synced: hold 1 noted
+    Rock's change; the person put it back; hold 2 read both sides agreeing and was
+    approved. A genuine Planning Center edit made afterwards is then copied, not decided
+    against Rock's older put-back by the records' modified times."""
+    church.sync()
+    link = links(church)[5]
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    assert church.sync(hold=True).status is RunStatus.HELD
+    agreed = pco_person(church, link.pco_person_id)["middle_name"] or None
+    church.rock_control("clock", {"advance_seconds": 60})
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    second = church.sync(hold=True)
+    approve(church, second.run_id)
+    store = church.store()
+    try:
+        assert store.links.load_bases([link.id])[link.id].held == frozenset()
+    finally:
+        store.close()

@@ -13,7 +13,7 @@ from .conftest import FakeClock
 from .test_store_links import JANE
 
 
-def test_a_held_runs_notes_replace_the_last_ones_and_keep_the_saved_time(
+def test_a_held_runs_notes_are_stored_with_it_and_keep_the_saved_time(
     store: Store, clock: FakeClock
 ) -> None:
     a = store.links.add(45, "123")
@@ -22,16 +22,17 @@ def test_a_held_runs_notes_replace_the_last_ones_and_keep_the_saved_time(
     saved_at = clock()
     clock.advance(minutes=5)
     store.links.set_held(
-        {a.id: {(FieldName.EMAIL, Side.ROCK)}, b.id: {(FieldName.EMAIL, Side.PCO)}}, 3
+        {a.id: {(FieldName.EMAIL, Side.ROCK, 3)}, b.id: {(FieldName.EMAIL, Side.PCO, 3)}}, 3
     )
-    assert store.links.load_bases()[a.id].held == {(FieldName.EMAIL, Side.ROCK)}
-    store.links.set_held({a.id: {(FieldName.CAMPUS, Side.PCO)}}, 4)
+    assert store.links.load_bases()[a.id].held == {(FieldName.EMAIL, Side.ROCK, 3)}
+    store.links.set_held(
+        {a.id: {(FieldName.CAMPUS, Side.PCO, 4), (FieldName.EMAIL, Side.ROCK, 3)}}, 4
+    )
     bases = store.links.load_bases()
-    assert bases[a.id].held == {(FieldName.CAMPUS, Side.PCO)}
+    assert bases[a.id].held == {(FieldName.CAMPUS, Side.PCO, 4), (FieldName.EMAIL, Side.ROCK, 3)}
     assert bases[a.id].person == JANE and bases[a.id].held_by == 4 and b.id not in bases
     assert store.links.bases_saved_since([a.id], saved_at + timedelta(seconds=1)) == set()
-    store.links.set_held({a.id: set()}, 5)
-    assert store.links.load_bases()[a.id].held == frozenset()
-    store.links.set_held({a.id: {(FieldName.EMAIL, Side.ROCK)}}, 6)
+    store.links.agree_held(4)  # run 4 approved: it read email agreeing again
+    assert store.links.load_bases()[a.id].held == {(FieldName.CAMPUS, Side.PCO, 4)}
     store.links.save_base(a.id, Base(JANE))  # a run synced them: the note is used up
     assert store.links.load_bases()[a.id].held == frozenset()

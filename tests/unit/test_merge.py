@@ -257,7 +257,10 @@ def pairs(draw: st.DrawFn, allow_no_base: bool = True) -> PersonPair:
         blanked = replace(base_person, **values)
         # sides a run held for review read as changed (seed 1385), now and then
         held = draw(
-            st.sets(st.tuples(st.sampled_from(FIELDS), st.sampled_from(list(Side))), max_size=3)
+            st.sets(
+                st.tuples(st.sampled_from(FIELDS), st.sampled_from(list(Side)), st.just(1)),
+                max_size=3,
+            )
         )
         base: Base | None = Base(blanked, frozenset(unknown), held=frozenset(held))
     else:

@@ -26,6 +26,7 @@ from pcosync.engine import (
     OpKind,
     PersonPair,
     Reason,
+    agreed_by,
     base_after_ops,
     held_reading,
     plan_leavers,
@@ -472,7 +473,7 @@ def test_a_side_a_held_run_read_as_changed_counts_as_changed_when_put_back() -> 
     """Seed 1385: Rock's email changed, a held run read it, a person put it back; Planning
     Center's changed meanwhile. Both sides changed: the later record wins, the other value
     is a conflict; without the held mark Planning Center's value was copied silently."""
-    held = Base(JANE, held=frozenset({(FieldName.EMAIL, Side.ROCK)}))
+    held = Base(JANE, held=frozenset({(FieldName.EMAIL, Side.ROCK, 3)}), held_by=3)
     pco = replace(JANE, email="new@example.org")
     ref = PersonRef(7, 45, "123")
     rock_later = plan_people([PersonPair(7, 45, "123", held, JANE, pco, T0 + timedelta(1), T0)])
@@ -496,21 +497,44 @@ def test_a_held_reading_notes_every_side_that_differs_from_the_base() -> None:
     rock = replace(JANE, email="rock@example.org", campus="north")
     pco = replace(JANE, campus="north", nickname="Janie")
     base = Base(JANE, frozenset({FieldName.NICKNAME}))
-    marks = held_reading(base, rock, pco)
+    notes = held_reading(base, rock, pco, 12)
     # both sides changed alike (campus) is noted too; a field without a base is not
-    assert marks == {
-        (FieldName.EMAIL, Side.ROCK),
-        (FieldName.CAMPUS, Side.ROCK),
-        (FieldName.CAMPUS, Side.PCO),
+    assert notes == {
+        (FieldName.EMAIL, Side.ROCK, 12),
+        (FieldName.CAMPUS, Side.ROCK, 12),
+        (FieldName.CAMPUS, Side.PCO, 12),
     }
-    # a side the run did not read keeps what an earlier hold noted of it
+    # earlier notes stay (a side put back since still changed after the base), a newer
+    # reading of the same side takes the newer run's id, a side not read is left as it was
     earlier = Base(
-        JANE, held=frozenset({(FieldName.EMAIL, Side.PCO), (FieldName.LAST_NAME, Side.ROCK)})
+        JANE,
+        held=frozenset({(FieldName.EMAIL, Side.PCO, 4), (FieldName.LAST_NAME, Side.ROCK, 4)}),
+        held_by=4,
     )
-    assert held_reading(earlier, None, JANE) == {(FieldName.LAST_NAME, Side.ROCK)}
-    marked = Base(JANE).with_held(marks, 12)
+    assert held_reading(earlier, None, replace(JANE, email="x@example.org"), 9) == {
+        (FieldName.EMAIL, Side.PCO, 9),
+        (FieldName.LAST_NAME, Side.ROCK, 4),
+    }
+    marked = Base(JANE).with_held(notes, 12)
     assert marked.held_by == 12 and Base.from_json(marked.to_json()) == marked
     ops = plan_people([PersonPair(7, 45, "123", marked, rock, pco, T0, T0)]).operations
     settled = base_after_ops(marked, [op for op in ops if op.side is Side.PCO])
-    assert settled.held == {(FieldName.CAMPUS, Side.ROCK), (FieldName.CAMPUS, Side.PCO)}
+    assert settled.held == {(FieldName.CAMPUS, Side.ROCK, 12), (FieldName.CAMPUS, Side.PCO, 12)}
     assert settled.held_by == 12
+
+
+def test_approving_the_last_held_run_to_read_a_person_keeps_only_what_it_read_changed() -> None:
+    base = Base(
+        JANE,
+        held=frozenset(
+            {
+                (FieldName.EMAIL, Side.ROCK, 4),  # put back before run 9 read it
+                (FieldName.CAMPUS, Side.ROCK, 4),
+                (FieldName.CAMPUS, Side.PCO, 9),  # run 9 read campus changed on one side
+            }
+        ),
+        held_by=9,
+    )
+    agreed = agreed_by(base, 9)
+    assert agreed.held == {(FieldName.CAMPUS, Side.ROCK, 4), (FieldName.CAMPUS, Side.PCO, 9)}
+    assert agreed_by(base, 4) is base  # not the last held run to read them: nothing known

@@ -46,7 +46,7 @@ from pcosync.app.recover import close_unfinished, settle_in_doubt
 from pcosync.app.safety import for_population
 from pcosync.app.summary import RunSummary, SyncOptions
 from pcosync.app.unsynced import report_unsynced
-from pcosync.domain.fields import FIELD_SPECS, FIELDS, FieldName
+from pcosync.domain.fields import FIELD_SPECS, FIELDS
 from pcosync.domain.identity import GroupRef, PcoPersonId, PersonRef, Side
 from pcosync.engine.gate import Decision, Population, gate
 from pcosync.engine.match import IssueKind, MatchRecord, match_people
@@ -54,6 +54,7 @@ from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import (
     GROUP_KINDS,
     MEMBERSHIP_KINDS,
+    HeldNote,
     OneSided,
     Operation,
     OpKind,
@@ -175,7 +176,7 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
             summary.hold_reasons = decision
             summary.status = RunStatus.DONE if opts.dry_run else RunStatus.HELD
             if not opts.dry_run:  # what it read stays an edit if put back (seed 1385)
-                store.links.set_held(_held_marks(store, plan, planned.records), run.id)
+                store.links.set_held(_held_marks(store, plan, planned.records, run.id), run.id)
         else:
             sync.progress.phase("Writing changes", total=len(plan.operations))
             for side, key in obs.readable:  # read cleanly now (a failed write re-parks)
@@ -224,21 +225,21 @@ async def _run(sync: PeopleSync, opts: SyncOptions, lease: RunLease) -> RunSumma
 
 
 def _held_marks(
-    store: Store, plan: SyncPlan, records: Records
-) -> dict[int, frozenset[tuple[FieldName, Side]]]:
-    """For every linked person a held plan planned, the fields it read as changed on each
-    side (seed 1385): this reading replaces an earlier hold's."""
+    store: Store, plan: SyncPlan, records: Records, run_id: int
+) -> dict[int, frozenset[HeldNote]]:
+    """For every linked person a held plan planned, its base's notes with the fields this
+    run read as changed on each side (seed 1385) added."""
     refs = {ref.link_id: ref for ref in plan.bases if ref.link_id is not None}
     for op in plan.operations:
         if op.kind is OpKind.UPDATE and op.ref.link_id is not None:
             refs.setdefault(op.ref.link_id, op.ref)
-    out: dict[int, frozenset[tuple[FieldName, Side]]] = {}
+    out: dict[int, frozenset[HeldNote]] = {}
     for link_id, base in store.links.load_bases(refs).items():
         ref = refs[link_id]
         rock = records.current.get((Side.ROCK, ref.rock_id))
         pco = records.current.get((Side.PCO, ref.pco_id))
         out[link_id] = held_reading(
-            base, rock.person if rock is not None else None, pco.person if pco else None
+            base, rock.person if rock is not None else None, pco.person if pco else None, run_id
         )
     return out
 

@@ -249,12 +249,16 @@ def _synced_since(op: Operation, link_ids: set[int]) -> str | None:
     return None
 
 
-def _read_since(op: Operation, link_ids: set[int]) -> str | None:
-    if op.kind is OpKind.UPDATE and op.ref.link_id in link_ids:
-        return (
-            f"{op.ref.label()} was read again by a later run held for review; the next "
-            "sync merges what is left"
-        )
+def _changed_since(op: Operation, notes: Mapping[int, Base], run_id: int) -> str | None:
+    base = notes.get(op.ref.link_id) if op.ref.link_id is not None else None
+    if op.kind is not OpKind.UPDATE or base is None or not base.held:
+        return None
+    for name, side, by in base.held:
+        if by > run_id and side is op.side and name in op.changes:
+            return (
+                f"{op.ref.label()} changed since the run was held (a later run held for "
+                "review read it); the next sync merges what is left"
+            )
     return None
 
 
@@ -402,23 +406,20 @@ async def _approve(
             if j.operation.kind is OpKind.UPDATE and j.operation.ref.link_id is not None
         ]
         synced_since: set[int] = set()
-        read_since: set[int] = set()
+        notes: dict[int, Base] = {}
         if run.mode is not RunMode.REVERT:
             synced_since = store.links.bases_saved_since(updated, run.observed_at or run.started_at)
-            # likewise a person a later run held for review read (what it read is noted
-            # on the base: a put-back since is an edit only that note tells)
-            read_since = {
-                link_id
-                for link_id, base in store.links.load_bases(updated).items()
-                if base.held_by is not None and base.held_by > run_id
-            }
+            notes = store.links.load_bases(updated)
+        # a field a newer held run read changed on the side this plan writes: its "before"
+        # value may have come back by hand since (then the put-back is the newest edit); left
+        # to the next sync, which reads these people again (the watermarks stay)
+        read_since = False
         for j in chosen:
             sync.progress.advance()
-            why = (
-                _still_valid(store, j.operation)
-                or _synced_since(j.operation, synced_since)
-                or _read_since(j.operation, read_since)
-            )
+            why = _still_valid(store, j.operation) or _synced_since(j.operation, synced_since)
+            if why is None:
+                why = _changed_since(j.operation, notes, run_id)
+                read_since = read_since or why is not None
             if why is not None:
                 store.journal.mark_skipped(run_id, j.seq, f"not applied: {why}")
                 result.stale.append(Stale(j.seq, j.operation.side, j.operation.ref, None, str(why)))
@@ -466,7 +467,9 @@ async def _approve(
         if run.mode is RunMode.REVERT:
             counts["reverts_run"] = run.reverts_run_id
         store.runs.finish(run_id, summary.status, counts=counts)
-        _advance_marks(sync, run, left_out=bool(left_out))
+        if run.mode is not RunMode.REVERT:
+            store.links.agree_held(run_id)
+        _advance_marks(sync, run, left_out=bool(left_out) or read_since)
         log.info(
             "review.approved run=%s applied=%s stale=%s left_out=%s",
             run_id,

@@ -71,20 +71,25 @@ class Base:
     each maps to the (Rock, Planning Center) values as they were left. Such a field is
     written only once a person edits it on either side; until then both values stay.
 
-    ``held`` names (field, side) pairs a run held for review read as changed from this base
-    (and never wrote). That side counts as changed even if a person has since put the value
-    back to the base: putting it back is an edit too, later than the change the hold saw,
-    and may win a conflict (simulation seed 1385). A later held run that reads the side
-    replaces its pairs with what it read; the next applied run that plans the pair drops
-    them (its new base has none). ``held_by`` is the newest held run that read the pair:
-    approving an older one leaves the pair's field writes to the next sync.
+    ``held`` notes (field, side, run id): a run held for review (the newest such run) read
+    that side's value of that field differing from this base, and nothing synced it since.
+    That side counts as changed even if a person has since put the value back: putting it
+    back is an edit too, later than the change the hold saw, and may win a conflict
+    (simulation seed 1385). Notes are only added while runs are held; the next applied run
+    that plans the pair drops them (its new base has none), an approval drops those of the
+    fields it writes and, for the people it was the last held run to read, those of the
+    fields it read agreeing again. ``held_by`` is that last held run.
     """
 
     person: Person
     unknown: frozenset[FieldName] = frozenset()
     split: tuple[tuple[FieldName, Any, Any], ...] = ()
-    held: frozenset[tuple[FieldName, Side]] = frozenset()
+    held: frozenset[tuple[FieldName, Side, int]] = frozenset()
     held_by: int | None = None
+
+    def held_sides(self) -> frozenset[tuple[FieldName, Side]]:
+        """The (field, side) pairs of ``held``, without the runs that noted them."""
+        return frozenset((name, side) for name, side, _run in self.held)
 
     def knows(self, name: FieldName) -> bool:
         return name not in self.unknown
@@ -105,9 +110,9 @@ class Base:
                 for name, rock, pco in self.split
             }
         if self.held:
-            sides: dict[str, list[str]] = {}
-            for name, side in sorted(self.held):
-                sides.setdefault(name.value, []).append(side.value)
+            sides: dict[str, dict[str, int]] = {}
+            for name, side, run in sorted(self.held):
+                sides.setdefault(name.value, {})[side.value] = run
             out[HELD_KEY] = sides
         if self.held_by is not None:
             out[HELD_BY_KEY] = self.held_by
@@ -124,11 +129,11 @@ class Base:
                 continue
             spec = FIELD_SPECS[name]
             split.append((name, spec.from_json(pair[0]), spec.from_json(pair[1])))
-        held: set[tuple[FieldName, Side]] = set()
+        held: set[tuple[FieldName, Side, int]] = set()
         for key, sides in (raw.get(HELD_KEY) or {}).items():
             try:
-                held.update((FieldName(key), Side(side)) for side in sides)
-            except ValueError:
+                held.update((FieldName(key), Side(side), int(run)) for side, run in sides.items())
+            except (ValueError, TypeError, AttributeError):
                 continue
         by = raw.get(HELD_BY_KEY)
         return cls(
@@ -139,12 +144,12 @@ class Base:
             by if isinstance(by, int) else None,
         )
 
-    def with_held(self, marks: Iterable[tuple[FieldName, Side]], run_id: int) -> Base:
-        """This base as held run ``run_id`` read it: exactly ``marks`` (see ``held``)."""
+    def with_held(self, marks: Iterable[tuple[FieldName, Side, int]], by: int | None) -> Base:
+        """This base with exactly ``marks`` noted, last read by held run ``by``."""
         held = frozenset(marks)
-        if held == self.held and self.held_by == run_id:
+        if held == self.held and self.held_by == by:
             return self
-        return Base(self.person, self.unknown, self.split, held, run_id)
+        return Base(self.person, self.unknown, self.split, held, by)
 
 
 SPLIT_KEY = "_split"

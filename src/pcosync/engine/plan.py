@@ -308,7 +308,7 @@ _set_person, _set_unknown, _set_split, _set_held, _set_held_by = (
     Base.__dict__[n].__set__ for n in ("person", "unknown", "split", "held", "held_by")
 )
 _NOTHING_UNKNOWN: frozenset[FieldName] = frozenset()
-_NOTHING_HELD: frozenset[tuple[FieldName, Side]] = frozenset()
+_NOTHING_HELD: frozenset[tuple[FieldName, Side, int]] = frozenset()
 assert len(PERSON_ATTRS) == 13
 (_p0, _p1, _p2, _p3, _p4, _p5, _p6, _p7, _p8, _p9, _p10, _p11, _p12) = (
     Person.__dict__[n].__set__ for n in PERSON_ATTRS
@@ -471,7 +471,7 @@ def _plan_people(
         split = dict((n, (sr, sp)) for n, sr, sp in base.split) if base and base.split else None
         new_split = dict(split) if split else None
         # fields a run held for review read as changed (rare): that side counts as changed
-        held = base.held if base is not None and base.held else None
+        held = base.held_sides() if base is not None and base.held else None
 
         for (name, same, direction), r, p, b, i in zip(
             columns, rt, pt, bt, range(n_fields), strict=True
@@ -755,25 +755,39 @@ def plan_leavers(plan: SyncPlan, positions_held: Mapping[PcoPersonId, Iterable[s
     return out
 
 
+HeldNote = tuple[FieldName, Side, int]
+
+
 def held_reading(
-    base: Base, rock: Person | None, pco: Person | None
-) -> frozenset[tuple[FieldName, Side]]:
-    """The (field, side) pairs a run held for review read as changed from ``base`` (see
-    ``Base.held``): every known field a side holds differently, both sides alike included
-    (nothing is planned for that, yet a later put-back is an edit). A side the run did not
-    read keeps what an earlier hold noted of it."""
-    out: set[tuple[FieldName, Side]] = set()
+    base: Base, rock: Person | None, pco: Person | None, run_id: int
+) -> frozenset[HeldNote]:
+    """``base``'s notes (see ``Base.held``) after held run ``run_id`` read these records:
+    every known field a side holds differently from the base is noted with this run, both
+    sides changed alike included (nothing is planned for that, yet a later put-back is an
+    edit). Earlier notes stay: a side put back since still changed after the base (a side
+    not read, ``None``, keeps them as they were)."""
+    notes = {(name, side): run for name, side, run in base.held}
     for side, person in ((Side.ROCK, rock), (Side.PCO, pco)):
         if person is None:
-            out.update(m for m in base.held if m[1] is side)
             continue
         for spec in SPECS_IN_ORDER:
             name = spec.name
             if not base.knows(name) or base.split_of(name) is not None:
                 continue
             if not spec.same(getattr(person, name.value), getattr(base.person, name.value)):
-                out.add((name, side))
-    return frozenset(out)
+                notes[(name, side)] = run_id
+    return frozenset((name, side, run) for (name, side), run in notes.items())
+
+
+def agreed_by(base: Base, run_id: int) -> Base:
+    """``base`` once held run ``run_id`` is approved, for a person it was the last held run
+    to read: a field it noted on neither side was read agreeing with the base on both, so
+    older notes of it are dropped (their change was put back before this run read it)."""
+    if base.held_by != run_id or not base.held:
+        return base
+    read_changed = {name for name, _side, run in base.held if run == run_id}
+    kept = frozenset(m for m in base.held if m[2] == run_id or m[0] in read_changed)
+    return base.with_held(kept, base.held_by)
 
 
 def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] = ()) -> Base:
@@ -806,6 +820,7 @@ def settle_base(old: Base | None, planned: Base, unapplied: Iterable[FieldName] 
         frozenset(unknown),
         tuple((n, r, p) for n, (r, p) in split.items()),
         planned.held | held,
+        old.held_by if held and old is not None else None,
     )
 
 
@@ -839,8 +854,7 @@ def base_after_ops(old: Base | None, applied: Iterable[Operation]) -> Base:
             values[index[name]] = after
             unknown.discard(name)
             split.pop(name, None)
-            held.discard((name, Side.ROCK))
-            held.discard((name, Side.PCO))
+            held = {m for m in held if m[0] is not name}
     return Base(
         Person(*values),
         frozenset(unknown),

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from pcosync.domain.fields import FieldName
 from pcosync.domain.identity import GroupKind, PcoPersonId, RockPersonId, Side
 from pcosync.engine.merge import Base
+from pcosync.engine.plan import agreed_by
 from pcosync.errors import PcoSyncError
 from pcosync.store.base import chunks, upsert
 from pcosync.store.models import (
@@ -344,12 +345,12 @@ class LinkRepo:
     def save_base(self, link_id: int, base: Base) -> None:
         self.save_bases({link_id: base})
 
-    def set_held(self, marks: Mapping[int, Iterable[tuple[FieldName, Side]]], run_id: int) -> None:
-        """Note on these links' bases the fields a run held for review read as changed
-        (``Base.held``), replacing what an earlier held run noted: the latest reading is
-        what a later put-back differs from (an empty set clears). The base's saved time
-        stays: no run synced them (an approval tells people synced since the hold by it);
-        ``run_id`` is kept with them (``Base.held_by``)."""
+    def set_held(
+        self, marks: Mapping[int, Iterable[tuple[FieldName, Side, int]]], run_id: int
+    ) -> None:
+        """Store these links' notes (``Base.held``) as held run ``run_id``, the last held
+        run to read them (``Base.held_by``), left them. The base's saved time stays: no run
+        synced them (an approval tells people synced since the hold by it)."""
         if not marks:
             return
         table = PersonBaseRow.__table__
@@ -367,6 +368,26 @@ class LinkRepo:
                             .where(table.c.link_id == lid)
                             .values(fields=marked.to_json())
                         )
+
+    def agree_held(self, run_id: int) -> None:
+        """Held run ``run_id`` was approved: the people it was the last held run to read
+        keep only the notes it read itself (``engine.agreed_by``). Saved time stays."""
+        changed = {}
+        for lid, base in self.load_bases().items():
+            if base.held_by == run_id:
+                agreed = agreed_by(base, run_id)
+                if agreed is not base:
+                    changed[lid] = agreed
+        if not changed:
+            return
+        table = PersonBaseRow.__table__
+        with self._store.transaction() as s:
+            for lid, base in changed.items():
+                s.execute(
+                    update(table)  # type: ignore[arg-type]
+                    .where(table.c.link_id == lid)
+                    .values(fields=base.to_json())
+                )
 
     # --- membership bases ---------------------------------------------------------------
 
