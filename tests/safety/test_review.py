@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -508,3 +509,90 @@ def test_approving_the_last_hold_that_read_a_put_back_clears_the_older_note(
         assert store.links.load_bases([link.id])[link.id].held == frozenset()
     finally:
         store.close()
+
+
+def _tick(seconds: float = 1.5) -> None:
+    """Real time, so the watermarks pass the edits before (a jump of the emulators' clocks
+    would make every record look newer than them, and every sync read both sides)."""
+    time.sleep(seconds)
+
+
+def test_approving_an_older_hold_after_approving_a_newer_one_writes_no_put_back_over(
+    church: Church,
+) -> None:
+    """Fourth review of the seed 1385 fix: hold 1 would copy Rock's edit; the person put it
+    back; hold 2 read both sides agreeing and was approved; approving hold 1 then wrote
+    the edit to Planning Center although Rock no longer held it (the put-back was lost)."""
+    configure(church, sync={"lookback_minutes": 0})
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    _tick()
+    first = church.sync(hold=True)
+    assert first.status is RunStatus.HELD and first.updated["pco"] == 1
+    _tick()
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _tick()
+    second = church.sync(hold=True)
+    assert second.status is RunStatus.HELD
+    approve(church, second.run_id)
+    _tick()
+
+    result = approve(church, first.run_id)
+
+    assert result.summary.updated["pco"] == 0 and result.stale
+    _tick()
+    church.sync()
+    assert _middle_names(church, link) == (agreed, agreed)
+
+
+def test_an_approved_hold_that_read_both_sides_changed_alike_copies_a_later_put_back(
+    church: Church,
+) -> None:
+    """Fourth review of the seed 1385 fix: the approval of a hold that read both sides
+    changed alike wrote nothing, so the base kept the old value with both sides noted;
+    Planning Center's person then put it back, and the next sync, which did not read Rock
+    again, stood in the base for Rock: the two sides were left differing for good."""
+    configure(church, sync={"lookback_minutes": 0})
+    church.sync()
+    link = links(church)[5]
+    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
+    _tick()
+    held = church.sync(hold=True)
+    assert held.status is RunStatus.HELD
+    approve(church, held.run_id)
+    _tick()
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": agreed or ""})
+    _tick()
+
+    church.sync()
+
+    assert _middle_names(church, link) == (agreed, agreed)
+
+
+def test_an_approved_hold_that_read_both_sides_changed_alike_leaves_no_false_conflict(
+    church: Church,
+) -> None:
+    """Fourth review of the seed 1385 fix: after such an approval an edit of another field
+    made the unread side stand in with the old value, counted as changed: a conflict Rock
+    never had, and a needless write."""
+    configure(church, sync={"lookback_minutes": 0})
+    church.sync()
+    link = links(church)[5]
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
+    _tick()
+    held = church.sync(hold=True)
+    assert held.status is RunStatus.HELD
+    approve(church, held.run_id)
+    _tick()
+    church.pco_control(f"people/{link.pco_person_id}", {"nickname": "Nicky"})
+    _tick()
+
+    after = church.sync()
+
+    assert _middle_names(church, link) == ("Same", "Same")
+    assert after.conflicts == 0 and after.updated["rock"] == 1

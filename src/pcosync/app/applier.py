@@ -39,7 +39,7 @@ from pcosync.domain.fields import FIELD_SPECS, FieldName, FieldValue
 from pcosync.domain.identity import PcoPersonId, PersonRef, RockPersonId, Side
 from pcosync.domain.person import Person
 from pcosync.domain.policy import SyncPolicy
-from pcosync.engine.merge import Base
+from pcosync.engine.merge import Base, Reason
 from pcosync.engine.plan import (
     GROUP_KINDS,
     MEMBERSHIP_KINDS,
@@ -132,6 +132,13 @@ class Records:
     def wrote(self, seen: ObservedPerson) -> None:
         """The record as re-read after our own write (its time is ours, not a person's)."""
         self.current[(seen.side, seen.id)] = seen
+
+
+def _copies(op: Operation) -> bool:
+    """An update that copies values from the other side (not a revert's restore)."""
+    return op.kind is OpKind.UPDATE and any(
+        reason in (Reason.EDIT, Reason.CONFLICT_WINNER) for reason in op.field_reasons.values()
+    )
 
 
 def record_key(record_id: object) -> str:
@@ -232,6 +239,11 @@ class Applier:
                         # (it stayed at the head while it waited: a re-read may have re-planned
                         # or left it out meanwhile)
                         assert self.inflight is not None
+                        if self.on_fresh_policy is OnFresh.REVALIDATE and _copies(op):
+                            # what it copies must still be what its source holds
+                            await self.inflight.ensure_fresh(op.side.other)
+                            if not queue or queue[0] is not op:
+                                continue
                         await self.inflight.ensure_fresh(op.side)
                         if not queue or queue[0] is not op:
                             continue  # re-planned while we looked: take the new head
@@ -790,24 +802,39 @@ class Applier:
         and deletes not done yet (a superset of what :meth:`_on_fresh` looks at: one being
         sent is in it too, as it may be refused and queued again)."""
         out: set[str] = set()
+        revalidate = self.on_fresh_policy is OnFresh.REVALIDATE
         for state in self.people.values():
             for op in state.ops:
-                if op.side is not side or op.kind not in RECHECKED_KINDS:
-                    continue
                 done = self._done.get(op.seq)
-                if done is not None and not done.is_set() and op.target_id is not None:
-                    out.add(str(op.target_id))
+                if done is None or done.is_set():
+                    continue
+                if op.side is side and op.kind in RECHECKED_KINDS:
+                    if op.target_id is not None:
+                        out.add(str(op.target_id))
+                elif revalidate and op.side is side.other and _copies(op):
+                    source = op.ref.id_on(side)  # an approval checks its sources too
+                    if source is not None:
+                        out.add(str(source))
         return out
 
     def _on_fresh(self, side: Side, records: Sequence[ObservedPerson]) -> None:
         pending: dict[tuple[Side, str], PersonRef] = {}
+        sources: dict[str, PersonRef] = {}  # an approval: the records its updates copy from
+        revalidate = self.on_fresh_policy is OnFresh.REVALIDATE
         for ref, queue in self.queues.items():
             for op in queue:
                 if op.kind in RECHECKED_KINDS and op.side is side:
                     target = op.target_id
                     if target is not None:
                         pending[(side, str(target))] = ref
+                elif revalidate and op.kind is OpKind.UPDATE and op.side is side.other:
+                    source = ref.id_on(side)
+                    if source is not None:
+                        sources[str(source)] = ref
         for seen in records:
+            source_of = sources.get(str(seen.id))
+            if source_of is not None:
+                self._revalidate_source(source_of, side, seen)
             found = pending.get((side, str(seen.id)))
             if found is None:
                 continue
@@ -923,6 +950,53 @@ class Applier:
                     op.seq,
                     f"not applied: every field changed after {self.planned_when}, or "
                     "already holds its value",
+                )
+                self._drop(queue, op)
+                continue
+            narrowed = replace(
+                op,
+                changes=kept,
+                field_reasons={f: r for f, r in op.field_reasons.items() if f in kept},
+            )
+            self.store.journal.narrow(self.run_id, narrowed)
+            queue[queue.index(op)] = narrowed
+            state = self.people.get(ref)
+            if state is not None:
+                state.ops = [narrowed if o is op else o for o in state.ops]
+
+    def _revalidate_source(self, ref: PersonRef, side: Side, seen: ObservedPerson) -> None:
+        """An approval copies what was reviewed from a record that still holds it: a field
+        whose source changed since the plan (put back by hand, say) is not written over the
+        other side; the next sync merges it (fourth review of the seed 1385 fix)."""
+        queue = self.queues[ref]
+        for op in list(queue):
+            if op.side is not side.other or not _copies(op):
+                continue
+            kept: dict[FieldName, Change] = {}
+            for name, (before, after) in op.changes.items():
+                spec = FIELD_SPECS[name]
+                copied = op.field_reasons.get(name) in (Reason.EDIT, Reason.CONFLICT_WINNER)
+                if not copied or spec.same(getattr(seen.person, name.value), after):
+                    kept[name] = (before, after)
+                    continue
+                self.stale.append(
+                    Stale(
+                        op.seq,
+                        op.side,
+                        ref,
+                        name,
+                        f"{spec.label} of {_person_name(seen) or ref.describe()} in "
+                        f"{side.label} changed after {self.planned_when}, so it was not "
+                        f"copied to {op.side.label} (the next sync merges it).",
+                    )
+                )
+            if len(kept) == len(op.changes):
+                continue
+            if not kept:
+                self.store.journal.mark_skipped(
+                    self.run_id,
+                    op.seq,
+                    f"not applied: its source changed after {self.planned_when}",
                 )
                 self._drop(queue, op)
                 continue

@@ -357,6 +357,23 @@ async def _linked(
         replace(p, pco_link_ok=True) if p.link_id in owed and not p.pco_link_ok else p
         for p in scoped.pairs
     ]
+    # a side a held run read changed (``Base.held``) may hold anything now: the base cannot
+    # stand in for it (fourth review of the seed 1385 fix), so it is read
+    for i, pair in enumerate(pairs):
+        if pair.base is None or not pair.base.held or (pair.rock and pair.pco):
+            continue
+        r = None if pair.rock is not None else await sync.rock.fetch_one(pair.rock_id)
+        p = None if pair.pco is not None else await sync.pco.fetch_one(pair.pco_id)
+        for seen in (r, p):
+            if seen is not None:
+                records.add(seen)
+        pairs[i] = replace(
+            pair,
+            rock=r.person if r is not None else pair.rock,
+            rock_modified=r.modified_at if r is not None else pair.rock_modified,
+            pco=p.person if p is not None else pair.pco,
+            pco_modified=p.modified_at if p is not None else pair.pco_modified,
+        )
     for link in scoped.incomplete:  # e.g. linked by hand: both records are needed
         r = obs.rock.get(link.rock_person_id) or await sync.rock.fetch_one(link.rock_person_id)
         p = obs.pco.get(link.pco_person_id) or await sync.pco.fetch_one(link.pco_person_id)
