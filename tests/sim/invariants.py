@@ -71,6 +71,11 @@ def link_ids_accounted(play: Play) -> list[str]:
         for j in play.store.journal.list(run.id)
         if j.operation.ref.pco_id is not None and j.operation.ref.rock_id is not None
     }
+    # a link that followed a Rock merge joins the survivor: its link id is written again on
+    # the Planning Center record, and the link may end later (seed 4862: that record was
+    # merged away in Planning Center, the simulation's own accounting)
+    survivor = {removed: kept for _t, side, kept, removed in play.merges if side == "rock"}
+    pairs |= {(pco, survivor[rock]) for pco, rock in list(pairs) if rock in survivor}
     out = []
     for r in play.world.log:
         if r.link_id is None or r.actor == "human":
