@@ -654,13 +654,7 @@ class Play:
                 continue
             # quiet: nothing planned, and no link id owed from an earlier run written either
             # (those go out with the budget left over, in the runs after the one linking)
-            # (nor a link id attempted: one owed on a record merged away since answers 404,
-            # and the next run owes it no more; seed 4727)
-            wrote = any(
-                r.actor == proc.name and r.method in ("POST", "PATCH", "PUT", "DELETE")
-                for r in self.world.log
-            )
-            if summary.planned == 0 and not summary.link_ids_written and not wrote:
+            if summary.planned == 0 and not summary.link_ids_written:
                 if full:
                     return summaries
                 full = True

@@ -106,7 +106,7 @@ REGRESSIONS = [
     (52, "sim"),  # the simulation's own: a 404'd write to a record merged away, followed
     (3658, "sim"),  # the simulation's own: a lost create settled later as never made
     (4862, "sim"),  # the simulation's own: a link id rewritten after a Rock merge, link ended
-    (4727, "sim"),  # the simulation's own: quiescing stopped after a 404'd owed link id
+    (4727, "sim"),  # the simulation's own: a 404'd owed link id in the last quiet run
     (1159, "sim"),  # an approval created again a person a killed run had made (review)
     (622, "sim"),  # a lost-answer write that landed, undone by hand, written again (crash)
 ]
