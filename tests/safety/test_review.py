@@ -300,6 +300,18 @@ def test_approving_an_old_hold_writes_no_value_over_an_edit_that_restored_what_i
     assert (rock_person(church, link.rock_person_id)["MiddleName"] or None) == (old or None)
 
 
+def _synced_with_agreed_middle_name(church: Church) -> tuple[Any, str | None]:
+    """A first sync, then one linked person and the middle name both sides agree on."""
+    church.sync()
+    link = links(church)[5]
+    return link, rock_person(church, link.rock_person_id)["MiddleName"] or None
+
+
+def _rock_middle_name(church: Church, link: Any, value: str) -> None:
+    """A person sets the middle name in Rock ("" empties it)."""
+    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": value})
+
+
 def test_a_value_put_back_after_a_change_only_a_held_run_read_still_counts_as_an_edit(
     church: Church,
 ) -> None:
@@ -309,15 +321,13 @@ def test_a_value_put_back_after_a_change_only_a_held_run_read_still_counts_as_an
     Planning Center's older value was copied over that later edit with no conflict kept.
     The held run's reading tells otherwise: both sides changed, the later edit wins and
     the other value is kept as a conflict."""
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Heldover")
     held = church.sync(hold=True)
     assert held.status is RunStatus.HELD and held.updated["pco"] == 1
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Plannedside"})
     church.rock_control("clock", {"advance_seconds": 300})
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _rock_middle_name(church, link, agreed or "")
 
     after = church.sync()
 
@@ -342,13 +352,11 @@ def test_a_later_hold_that_reads_both_sides_agreeing_again_leaves_no_note_behind
     a second held run read both sides agreeing and was approved (its approval stores no
     base for people it wrote nothing to). The first hold's note outlived it, so a genuine
     Planning Center edit made afterwards lost to Rock's older, unchanged value."""
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Heldover")
     assert church.sync(hold=True).status is RunStatus.HELD
     church.rock_control("clock", {"advance_seconds": 60})
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _rock_middle_name(church, link, agreed or "")
     second = church.sync(hold=True)
     assert second.status is RunStatus.HELD
     approve(church, second.run_id)
@@ -377,10 +385,8 @@ def test_approving_an_older_hold_writes_nothing_over_a_put_back_a_newer_hold_rea
     changed (hold 2 read both); a person put Planning Center back to the agreed value.
     Approving hold 1 found Planning Center holding its "before" value again and wrote
     Rock's older value over the put-back, the newest edit of all."""
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rockside"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Rockside")
     first = church.sync(hold=True)
     assert first.status is RunStatus.HELD and first.updated["pco"] == 1
     church.pco_control("clock", {"advance_seconds": 120})
@@ -404,14 +410,12 @@ def test_a_put_back_after_a_hold_read_both_sides_changed_alike_is_the_later_edit
     """Review of the seed 1385 fix: a hold read both sides changed to the same value (no
     operation, so nothing was noted); Rock's person then put the field back. Planning
     Center's value was copied over that later edit with no conflict kept."""
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Same")
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
     assert church.sync(hold=True).status is RunStatus.HELD
     church.rock_control("clock", {"advance_seconds": 300})
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _rock_middle_name(church, link, agreed or "")
 
     after = church.sync()
 
@@ -425,16 +429,14 @@ def test_a_second_hold_reading_both_sides_agree_on_a_new_value_keeps_the_note(
     """Review of cd6b245: hold 1 noted Rock's change, Planning Center's person made the same
     change, hold 2 read both agreeing on it and replaced the note with none; Rock's person
     then put the field back (the latest edit) and it was overwritten silently."""
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Same")
     assert church.sync(hold=True).status is RunStatus.HELD
     church.pco_control("clock", {"advance_seconds": 60})
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
     assert church.sync(hold=True).status is RunStatus.HELD
     church.rock_control("clock", {"advance_seconds": 300})
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _rock_middle_name(church, link, agreed or "")
 
     after = church.sync()
 
@@ -447,14 +449,12 @@ def test_a_put_back_a_second_hold_read_is_still_the_later_edit(church: Church) -
     changed; Rock's person put the field back (the latest edit); hold 2 read Rock back at
     the agreed value and its reading replaced hold 1's note. The next sync copied Planning
     Center's older value over the put-back with no conflict kept."""
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Heldover")
     assert church.sync(hold=True).status is RunStatus.HELD
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Plannedside"})
     church.rock_control("clock", {"advance_seconds": 300})
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _rock_middle_name(church, link, agreed or "")
     assert church.sync(hold=True).status is RunStatus.HELD
 
     after = church.sync()
@@ -472,7 +472,7 @@ def test_approving_an_older_hold_after_rejecting_a_newer_one_writes_its_edit(
     configure(church, sync={"lookback_minutes": 0})
     church.sync()
     link = links(church)[5]
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Rockside"})
+    _rock_middle_name(church, link, "Rockside")
     church.rock_control("clock", {"advance_seconds": 5})
     church.pco_control("clock", {"advance_seconds": 5})
     first = church.sync(hold=True)
@@ -497,11 +497,11 @@ def test_approving_the_last_hold_that_read_a_put_back_clears_the_older_note(
     against Rock's older put-back by the records' modified times."""
     church.sync()
     link = links(church)[5]
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    _rock_middle_name(church, link, "Heldover")
     assert church.sync(hold=True).status is RunStatus.HELD
     agreed = pco_person(church, link.pco_person_id)["middle_name"] or None
     church.rock_control("clock", {"advance_seconds": 60})
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _rock_middle_name(church, link, agreed or "")
     second = church.sync(hold=True)
     approve(church, second.run_id)
     store = church.store()
@@ -524,15 +524,13 @@ def test_approving_an_older_hold_after_approving_a_newer_one_writes_no_put_back_
     back; hold 2 read both sides agreeing and was approved; approving hold 1 then wrote
     the edit to Planning Center although Rock no longer held it (the put-back was lost)."""
     configure(church, sync={"lookback_minutes": 0})
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Heldover"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Heldover")
     _tick()
     first = church.sync(hold=True)
     assert first.status is RunStatus.HELD and first.updated["pco"] == 1
     _tick()
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": agreed or ""})
+    _rock_middle_name(church, link, agreed or "")
     _tick()
     second = church.sync(hold=True)
     assert second.status is RunStatus.HELD
@@ -555,10 +553,8 @@ def test_an_approved_hold_that_read_both_sides_changed_alike_copies_a_later_put_
     Planning Center's person then put it back, and the next sync, which did not read Rock
     again, stood in the base for Rock: the two sides were left differing for good."""
     configure(church, sync={"lookback_minutes": 0})
-    church.sync()
-    link = links(church)[5]
-    agreed = rock_person(church, link.rock_person_id)["MiddleName"] or None
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    link, agreed = _synced_with_agreed_middle_name(church)
+    _rock_middle_name(church, link, "Same")
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
     _tick()
     held = church.sync(hold=True)
@@ -582,7 +578,7 @@ def test_an_approved_hold_that_read_both_sides_changed_alike_leaves_no_false_con
     configure(church, sync={"lookback_minutes": 0})
     church.sync()
     link = links(church)[5]
-    church.rock_control(f"people/{link.rock_person_id}", {"MiddleName": "Same"})
+    _rock_middle_name(church, link, "Same")
     church.pco_control(f"people/{link.pco_person_id}", {"middle_name": "Same"})
     _tick()
     held = church.sync(hold=True)
